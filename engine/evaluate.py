@@ -1,0 +1,166 @@
+"""The one evaluator: KPIs, feasibility and objective of any plan.
+
+Solvers, the CLI, the API and tests all call `evaluate`, so an exact and a heuristic plan
+are comparable by construction. It recomputes everything from the assignment alone; it
+never trusts a solver's own bookkeeping.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.contiguity import territory_components
+from engine.problem import Problem
+
+# Centers are chosen among at most this many members nearest the territory's weighted
+# centroid; territories this large have a flat cost around their median.
+_CENTER_CANDIDATES = 400
+_BLOCK = 2048
+_REL_TOL = 1e-9
+
+
+@dataclass(frozen=True, eq=False)
+class Evaluation:
+    labels: np.ndarray  # (n,) territory index per unit
+    centers: np.ndarray  # (k,) unit index of each territory's center (-1 when empty)
+    totals: np.ndarray  # (k, m)
+    deviation: np.ndarray  # (k, m) (total - mean) / mean; 0 where mean is 0
+    pieces: np.ndarray  # (k,) connected pieces per territory
+    unit_cost: np.ndarray  # (n,) w_i * d(i, center)^p
+    unit_distance: np.ndarray  # (n,) d(i, center)
+    compactness: float
+    moved: np.ndarray  # (n,) bool: unit left its current territory
+    objective: float
+    violations: list[str]
+
+    @property
+    def feasible(self) -> bool:
+        return not self.violations
+
+    @property
+    def contiguous(self) -> np.ndarray:
+        return self.pieces == 1
+
+
+def best_centers(problem: Problem, labels: np.ndarray) -> np.ndarray:
+    """For each territory the member minimizing sum_i w_i d(i, j)^p (the model's center)."""
+    k = problem.k
+    centers = np.full(k, -1, dtype=np.int64)
+    order = np.argsort(labels, kind="stable")
+    bounds = np.searchsorted(labels[order], np.arange(k + 1))
+    w = problem.weights
+    p = problem.distance_power
+    for t in range(k):
+        members = order[bounds[t] : bounds[t + 1]]
+        if len(members) == 0:
+            continue
+        cands = members
+        if len(members) > _CENTER_CANDIDATES:
+            wm = w[members] + 1e-12
+            clat = np.average(problem.lat[members], weights=wm)
+            clon = np.average(problem.lon[members], weights=wm)
+            from engine.geo import haversine_km
+
+            near = np.argsort(haversine_km(clat, clon, problem.lat[members], problem.lon[members]))
+            cands = members[near[:_CENTER_CANDIDATES]]
+        cost = np.zeros(len(cands))
+        for s in range(0, len(members), _BLOCK):
+            rows = members[s : s + _BLOCK]
+            cost += (w[rows][:, None] * problem.dist_block(rows, cands) ** p).sum(axis=0)
+        centers[t] = cands[int(np.argmin(cost))]
+    return centers
+
+
+def evaluate(problem: Problem, labels, centers=None) -> Evaluation:
+    """Evaluate the plan `labels` (territory index per unit).
+
+    `centers` (unit index per territory) is used when given (fixed centers); otherwise each
+    territory's best center is chosen, as the model would.
+    """
+    labels = np.asarray(labels, dtype=np.int64)
+    n, k = problem.n, problem.k
+    violations: list[str] = []
+    if labels.shape != (n,):
+        raise ValueError(f"assignment has {labels.shape} entries, expected {n}")
+    if labels.min(initial=0) < 0 or labels.max(initial=0) >= k:
+        raise ValueError("assignment refers to a territory outside 0..k-1")
+    centers = best_centers(problem, labels) if centers is None else np.asarray(centers, dtype=np.int64)
+
+    totals = np.zeros((k, len(problem.measure_names)))
+    for r in range(len(problem.measure_names)):
+        totals[:, r] = np.bincount(labels, weights=problem.measures[r], minlength=k)
+    mean = problem.mean()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        deviation = np.where(mean > 0, (totals - mean) / np.where(mean > 0, mean, 1), 0.0)
+
+    counts = np.bincount(labels, minlength=k)
+    for t in np.flatnonzero(counts == 0):
+        violations.append(f"territory {problem.territory_ids[t]}: empty")
+
+    pieces = territory_components(problem.adj, labels, k)
+    if problem.contiguity:
+        for t in np.flatnonzero(pieces > 1):
+            violations.append(f"contiguity: territory {problem.territory_ids[t]} is in {pieces[t]} pieces")
+
+    for r in np.flatnonzero(problem.balanced):
+        name = problem.measure_names[r]
+        lo, hi = problem.lower[r], problem.upper[r]
+        slack_lo = _REL_TOL * max(abs(lo), 1.0)
+        slack_hi = _REL_TOL * max(abs(hi), 1.0) if np.isfinite(hi) else 0.0
+        for t in range(k):
+            v = totals[t, r]
+            if v < lo - slack_lo or v > hi + slack_hi:
+                violations.append(
+                    f"balance: territory {problem.territory_ids[t]} has {name} {v:,.6g}, "
+                    f"outside [{lo:,.6g}, {hi:,.6g}]"
+                )
+
+    locked = problem.locks >= 0
+    bad_locks = np.flatnonzero(locked & (labels != problem.locks))
+    for i in bad_locks[:20]:
+        violations.append(
+            f"lock: unit {problem.ids[i]} is locked to {problem.territory_ids[problem.locks[i]]} "
+            f"but assigned to {problem.territory_ids[labels[i]]}"
+        )
+
+    has_current = problem.current >= 0
+    moved = has_current & (labels != problem.current)
+    if problem.max_moved_share is not None and has_current.any():
+        share = moved.sum() / has_current.sum()
+        if share > problem.max_moved_share + 1e-12:
+            violations.append(
+                f"disruption: {share:.1%} of units move, more than max_moved_share {problem.max_moved_share:.1%}"
+            )
+
+    valid = centers >= 0
+    center_of_unit = np.where(valid[labels], centers[labels], 0)
+    unit_distance = _distances_to_centers(problem, center_of_unit)
+    unit_distance[~valid[labels]] = 0.0
+    unit_cost = problem.weights * unit_distance**problem.distance_power
+    compactness = float(unit_cost.sum())
+    objective = compactness + problem.disruption_weight * float(moved.sum())
+
+    return Evaluation(
+        labels=labels,
+        centers=centers,
+        totals=totals,
+        deviation=deviation,
+        pieces=pieces,
+        unit_cost=unit_cost,
+        unit_distance=unit_distance,
+        compactness=compactness,
+        moved=moved,
+        objective=objective,
+        violations=violations,
+    )
+
+
+def _distances_to_centers(problem: Problem, center_of_unit: np.ndarray) -> np.ndarray:
+    idx = np.arange(problem.n)
+    if problem.explicit_distances is not None:
+        return problem.explicit_distances[idx, center_of_unit].astype(float)
+    from engine.geo import haversine_km
+
+    return haversine_km(problem.lat, problem.lon, problem.lat[center_of_unit], problem.lon[center_of_unit])

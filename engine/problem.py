@@ -1,0 +1,169 @@
+"""The numeric problem: a Scenario turned into arrays. The pydantic layer stops here.
+
+Measures are rows of `measures` (m x n): row 0 is `workload`, row 1 `potential`, then the
+attributes in sorted order. `lower`/`upper` bound each territory's total per measure
+(0 / inf where no rule applies).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+
+from engine import adjacency as adjacency_mod
+from engine.geo import haversine_km
+from models import Scenario
+
+
+@dataclass(frozen=True, eq=False)
+class Problem:
+    name: str
+    ids: list[str]
+    lat: np.ndarray
+    lon: np.ndarray
+    measure_names: list[str]
+    measures: np.ndarray  # (m, n)
+    lower: np.ndarray  # (m,) per-territory lower bound on each measure's total
+    upper: np.ndarray  # (m,)
+    balanced: np.ndarray  # (m,) bool: a balance rule applies to the measure
+    adj: sp.csr_matrix  # (n, n) symmetric 0/1
+    k: int
+    territory_ids: list[str]
+    contiguity: bool = True
+    distance_power: int = 1
+    disruption_weight: float = 0.0
+    max_moved_share: float | None = None
+    explicit_distances: np.ndarray | None = None  # (n, n), replaces haversine
+    locks: np.ndarray = field(default=None)  # (n,) territory index or -1
+    current: np.ndarray = field(default=None)  # (n,) territory index or -1
+    adjacency_derived: bool = False
+
+    @property
+    def n(self) -> int:
+        return len(self.ids)
+
+    @property
+    def weights(self) -> np.ndarray:
+        """Objective weights w_i: the workload."""
+        return self.measures[0]
+
+    def measure_index(self, name: str) -> int:
+        return self.measure_names.index(name)
+
+    def mean(self) -> np.ndarray:
+        return self.measures.sum(axis=1) / self.k
+
+    # -- distances -------------------------------------------------------------------
+    def dist_from(self, j: int, idx: np.ndarray | None = None) -> np.ndarray:
+        """Distances from unit j to units idx (all units when None)."""
+        if self.explicit_distances is not None:
+            row = self.explicit_distances[j]
+            return row if idx is None else row[idx]
+        if idx is None:
+            return haversine_km(self.lat[j], self.lon[j], self.lat, self.lon)
+        return haversine_km(self.lat[j], self.lon[j], self.lat[idx], self.lon[idx])
+
+    def dist_block(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """Distance matrix between units `rows` and units `cols`, shape (len(rows), len(cols))."""
+        if self.explicit_distances is not None:
+            return self.explicit_distances[np.ix_(rows, cols)]
+        return haversine_km(self.lat[rows][:, None], self.lon[rows][:, None], self.lat[cols][None, :], self.lon[cols][None, :])
+
+    def dist_matrix(self) -> np.ndarray:
+        """Dense n x n distances; only for small problems (exact solvers)."""
+        idx = np.arange(self.n)
+        return self.dist_block(idx, idx)
+
+    def cost_matrix(self) -> np.ndarray:
+        """c[i, j] = w_i * d(i, j)^p: the cost of serving unit i from center j (dense)."""
+        return self.weights[:, None] * self.dist_matrix() ** self.distance_power
+
+    def with_(self, **changes) -> "Problem":
+        from dataclasses import replace
+
+        return replace(self, **changes)
+
+
+def build_problem(scenario: Scenario) -> Problem:
+    """Scenario -> Problem. Assumes the scenario passed model validation."""
+    units = scenario.units
+    n = len(units)
+    ids = [u.id for u in units]
+    index = {uid: i for i, uid in enumerate(ids)}
+    lat = np.array([u.lat for u in units], dtype=float)
+    lon = np.array([u.lon for u in units], dtype=float)
+    extra = sorted(scenario.measure_names() - {"workload", "potential"})
+    names = ["workload", "potential", *extra]
+    measures = np.zeros((len(names), n))
+    measures[0] = [u.workload for u in units]
+    measures[1] = [u.potential for u in units]
+    for r, name in enumerate(extra, start=2):
+        measures[r] = [u.attributes.get(name, 0.0) for u in units]
+    k = scenario.territories
+    mean = measures.sum(axis=1) / k
+    lower = np.zeros(len(names))
+    upper = np.full(len(names), np.inf)
+    balanced = np.zeros(len(names), dtype=bool)
+    for rule in scenario.balance:
+        r = names.index(rule.measure)
+        balanced[r] = True
+        if rule.tolerance is not None:
+            lower[r] = mean[r] * (1 - rule.tolerance)
+            upper[r] = mean[r] * (1 + rule.tolerance)
+        else:
+            lower[r] = rule.min if rule.min is not None else 0.0
+            upper[r] = rule.max if rule.max is not None else np.inf
+
+    derived = scenario.adjacency is None
+    if derived:
+        adj = adjacency_mod.derive(lat, lon)
+    else:
+        a = np.array([index[e[0]] for e in scenario.adjacency], dtype=np.int64)
+        b = np.array([index[e[1]] for e in scenario.adjacency], dtype=np.int64)
+        adj = adjacency_mod.from_edges(n, a, b)
+
+    explicit = None
+    if scenario.distances is not None:
+        pos = {uid: d for d, uid in enumerate(scenario.distances.ids)}
+        order = np.array([pos[uid] for uid in ids]) if scenario.distances.ids != ids else None
+        explicit = np.asarray(scenario.distances.values, dtype=float)
+        if order is not None:
+            explicit = explicit[np.ix_(order, order)]
+
+    territory_ids = scenario.territory_ids()
+    tindex = {t: i for i, t in enumerate(territory_ids)}
+    rep_territory = {}
+    for r, rep in enumerate(scenario.reps):
+        rep_territory[rep.id] = rep.current if rep.current in tindex else territory_ids[r]
+    locks = np.full(n, -1, dtype=np.int64)
+    current = np.full(n, -1, dtype=np.int64)
+    for i, u in enumerate(units):
+        if u.lock is not None:
+            locks[i] = tindex[u.lock] if u.lock in tindex else tindex[rep_territory[u.lock]]
+        if u.current is not None and u.current in tindex:
+            current[i] = tindex[u.current]
+
+    return Problem(
+        name=scenario.name,
+        ids=ids,
+        lat=lat,
+        lon=lon,
+        measure_names=names,
+        measures=measures,
+        lower=lower,
+        upper=upper,
+        balanced=balanced,
+        adj=adj,
+        k=k,
+        territory_ids=territory_ids,
+        contiguity=scenario.contiguity,
+        distance_power=scenario.objective.distance_power,
+        disruption_weight=scenario.objective.disruption_weight,
+        max_moved_share=scenario.disruption.max_moved_share,
+        explicit_distances=explicit,
+        locks=locks,
+        current=current,
+        adjacency_derived=derived,
+    )

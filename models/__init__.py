@@ -1,0 +1,31 @@
+"""Pydantic schemas of Territoria's data contract (DESIGN.md section 5). Data only."""
+
+from models.scenario import (
+    BalanceRule,
+    Disruption,
+    Distances,
+    Objective,
+    Rep,
+    Scenario,
+    Unit,
+)
+from models.plan import Plan, PlanKPIs, TerritoryKPIs, TerritoryPlan
+from models.options import SolveOptions
+from models.errors import ScenarioError, format_validation_error
+
+__all__ = [
+    "BalanceRule",
+    "Disruption",
+    "Distances",
+    "Objective",
+    "Plan",
+    "PlanKPIs",
+    "Rep",
+    "Scenario",
+    "ScenarioError",
+    "SolveOptions",
+    "TerritoryKPIs",
+    "TerritoryPlan",
+    "Unit",
+    "format_validation_error",
+]

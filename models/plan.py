@@ -1,0 +1,60 @@
+"""The plan Territoria returns (DESIGN.md section 5)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Status = Literal["optimal", "feasible", "infeasible", "no_solution", "cancelled", "error"]
+StopReason = Literal["converged", "time_limit", "gap_limit", "cancelled", "proved_infeasible", "error"]
+
+
+class TerritoryKPIs(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    units: int
+    workload: float
+    potential: float
+    workload_dev: float
+    potential_dev: float
+    mean_distance_km: float
+    contiguous: bool
+
+
+class TerritoryPlan(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    rep: str | None = None
+    center: str | None = None
+    kpis: TerritoryKPIs
+
+
+class PlanKPIs(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    max_workload_dev: float
+    max_potential_dev: float
+    compactness: float
+    moved_units: int = 0
+    moved_workload_share: float = 0.0
+
+
+class Plan(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    scenario: str
+    status: Status
+    stop_reason: StopReason | None = None
+    method: str | None = None
+    objective: float | None = None
+    bound: float | None = None
+    bound_source: str | None = None
+    gap: float | None = None
+    runtime_s: float = 0.0
+    message: str | None = None
+    violations: list[str] = Field(default_factory=list)
+    assignment: dict[str, str] = Field(default_factory=dict)
+    territories: list[TerritoryPlan] = Field(default_factory=list)
+    kpis: PlanKPIs | None = None

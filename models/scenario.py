@@ -1,0 +1,210 @@
+"""The scenario a planner writes: units, reps, rules, objective (DESIGN.md section 5).
+
+Field names are part of the public contract; keep them stable. Cross-record checks
+(unique ids, references between records) live in one place: `Scenario._check_references`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Id = Annotated[str, Field(min_length=1, max_length=200)]
+FiniteNonNeg = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Unit(_Strict):
+    """A customer account or basic area (ZIP, county): the thing assigned to a territory."""
+
+    id: Id
+    name: str | None = None
+    lat: float = Field(ge=-90, le=90, allow_inf_nan=False)
+    lon: float = Field(ge=-180, le=180, allow_inf_nan=False)
+    workload: FiniteNonNeg = 1.0
+    potential: FiniteNonNeg = 0.0
+    attributes: dict[str, FiniteNonNeg] = Field(default_factory=dict)
+    skills: list[Id] = Field(default_factory=list)
+    current: Id | None = None
+    lock: Id | None = None
+
+
+class Rep(_Strict):
+    """A salesperson with a home base, skills and optional capacity per measure."""
+
+    id: Id
+    name: str | None = None
+    lat: float = Field(ge=-90, le=90, allow_inf_nan=False)
+    lon: float = Field(ge=-180, le=180, allow_inf_nan=False)
+    skills: list[Id] = Field(default_factory=list)
+    capacity: dict[str, FiniteNonNeg] = Field(default_factory=dict)
+    current: Id | None = None
+
+
+class BalanceRule(_Strict):
+    """Bounds on a measure's total per territory.
+
+    Either `tolerance` (a fraction of the mean: 0.05 is +-5 %) or absolute `min`/`max`.
+    """
+
+    measure: Id
+    tolerance: float | None = Field(default=None, ge=0, le=10, allow_inf_nan=False)
+    min: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    max: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> "BalanceRule":
+        if self.tolerance is None and self.min is None and self.max is None:
+            raise ValueError("give either 'tolerance' or 'min'/'max'")
+        if self.tolerance is not None and (self.min is not None or self.max is not None):
+            raise ValueError("give either 'tolerance' or 'min'/'max', not both")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"'min' ({self.min:g}) is larger than 'max' ({self.max:g})")
+        return self
+
+
+class Distances(_Strict):
+    """An explicit distance matrix (road km or minutes from any routing engine)."""
+
+    ids: list[Id] = Field(min_length=1)
+    values: list[list[Annotated[float, Field(ge=0, allow_inf_nan=False)]]]
+
+    @model_validator(mode="after")
+    def _square(self) -> "Distances":
+        n = len(self.ids)
+        if len(self.values) != n:
+            raise ValueError(f"'values' has {len(self.values)} rows but 'ids' has {n} entries")
+        for r, row in enumerate(self.values):
+            if len(row) != n:
+                raise ValueError(f"row {r} ('{self.ids[r]}') has {len(row)} values, expected {n}")
+        return self
+
+
+class Objective(_Strict):
+    distance_power: Literal[1, 2] = 1
+    disruption_weight: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+
+
+class Disruption(_Strict):
+    max_moved_share: float | None = Field(default=None, ge=0, le=1, allow_inf_nan=False)
+
+
+class Scenario(_Strict):
+    """Everything needed to solve: units, adjacency, reps, rules, objective."""
+
+    name: str = "scenario"
+    units: list[Unit] = Field(min_length=1)
+    adjacency: list[tuple[Id, Id]] | None = None
+    territories: int = Field(ge=1)
+    reps: list[Rep] = Field(default_factory=list)
+    balance: list[BalanceRule] = Field(default_factory=list)
+    distances: Distances | None = None
+    contiguity: bool = True
+    objective: Objective = Field(default_factory=Objective)
+    disruption: Disruption = Field(default_factory=Disruption)
+
+    @field_validator("balance")
+    @classmethod
+    def _unique_measures(cls, rules: list[BalanceRule]) -> list[BalanceRule]:
+        seen: set[str] = set()
+        for r, rule in enumerate(rules):
+            if rule.measure in seen:
+                raise ValueError(f"balance[{r}]: measure '{rule.measure}' appears twice")
+            seen.add(rule.measure)
+        return rules
+
+    @model_validator(mode="after")
+    def _check_references(self) -> "Scenario":
+        ids: dict[str, int] = {}
+        for i, unit in enumerate(self.units):
+            if unit.id in ids:
+                raise ValueError(
+                    f"units[{i}].id: duplicate unit id '{unit.id}' (first at units[{ids[unit.id]}])"
+                )
+            ids[unit.id] = i
+        k = self.territories
+        if k > len(self.units):
+            raise ValueError(
+                f"territories: {k} territories but only {len(self.units)} units; "
+                "every territory needs at least one unit"
+            )
+        if self.reps and len(self.reps) != k:
+            raise ValueError(f"reps: {len(self.reps)} reps given but territories is {k}; give one rep per territory")
+        rep_ids: set[str] = set()
+        for r, rep in enumerate(self.reps):
+            if rep.id in rep_ids:
+                raise ValueError(f"reps[{r}].id: duplicate rep id '{rep.id}'")
+            rep_ids.add(rep.id)
+        if self.adjacency is not None:
+            for e, (a, b) in enumerate(self.adjacency):
+                for end, uid in (("0", a), ("1", b)):
+                    if uid not in ids:
+                        raise ValueError(f"adjacency[{e}][{end}]: unknown unit id '{uid}'")
+                if a == b:
+                    raise ValueError(f"adjacency[{e}]: unit '{a}' is adjacent to itself")
+        if self.distances is not None:
+            dist_ids = set()
+            for d, uid in enumerate(self.distances.ids):
+                if uid not in ids:
+                    raise ValueError(f"distances.ids[{d}]: unknown unit id '{uid}'")
+                if uid in dist_ids:
+                    raise ValueError(f"distances.ids[{d}]: duplicate unit id '{uid}'")
+                dist_ids.add(uid)
+            missing = [u.id for u in self.units if u.id not in dist_ids]
+            if missing:
+                raise ValueError(f"distances.ids: unit '{missing[0]}' has no row ({len(missing)} units missing)")
+        measures = self.measure_names()
+        for r, rule in enumerate(self.balance):
+            if rule.measure not in measures:
+                raise ValueError(
+                    f"balance[{r}].measure: unknown measure '{rule.measure}' "
+                    f"(known: {', '.join(sorted(measures))})"
+                )
+        territory_ids = self.territory_ids()
+        known = set(territory_ids) | rep_ids
+        for i, unit in enumerate(self.units):
+            if unit.lock is not None and unit.lock not in known:
+                raise ValueError(
+                    f"units[{i}].lock: unit '{unit.id}' is locked to unknown territory '{unit.lock}' "
+                    f"(territories: {', '.join(territory_ids[:10])}{' ...' if len(territory_ids) > 10 else ''})"
+                )
+        current = {u.current for u in self.units if u.current is not None}
+        if len(current) > k:
+            raise ValueError(
+                f"units.current: the current alignment has {len(current)} territories but territories is {k}"
+            )
+        return self
+
+    def measure_names(self) -> set[str]:
+        names = {"workload", "potential"}
+        for unit in self.units:
+            names.update(unit.attributes)
+        return names
+
+    def territory_ids(self) -> list[str]:
+        """Stable territory ids: the current alignment's (sorted naturally) padded with T1..Tk."""
+        k = self.territories
+        current = sorted({u.current for u in self.units if u.current is not None}, key=_natural_key)
+        current += sorted({r.current for r in self.reps if r.current is not None} - set(current), key=_natural_key)
+        ids = current[:k]
+        t = 1
+        while len(ids) < k:
+            if f"T{t}" not in ids:
+                ids.append(f"T{t}")
+            t += 1
+        return ids
+
+
+def _natural_key(s: str) -> tuple:
+    import re
+
+    return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", s))
+
+
+def mean_of(total: float, k: int) -> float:
+    return total / k if k else math.nan
