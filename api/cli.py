@@ -1,0 +1,164 @@
+"""The `territoria` command line: solve and evaluate scenarios."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from engine.evaluate import evaluate
+from engine.io import load_assignment, load_scenario
+from engine.problem import Problem, build_problem
+from engine.report import plan_csv, plan_json, to_plan
+from models import Plan, ScenarioError, SolveOptions
+from solvers.base import ProgressEvent
+from solvers.solve import solve
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Territoria: sales territory design.")
+out = Console()
+err = Console(stderr=True)
+
+EXIT_FEASIBLE, EXIT_NO_PLAN, EXIT_INVALID = 0, 1, 2
+
+
+def _fail_input(message: str) -> None:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(EXIT_INVALID)
+
+
+def _load(path: Path, territories: int | None, reps_csv: Path | None) -> Problem:
+    try:
+        scenario = load_scenario(path, territories=territories, reps_csv=reps_csv)
+    except ScenarioError as e:
+        _fail_input(str(e))
+    if path.suffix.lower() == ".csv" and territories is None:
+        _fail_input("territories: give --territories K when solving a units CSV")
+    return build_problem(scenario)
+
+
+def _fmt_num(v: float) -> str:
+    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:,.2f}"
+
+
+def kpi_table(plan: Plan) -> Table:
+    table = Table(title=f"{plan.scenario}: {plan.status}", title_justify="left")
+    for col in ("territory", "units", "workload", "dev", "potential", "dev", "mean km", "contiguous"):
+        table.add_column(col, justify="left" if col == "territory" else "right")
+    for t in plan.territories:
+        k = t.kpis
+        table.add_row(
+            t.id, str(k.units), _fmt_num(k.workload), f"{k.workload_dev:+.1%}", _fmt_num(k.potential),
+            f"{k.potential_dev:+.1%}", f"{k.mean_distance_km:,.1f}", "yes" if k.contiguous else "[red]NO[/]",
+        )
+    return table
+
+
+def print_summary(plan: Plan) -> None:
+    if plan.territories:
+        out.print(kpi_table(plan))
+    line = f"status [bold]{plan.status}[/]"
+    if plan.stop_reason:
+        line += f" ({plan.stop_reason})"
+    if plan.objective is not None:
+        line += f"  objective {plan.objective:,.6g}"
+    if plan.bound is not None:
+        line += f"  bound {plan.bound:,.6g}"
+    if plan.gap is not None:
+        line += f"  gap {plan.gap:.2%}"
+    if plan.kpis is not None:
+        line += f"  max dev workload {plan.kpis.max_workload_dev:.1%} potential {plan.kpis.max_potential_dev:.1%}"
+    line += f"  {plan.runtime_s:.1f} s"
+    out.print(line, highlight=False)
+    if plan.message:
+        out.print(f"[yellow]{plan.message}[/]", highlight=False, soft_wrap=True)
+    for v in plan.violations[:10]:
+        out.print(f"[red]violation:[/] {v}", highlight=False)
+
+
+@app.command("solve")
+def solve_cmd(
+    scenario: Annotated[Path, typer.Argument(help="Scenario JSON, or a units CSV (then --territories).")],
+    out_path: Annotated[Path, typer.Option("--out", "-o", help="Where to write the plan JSON.")] = Path("plan.json"),
+    time_limit: Annotated[float, typer.Option("--time-limit", help="Seconds.", min=0.1)] = 60.0,
+    method: Annotated[str, typer.Option(help="auto | exact | heuristic")] = "auto",
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same plan.")] = 0,
+    backend: Annotated[Optional[str], typer.Option(help="Exact backend (scip, highs, ...).")] = None,
+    territories: Annotated[Optional[int], typer.Option(help="Number of territories (overrides the scenario).")] = None,
+    reps_csv: Annotated[Optional[Path], typer.Option("--reps", help="reps.csv when the scenario is a units CSV.")] = None,
+    csv_out: Annotated[Optional[Path], typer.Option("--csv", help="Also write the assignment as CSV.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Solve a scenario and write the plan."""
+    if method not in ("auto", "exact", "heuristic"):
+        _fail_input(f"--method: '{method}' is not one of auto, exact, heuristic")
+    problem = _load(scenario, territories, reps_csv)
+    options = SolveOptions(method=method, time_limit_s=time_limit, seed=seed, backend=backend)
+    cancel = threading.Event()
+    with Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), TimeElapsedColumn(), TextColumn("{task.fields[info]}"),
+        console=err, transient=True, disable=quiet or not err.is_terminal,
+    ) as progress:
+        task = progress.add_task(f"solving {problem.n} units, k={problem.k}", total=time_limit, info="")
+
+        def on_progress(ev: ProgressEvent) -> None:
+            info = []
+            if ev.objective is not None:
+                info.append(f"best {ev.objective:,.6g}")
+            if ev.bound is not None:
+                info.append(f"bound {ev.bound:,.6g}")
+            if ev.message:
+                info.append(ev.message)
+            progress.update(task, completed=min(ev.elapsed_s, time_limit), info="  ".join(info))
+
+        try:
+            outcome = solve(problem, options, on_progress, cancel)
+        except KeyboardInterrupt:
+            cancel.set()
+            err.print("cancelled")
+            raise typer.Exit(EXIT_NO_PLAN)
+    r = outcome.result
+    plan = to_plan(
+        problem, outcome.evaluation, status=r.status, stop_reason=r.stop_reason, method=r.method, bound=r.bound,
+        bound_source=r.bound_source, runtime_s=r.runtime_s, message=r.message,
+    )
+    out_path.write_text(plan_json(plan))
+    if csv_out is not None and outcome.evaluation is not None:
+        csv_out.write_text(plan_csv(problem, outcome.evaluation))
+    print_summary(plan)
+    out.print(f"plan written to {out_path}", highlight=False)
+    raise typer.Exit(EXIT_FEASIBLE if r.status in ("optimal", "feasible") else EXIT_NO_PLAN)
+
+
+@app.command("evaluate")
+def evaluate_cmd(
+    scenario: Annotated[Path, typer.Argument(help="Scenario JSON.")],
+    plan_path: Annotated[Path, typer.Argument(help="Plan JSON with an 'assignment'.")],
+    territories: Annotated[Optional[int], typer.Option(help="Number of territories for a units CSV.")] = None,
+) -> None:
+    """Check a plan against a scenario: KPIs and every violated rule."""
+    problem = _load(scenario, territories, None)
+    try:
+        labels = load_assignment(problem, plan_path)
+    except ScenarioError as e:
+        _fail_input(str(e))
+    ev = evaluate(problem, labels)
+    plan = to_plan(problem, ev, status="feasible" if ev.feasible else "infeasible", method="evaluate")
+    print_summary(plan)
+    raise typer.Exit(EXIT_FEASIBLE if ev.feasible else EXIT_NO_PLAN)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(EXIT_NO_PLAN)
+
+
+if __name__ == "__main__":
+    main()

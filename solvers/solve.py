@@ -1,0 +1,101 @@
+"""`solve()`: pre-check, pick a method, run it, verify the plan with the one evaluator."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from engine.evaluate import Evaluation, evaluate
+from engine.problem import Problem
+from models import SolveOptions
+from solvers.base import Clock, ProgressCallback, SolveResult
+from solvers.precheck import infeasibility_reasons
+
+# `auto` uses the exact method up to this many units (x[i,j] has n^2 entries).
+EXACT_MAX_UNITS = 150
+
+
+@dataclass(frozen=True, eq=False)
+class Outcome:
+    result: SolveResult
+    evaluation: Evaluation | None
+
+
+def solve(
+    problem: Problem,
+    options: SolveOptions | None = None,
+    on_progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+) -> Outcome:
+    options = options or SolveOptions()
+    clock = Clock(options.time_limit_s, on_progress, cancel)
+    reasons = infeasibility_reasons(problem)
+    if reasons:
+        result = SolveResult(
+            status="infeasible", stop_reason="proved_infeasible", method="precheck",
+            runtime_s=clock.elapsed(), message="; ".join(reasons),
+        )
+        return Outcome(result, None)
+
+    method = options.method
+    if method == "auto":
+        result = _auto(problem, options, clock)
+    elif method == "exact":
+        result = _exact(problem, options, clock)
+    else:
+        result = _heuristic(problem, options, clock)
+    return _verified(problem, replace(result, runtime_s=clock.elapsed()))
+
+
+def _heuristic(problem: Problem, options: SolveOptions, clock: Clock, warm_start=None) -> SolveResult:
+    from solvers.heuristic import solve_heuristic
+
+    return solve_heuristic(problem, options, clock, warm_start)
+
+
+def _exact(problem: Problem, options: SolveOptions, clock: Clock, warm_start=None) -> SolveResult:
+    from solvers.exact import solve_exact
+
+    return solve_exact(problem, options, clock, warm_start)
+
+
+def _auto(problem: Problem, options: SolveOptions, clock: Clock) -> SolveResult:
+    if problem.n > EXACT_MAX_UNITS:
+        return _heuristic(problem, options, clock)
+    # A cheap contiguous warm start first: on the county instances it is often already optimal,
+    # and it leaves the exact method only the bound to prove.
+    warm = _heuristic(problem, options, clock.sub(min(0.2, 10.0 / max(clock.remaining(), 1e-9))))
+    if clock.should_stop():
+        return warm
+    warm_labels = warm.labels if warm.status == "feasible" else None
+    exact = _exact(problem, options, clock, warm_labels)
+    if exact.status in ("optimal", "infeasible"):
+        return exact
+    if warm.status == "feasible" and (exact.objective is None or warm.objective < exact.objective):
+        # keep the exact method's bound: it is valid for any plan
+        return replace(warm, bound=exact.bound, bound_source=exact.bound_source, stop_reason=exact.stop_reason)
+    return exact
+
+
+def _verified(problem: Problem, result: SolveResult) -> Outcome:
+    """Re-evaluate the returned labels; a plan claimed feasible must pass every hard rule."""
+    if result.labels is None:
+        return Outcome(result, None)
+    ev = evaluate(problem, result.labels)
+    status, message = result.status, result.message
+    if status in ("optimal", "feasible") and not ev.feasible:
+        status = "error"
+        message = "the solver returned a plan that breaks: " + "; ".join(ev.violations[:5])
+    elif status in ("no_solution", "cancelled") and ev.feasible:
+        status = "feasible"
+    bound = result.bound
+    if bound is not None and bound > ev.objective + 1e-9 * max(1.0, abs(ev.objective)):
+        # A valid bound never exceeds a feasible plan's objective: drop it rather than mislead.
+        message = (message + "; " if message else "") + f"reported bound {bound:g} exceeded the plan's objective; dropped"
+        bound = None
+    return Outcome(
+        replace(result, status=status, message=message, objective=ev.objective, bound=bound, labels=np.asarray(result.labels)),
+        ev,
+    )
