@@ -1,0 +1,68 @@
+import json
+
+import numpy as np
+import pytest
+
+from engine.evaluate import evaluate
+from engine.io import load_assignment, load_scenario
+from engine.problem import build_problem
+from engine.report import plan_csv, plan_json, to_plan
+from models import Plan, ScenarioError
+
+
+def test_units_and_reps_csv(tmp_path):
+    (tmp_path / "units.csv").write_text(
+        "id,lat,lon,workload,potential,skills,accounts\n"
+        "a,40.0,-90.0,2,100,medical;dental,3\n"
+        "b,40.1,-90.0,1,50,,1\n"
+        "c,40.0,-90.1,1,,,2\n"
+    )
+    (tmp_path / "reps.csv").write_text("id,lat,lon,skills,capacity_workload\nr1,40,-90,medical,10\nr2,40.1,-90.1,,5\n")
+    s = load_scenario(tmp_path / "units.csv", territories=2, reps_csv=tmp_path / "reps.csv")
+    assert [u.id for u in s.units] == ["a", "b", "c"]
+    assert s.units[0].skills == ["medical", "dental"] and s.units[0].attributes == {"accounts": 3.0}
+    assert s.units[2].potential == 0.0
+    assert s.reps[0].capacity == {"workload": 10.0}
+    problem = build_problem(s)
+    assert problem.measure_names == ["workload", "potential", "accounts"]
+    assert problem.adjacency_derived and problem.adj.nnz == 6
+
+
+def test_csv_bad_number_names_line_and_column(tmp_path):
+    (tmp_path / "units.csv").write_text("id,lat,lon,workload\na,40,-90,1\nb,40,-90,lots\n")
+    with pytest.raises(ScenarioError, match=r"units.csv line 3 \(id 'b'\).workload: 'lots' is not a number"):
+        load_scenario(tmp_path / "units.csv", territories=1)
+
+
+def test_csv_missing_column(tmp_path):
+    (tmp_path / "units.csv").write_text("id,latitude,lon\na,40,-90\n")
+    with pytest.raises(ScenarioError, match="missing column.*lat"):
+        load_scenario(tmp_path / "units.csv", territories=1)
+
+
+def test_plan_round_trip_through_json_and_assignment(tmp_path, example_dict):
+    problem = build_problem(load_scenario_from_dict(tmp_path, example_dict))
+    labels = np.arange(problem.n) % problem.k
+    ev = evaluate(problem, labels)
+    plan = to_plan(problem, ev, status="feasible" if ev.feasible else "infeasible")
+    path = tmp_path / "plan.json"
+    path.write_text(plan_json(plan))
+    again = Plan.model_validate(json.loads(path.read_text()))
+    assert again.assignment == plan.assignment
+    assert (load_assignment(problem, path) == labels).all()
+    rows = plan_csv(problem, ev).splitlines()
+    assert rows[0].startswith("id,territory,center,workload,potential") and len(rows) == problem.n + 1
+
+
+def test_plan_with_unknown_territory_is_rejected(tmp_path, example_dict):
+    problem = build_problem(load_scenario_from_dict(tmp_path, example_dict))
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps({"assignment": {problem.ids[0]: "T9"}}))
+    with pytest.raises(ScenarioError, match="unknown territory 'T9'"):
+        load_assignment(problem, path)
+
+
+def load_scenario_from_dict(tmp_path, data):
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps(data))
+    return load_scenario(path)
