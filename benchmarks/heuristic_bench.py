@@ -1,0 +1,165 @@
+"""Benchmark of the heuristic solver: county/tract graphs, synthetic customer sets and the
+published districting scenarios. Writes benchmarks/results/heuristic_bench.md.
+
+    .venv/bin/python benchmarks/heuristic_bench.py [--quick] [--time-limit 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from engine.evaluate import evaluate  # noqa: E402
+from engine.problem import build_problem  # noqa: E402
+from models import Scenario, SolveOptions  # noqa: E402
+from solvers.base import Clock  # noqa: E402
+from solvers.heuristic import solve_heuristic  # noqa: E402
+
+DATA = Path("/work/shared/data/districting")
+
+
+def graph_scenario(path: Path, k: int, tol: float = 0.05, potential: str = "UPOP", name: str | None = None) -> dict:
+    """A two-measure scenario from an MGGG dual graph: workload = TOTPOP/1000, potential =
+    another column (+1 so no unit is zero)."""
+    g = json.loads(path.read_text())
+    nodes = g["nodes"]
+    units = []
+    for nd in nodes:
+        lat = nd.get("C_Y", nd.get("INTPTLAT10"))
+        lon = nd.get("C_X", nd.get("INTPTLON10"))
+        units.append(
+            {
+                "id": str(nd.get("GEOID10", nd["id"])),
+                "lat": float(lat),
+                "lon": float(lon),
+                "workload": float(nd["TOTPOP"]) / 1000.0,
+                "potential": float(nd.get(potential, 0.0)) / 1000.0 + 0.1,
+            }
+        )
+    edges = set()
+    for i, nbrs in enumerate(g["adjacency"]):
+        for e in nbrs:
+            j = e["id"]
+            if i != j:
+                edges.add((min(i, j), max(i, j)))
+    adjacency = [[units[i]["id"], units[j]["id"]] for i, j in sorted(edges)]
+    return {
+        "name": name or path.stem,
+        "units": units,
+        "adjacency": adjacency,
+        "territories": k,
+        "balance": [{"measure": "workload", "tolerance": tol}, {"measure": "potential", "tolerance": tol}],
+        "contiguity": True,
+        "objective": {"distance_power": 1},
+    }
+
+
+def synthetic_scenario(n: int, k: int, seed: int = 0, tol: float = 0.05, clusters: int = 12) -> dict:
+    """Clustered customers around a few towns; workload from visit tiers, lognormal potential."""
+    rng = np.random.default_rng(seed)
+    centers = np.column_stack([rng.uniform(45.0, 50.0, clusters), rng.uniform(2.0, 10.0, clusters)])
+    sizes = rng.dirichlet(np.ones(clusters) * 2.0)
+    which = rng.choice(clusters, size=n, p=sizes)
+    spread = rng.uniform(0.05, 0.6, clusters)
+    lat = centers[which, 0] + rng.normal(0, 1, n) * spread[which]
+    lon = centers[which, 1] + rng.normal(0, 1, n) * spread[which] * 1.4
+    lat = np.clip(lat, -89.0, 89.0)
+    tiers = np.array([1.0, 2.0, 4.0, 8.0])
+    workload = rng.choice(tiers, size=n, p=[0.5, 0.3, 0.15, 0.05])
+    potential = rng.lognormal(mean=3.0, sigma=1.0, size=n)
+    units = [
+        {"id": f"c{i}", "lat": float(lat[i]), "lon": float(lon[i]), "workload": float(workload[i]), "potential": float(potential[i])}
+        for i in range(n)
+    ]
+    return {
+        "name": f"synthetic n={n} k={k}",
+        "units": units,
+        "territories": k,
+        "balance": [{"measure": "workload", "tolerance": tol}, {"measure": "potential", "tolerance": tol}],
+        "contiguity": True,
+        "objective": {"distance_power": 1},
+    }
+
+
+def run(problem, time_limit: float, seed: int = 0):
+    t0 = time.monotonic()
+    res = solve_heuristic(problem, SolveOptions(method="heuristic", time_limit_s=time_limit, seed=seed), Clock(time_limit))
+    dt = time.monotonic() - t0
+    ev = evaluate(problem, res.labels)
+    return res, ev, dt
+
+
+def row(name, problem, res, ev, dt, ratio=None):
+    devs = []
+    for r in np.flatnonzero(problem.balanced):
+        devs.append(float(np.abs(ev.deviation[:, r]).max()))
+    dev_s = " / ".join(f"{d:.2%}" for d in devs)
+    rs = "" if ratio is None else f"{ratio:.4f}"
+    return f"| {name} | {problem.n} | {problem.k} | {dt:.1f} | {'yes' if ev.feasible else 'NO'} | {dev_s} | {ev.objective:,.6g} | {rs} |"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--time-limit", type=float, default=60.0)
+    ap.add_argument("--only", default=None, help="substring filter on instance names")
+    ap.add_argument("--out", default=str(ROOT / "benchmarks/results/heuristic_bench.md"))
+    args = ap.parse_args()
+
+    instances: list[tuple[str, dict, float | None]] = []
+    # published districting scenarios (one measure, +-0.5 %, p=2, explicit distances)
+    exp = json.loads((DATA / "scenarios/expected.json").read_text())
+    for st, e in exp.items():
+        if e["status"] != "optimal":
+            continue
+        d = json.loads((DATA / f"scenarios/{st}.json").read_text())
+        instances.append((f"districting {st}", d, e["obj"]))
+    instances += [
+        ("county GA (UPOP)", graph_scenario(DATA / "county/county13.json", 4), None),
+        ("county KY (RPOP)", graph_scenario(DATA / "county/county21.json", 6, potential="RPOP"), None),
+        ("county TX (UPOP)", graph_scenario(DATA / "county/county48.json", 10), None),
+        ("tract NM (UPOP)", graph_scenario(DATA / "tract/tract35.json", 8), None),
+        ("tract ME (VAP)", graph_scenario(DATA / "tract/tract23.json", 6, potential="VAP"), None),
+    ]
+    sizes = [(1000, 8), (2000, 12), (5000, 20)] if not args.quick else [(1000, 8)]
+    for n, k in sizes:
+        instances.append((f"synthetic {n}/{k}", synthetic_scenario(n, k, seed=n), None))
+    if not args.quick:
+        instances.append(("synthetic 5000/4", synthetic_scenario(5000, 4, seed=7), None))
+
+    lines = [
+        "# Heuristic benchmark",
+        "",
+        f"time limit {args.time_limit:g} s, seed 0, 2 cores. max dev = largest |total - mean| / mean over",
+        "territories, per balanced measure (workload / potential). Ratio = our objective * 1e-6 /",
+        "published optimum (Validi, Buchanan & Lykhovyd 2022).",
+        "",
+        "| instance | n | k | time s | feasible | max dev | objective | ratio to optimum |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    print("\n".join(lines), flush=True)
+    for name, d, opt in instances:
+        if args.only and args.only not in name:
+            continue
+        problem = build_problem(Scenario.model_validate(d))
+        res, ev, dt = run(problem, args.time_limit)
+        ratio = ev.objective * 1e-6 / opt if (opt and ev.feasible) else None
+        line = row(name, problem, res, ev, dt, ratio)
+        lines.append(line)
+        print(line, flush=True)
+        if not ev.feasible:
+            print("   ", res.message, flush=True)
+    if not args.only:
+        Path(args.out).write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()

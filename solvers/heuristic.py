@@ -1,0 +1,323 @@
+"""The heuristic method (DESIGN.md 4/4b): construct, repair balance, improve compactness.
+
+1. Construction: seeds by weighted k-means++ (+ Lloyd steps) on projected coordinates,
+   locked territories seeded at their locked units; balanced multi-source region growing
+   over the adjacency graph, so every territory is connected from the start.
+2. Balance repair: connectivity-preserving boundary moves minimizing
+   1e3 * (relative bound violation) + squared relative deviation from target (+ a small
+   cost term), then merge-and-split (ReCom) of a violating territory with a neighbour.
+3. Compactness: boundary moves and pairwise swaps that lower cost and keep every bound,
+   re-centering in between, until nothing improves.
+4. Multistart, then iterated local search from the best plan: merge-and-split of a random
+   pair of neighbours along distance-weighted random spanning trees, local search, keep if
+   the objective falls.
+
+Stopping is by iteration counts and no-improvement counters, so a seed gives the same plan
+whatever the machine speed; the clock is a safety net only. Every plan returned as
+"feasible" has been verified by engine.evaluate.evaluate.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine.contiguity import territory_components
+from engine.evaluate import evaluate
+from engine.problem import Problem
+from models.options import SolveOptions
+from solvers.base import Clock, SolveResult
+from solvers.heuristic_construct import grow, repair_contiguity, seeds
+from solvers.heuristic_recom import recom_pair
+from solvers.heuristic_state import Ctx, State
+
+_REPORT_EVERY_S = 0.3
+
+
+class _Search:
+    def __init__(self, problem: Problem, options: SolveOptions, clock: Clock) -> None:
+        self.problem = problem
+        self.clock = clock
+        self.ctx = Ctx(problem)
+        self.rng = np.random.default_rng(options.seed)
+        self.best_feasible: tuple[float, np.ndarray] | None = None
+        self.best_any: tuple[float, np.ndarray] | None = None
+        self.last_report = -1e9
+        self.timed_out = False
+
+    # ------------------------------------------------------------------ helpers
+    def stop(self) -> bool:
+        if self.clock.should_stop():
+            self.timed_out = True
+            return True
+        return False
+
+    def badness(self, st: State) -> float:
+        """Violation score of a state: balance (relative), pieces, locks, empties."""
+        ctx = self.ctx
+        b = st.total_viol()
+        if ctx.contiguity:
+            pieces = territory_components(self.problem.adj, st.labels, ctx.k)
+            b += float(np.maximum(pieces - 1, 0).sum())
+        b += float((st.count == 0).sum())
+        b += float((ctx.locked & (st.labels != ctx.locks)).sum())
+        return b
+
+    def record(self, st: State) -> None:
+        bad = self.badness(st)
+        if bad <= 1e-12:
+            obj = st.cost()
+            if self.best_feasible is None or obj < self.best_feasible[0] - 1e-9 * (1 + abs(obj)):
+                self.best_feasible = (obj, st.labels.copy())
+                now = self.clock.elapsed()
+                if now - self.last_report >= _REPORT_EVERY_S:
+                    self.last_report = now
+                    self.clock.report(obj, None, "heuristic: better plan")
+        elif self.best_any is None or bad < self.best_any[0]:
+            self.best_any = (bad, st.labels.copy())
+
+    # ------------------------------------------------------------------ phases
+    def repair_balance(self, st: State, rounds: int = 6) -> None:
+        """Boundary-move repair, then merge-and-split of violating territories with their
+        neighbours; when stuck, a random walk of merge-and-split steps that never increases
+        the violation (ReCom chain) until the bounds hold or the budget is spent."""
+        ctx = self.ctx
+        for _ in range(rounds):
+            if st.total_viol() <= 1e-12 or self.stop():
+                return
+            self._repair_sweeps(st)
+            if st.total_viol() <= 1e-12:
+                return
+            st.recenter(range(ctx.k))
+            improved = False
+            viol_t = ctx.viol(st.tot)
+            for t in np.argsort(-viol_t, kind="stable").tolist():
+                if viol_t[t] <= 1e-12 or self.stop():
+                    break
+                for u in self.neighbours(st, t):
+                    pair_v = float(ctx.viol(st.tot[[t, u]]).sum())
+                    res = recom_pair(st, t, u, self.rng, n_trees=8, noise=1.5)
+                    if res is not None and res[2] < pair_v - 1e-12:
+                        st.set_labels(res[0], res[1])
+                        improved = True
+                        break
+                viol_t = ctx.viol(st.tot)
+            if not improved:
+                break
+        if st.total_viol() <= 1e-12:
+            return
+        # ReCom chain: pairs touching a violating territory (mostly) or any pair (diffusion)
+        budget = 300 + 60 * ctx.k
+        stale_max = 100 + 20 * ctx.k
+        stale = 0
+        best_v = st.total_viol()
+        for it in range(budget):
+            if best_v <= 1e-12 or stale >= stale_max or self.stop():
+                break
+            viol_t = ctx.viol(st.tot)
+            bad = np.flatnonzero(viol_t > 1e-12)
+            if len(bad) and self.rng.random() < 0.6:
+                t = int(bad[self.rng.integers(len(bad))])
+                nb = self.neighbours(st, t)
+                if not nb:
+                    continue
+                u = nb[int(self.rng.integers(len(nb)))]
+            else:
+                pr = self.random_pairs(st, 1)
+                if not pr:
+                    break
+                t, u = pr[0]
+            pair_v = float(viol_t[[t, u]].sum())
+            res = recom_pair(st, t, u, self.rng, n_trees=4, noise=2.0)
+            if res is None or res[2] > pair_v + 1e-12:
+                stale += 1
+                continue
+            st.set_labels(res[0], res[1], recenter=False)
+            if it % 10 == 0:
+                self._repair_sweeps(st, max_sweeps=5)
+            v = st.total_viol()
+            if v < best_v - 1e-12:
+                best_v = v
+                stale = 0
+            else:
+                stale += 1
+        st.recenter(range(ctx.k))
+        self._repair_sweeps(st)
+
+    def _repair_sweeps(self, st: State, max_sweeps: int = 200) -> None:
+        cw = 0.02 * self.ctx.k / max(st.cost(), 1e-12)
+        for _s in range(max_sweeps):
+            if st.sweep_repair(cw) == 0 or self.stop():
+                break
+
+    def compact(self, st: State, max_rounds: int = 30) -> None:
+        """Cost-lowering boundary moves and swaps within bounds, re-centering in between."""
+        ctx = self.ctx
+        for _ in range(max_rounds):
+            if self.stop():
+                return
+            touched: set[int] = set()
+            for _s in range(100):
+                n1, t1 = st.sweep_compact()
+                touched |= t1
+                if n1 == 0:
+                    n2, t2 = st.sweep_swaps()
+                    touched |= t2
+                    if n2 == 0:
+                        break
+                if self.stop():
+                    return
+            if not touched:
+                return
+            if not st.recenter(sorted(touched)):
+                return
+
+    def neighbours(self, st: State, t: int) -> list[int]:
+        ctx = self.ctx
+        lab = st.labels
+        m = lab[ctx.erow] == t
+        nbr = np.unique(lab[ctx.ecol[m]])
+        nbr = nbr[nbr != t]
+        # most room first (smallest fill)
+        fill = (st.tot[nbr] / ctx.scale).max(axis=1) if ctx.nb else np.zeros(len(nbr))
+        viol_t = st.tot[t] - ctx.target
+        if ctx.nb and viol_t.sum() < 0:
+            fill = -fill
+        return nbr[np.argsort(fill, kind="stable")].tolist()
+
+    def random_pairs(self, st: State, count: int) -> list[tuple[int, int]]:
+        ctx = self.ctx
+        lab = st.labels
+        diff = np.flatnonzero(lab[ctx.erow] < lab[ctx.ecol])
+        if len(diff) == 0:
+            return []
+        pick = self.rng.choice(diff, size=min(count, len(diff)), replace=False)
+        return [(int(lab[ctx.erow[e]]), int(lab[ctx.ecol[e]])) for e in pick]
+
+    def improve(self, st: State) -> None:
+        self.repair_balance(st)
+        self.compact(st)
+        if st.total_viol() > 1e-12:
+            self.repair_balance(st, rounds=4)
+            self.compact(st)
+
+    def ils(self, st: State, max_iter: int, patience: int) -> None:
+        ctx = self.ctx
+        cur = st.cost()
+        stale = 0
+        for _ in range(max_iter):
+            if stale >= patience or self.stop():
+                return
+            pairs = self.random_pairs(st, 1)
+            if not pairs:
+                return
+            a, b = pairs[0]
+            res = recom_pair(st, a, b, self.rng, n_trees=6, noise=0.5)
+            if res is None or res[2] > 1e-12:
+                stale += 1
+                continue
+            snap = st.clone()
+            M, new, _, _ = res
+            st.set_labels(M, new)
+            self.compact(st, max_rounds=10)
+            c = st.cost()
+            if c < cur - 1e-9 * (1 + abs(cur)) and st.total_viol() <= 1e-12:
+                cur = c
+                stale = 0
+                self.record(st)
+            else:
+                st.copy_from(snap)
+                stale += 1
+
+
+def _least_violating_message(problem: Problem, ev) -> str:
+    head = "; ".join(ev.violations[:5])
+    more = f" (+{len(ev.violations) - 5} more)" if len(ev.violations) > 5 else ""
+    parts = []
+    for r in np.flatnonzero(problem.balanced):
+        lo, hi = problem.lower[r], problem.upper[r]
+        tot = ev.totals[:, r]
+        over = np.maximum(0, tot - hi) / max(hi, 1e-12) if np.isfinite(hi) else np.zeros_like(tot)
+        under = np.maximum(0, lo - tot) / max(lo, 1e-12) if lo > 0 else np.zeros_like(tot)
+        worst = float(max(over.max(initial=0), under.max(initial=0)))
+        if worst > 0:
+            parts.append(f"{problem.measure_names[r]} off its bounds by up to {worst:.2%}")
+    summary = ("; ".join(parts) + ". ") if parts else ""
+    return f"no plan satisfying every hard rule found. {summary}Still violated: {head}{more}"
+
+
+def solve_heuristic(
+    problem: Problem, options: SolveOptions, clock: Clock, warm_start: np.ndarray | None = None
+) -> SolveResult:
+    search = _Search(problem, options, clock)
+    ctx = search.ctx
+    n, k = ctx.n, ctx.k
+
+    if k == 1:
+        labels = np.zeros(n, dtype=np.int64)
+        return _finish(problem, clock, labels, search, "converged")
+
+    starts: list[np.ndarray | None] = []
+    if warm_start is not None:
+        ws = np.asarray(warm_start, dtype=np.int64)
+        if ws.shape == (n,) and ws.min(initial=0) >= 0 and ws.max(initial=0) < k and len(np.unique(ws)) == k:
+            ws = np.where(ctx.locked, ctx.locks, ws)
+            starts.append(ws)
+    n_starts = 4 if n <= 20000 else 2
+    starts += [None] * n_starts
+
+    for s0 in starts:
+        if search.stop():
+            break
+        if s0 is None:
+            labels = grow(ctx, seeds(ctx, search.rng), search.rng)
+        else:
+            labels = s0
+        if ctx.contiguity:
+            labels = repair_contiguity(ctx, labels)
+        if np.bincount(labels, minlength=k).min() == 0:
+            continue
+        st = State(ctx, labels)
+        search.improve(st)
+        search.record(st)
+
+    if search.best_feasible is not None and not search.stop():
+        st = State(ctx, search.best_feasible[1])
+        max_iter = 100 + 60 * k
+        patience = 30 + 15 * k
+        search.ils(st, max_iter=max_iter, patience=patience)
+
+    if search.best_feasible is not None:
+        labels = search.best_feasible[1]
+    elif search.best_any is not None:
+        labels = search.best_any[1]
+    else:
+        labels = np.zeros(n, dtype=np.int64)
+    return _finish(problem, clock, labels, search, "time_limit" if search.timed_out else "converged")
+
+
+def _finish(problem: Problem, clock: Clock, labels: np.ndarray, search: _Search, reason) -> SolveResult:
+    ev = evaluate(problem, labels)
+    stop_reason = clock.stop_reason() if reason == "time_limit" else "converged"
+    if ev.feasible:
+        clock.report(ev.objective, None, "heuristic: done")
+        return SolveResult(
+            status="feasible",
+            stop_reason=stop_reason,
+            method="heuristic",
+            labels=ev.labels,
+            centers=ev.centers,
+            objective=ev.objective,
+            runtime_s=clock.elapsed(),
+            message=None,
+        )
+    return SolveResult(
+        status="no_solution",
+        stop_reason=stop_reason,
+        method="heuristic",
+        labels=ev.labels,
+        centers=ev.centers,
+        objective=ev.objective,
+        runtime_s=clock.elapsed(),
+        message=_least_violating_message(problem, ev),
+        details={"violations": ev.violations},
+    )

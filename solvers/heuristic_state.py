@@ -1,0 +1,395 @@
+"""Mutable plan state for the heuristic: labels, per-territory tallies, centers, unit costs,
+and the connectivity-preserving boundary-move local search.
+
+Everything here is linear in n per sweep (candidate moves are built with numpy from the CSR
+edge list); Python loops only run per applied move and cost O(degree), apart from the
+connectivity check, which is a BFS inside one territory that stops as soon as the
+neighbours of the leaving unit are found to be still linked.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine.geo import haversine_km, project_km
+from engine.problem import Problem
+
+_CENTER_CANDIDATES = 400  # same rule as engine.evaluate.best_centers
+_BLOCK = 2048
+EPS = 1e-12
+
+
+class Ctx:
+    """Static, per-problem arrays."""
+
+    def __init__(self, problem: Problem) -> None:
+        self.problem = problem
+        self.n = n = problem.n
+        self.k = problem.k
+        adj = problem.adj.tocsr()
+        self.indptr = adj.indptr.astype(np.int64)
+        self.indices = adj.indices.astype(np.int64)
+        self.ip = self.indptr.tolist()
+        self.ix = self.indices.tolist()
+        deg = np.diff(self.indptr)
+        self.erow = np.repeat(np.arange(n, dtype=np.int64), deg)
+        self.ecol = self.indices
+        self.bal = np.flatnonzero(problem.balanced)
+        self.nb = len(self.bal)
+        self.A = np.ascontiguousarray(problem.measures[self.bal].T, dtype=float)  # (n, nb)
+        self.lo = problem.lower[self.bal].astype(float)
+        self.hi = problem.upper[self.bal].astype(float)
+        mean = problem.mean()[self.bal]
+        self.mean = mean
+        self.target = np.clip(mean, self.lo, self.hi)
+        sc = np.where(self.target > 0, self.target, np.where(mean > 0, mean, 1.0))
+        self.scale = sc
+        self.w = problem.weights.astype(float)
+        self.p = int(problem.distance_power)
+        self.locks = np.asarray(problem.locks, dtype=np.int64)
+        self.locked = self.locks >= 0
+        self.explicit = problem.explicit_distances
+        self.lat = problem.lat
+        self.lon = problem.lon
+        self.xy = project_km(problem.lat, problem.lon)
+        self.contiguity = bool(problem.contiguity)
+        self.lam = float(problem.disruption_weight or 0.0)
+        self.current = np.asarray(problem.current, dtype=np.int64)
+
+    # distances between unit pairs (vectorized)
+    def dist(self, i, j) -> np.ndarray:
+        if self.explicit is not None:
+            return np.asarray(self.explicit[i, j], dtype=float)
+        return haversine_km(self.lat[i], self.lon[i], self.lat[j], self.lon[j])
+
+    def unit_cost(self, i, c) -> np.ndarray:
+        d = self.dist(i, c)
+        return self.w[i] * (d if self.p == 1 else d * d)
+
+    def disruption(self, i, t) -> np.ndarray:
+        if self.lam == 0.0:
+            return 0.0
+        cur = self.current[i]
+        return self.lam * ((cur >= 0) & (cur != t))
+
+    # balance penalty: relative violation of the bounds, summed over measures
+    def viol(self, tot: np.ndarray) -> np.ndarray:
+        """tot (..., nb) -> (...) summed relative bound violation."""
+        if self.nb == 0:
+            return np.zeros(tot.shape[:-1])
+        v = np.maximum(0.0, tot - self.hi) + np.maximum(0.0, self.lo - tot)
+        return (v / self.scale).sum(axis=-1)
+
+    def dev2(self, tot: np.ndarray) -> np.ndarray:
+        if self.nb == 0:
+            return np.zeros(tot.shape[:-1])
+        d = (tot - self.target) / self.scale
+        return (d * d).sum(axis=-1)
+
+    def best_center(self, members: np.ndarray) -> int:
+        """The member minimizing sum w d^p (as engine.evaluate.best_centers)."""
+        w = self.w
+        cands = members
+        if len(members) > _CENTER_CANDIDATES:
+            wm = w[members] + 1e-12
+            clat = np.average(self.lat[members], weights=wm)
+            clon = np.average(self.lon[members], weights=wm)
+            near = np.argsort(haversine_km(clat, clon, self.lat[members], self.lon[members]))
+            cands = members[near[:_CENTER_CANDIDATES]]
+        cost = np.zeros(len(cands))
+        pb = self.problem
+        for s in range(0, len(members), _BLOCK):
+            rows = members[s : s + _BLOCK]
+            cost += (w[rows][:, None] * pb.dist_block(rows, cands) ** self.p).sum(axis=0)
+        return int(cands[int(np.argmin(cost))])
+
+
+class State:
+    def __init__(self, ctx: Ctx, labels: np.ndarray) -> None:
+        self.ctx = ctx
+        self.labels = np.asarray(labels, dtype=np.int64).copy()
+        self.refresh()
+
+    # ---------------------------------------------------------------- bookkeeping
+    def refresh(self) -> None:
+        c = self.ctx
+        k = c.k
+        self.count = np.bincount(self.labels, minlength=k)
+        self.tot = np.zeros((k, c.nb))
+        for b in range(c.nb):
+            self.tot[:, b] = np.bincount(self.labels, weights=c.A[:, b], minlength=k)
+        self.centers = np.full(k, -1, dtype=np.int64)
+        self.recenter(range(k))
+
+    def copy_from(self, other: "State") -> None:
+        self.labels = other.labels.copy()
+        self.count = other.count.copy()
+        self.tot = other.tot.copy()
+        self.centers = other.centers.copy()
+        self.ucost = other.ucost.copy()
+
+    def clone(self) -> "State":
+        s = State.__new__(State)
+        s.ctx = self.ctx
+        s.copy_from(self)
+        return s
+
+    def members_by_territory(self, terrs) -> dict[int, np.ndarray]:
+        terrs = list(terrs)
+        if len(terrs) * 8 < self.ctx.k:
+            return {t: np.flatnonzero(self.labels == t) for t in terrs}
+        order = np.argsort(self.labels, kind="stable")
+        bounds = np.searchsorted(self.labels[order], np.arange(self.ctx.k + 1))
+        return {t: order[bounds[t] : bounds[t + 1]] for t in terrs}
+
+    def recenter(self, terrs) -> bool:
+        """Best center of each territory in `terrs`; updates unit costs. True if any center moved."""
+        c = self.ctx
+        changed = False
+        mem = self.members_by_territory(terrs)
+        if not hasattr(self, "ucost"):
+            self.ucost = np.zeros(c.n)
+        for t, members in mem.items():
+            if len(members) == 0:
+                self.centers[t] = -1
+                continue
+            ctr = c.best_center(members)
+            if ctr != self.centers[t]:
+                changed = True
+                self.centers[t] = ctr
+            self.ucost[members] = c.unit_cost(members, np.full(len(members), ctr)) + c.disruption(members, t)
+        return changed
+
+    def cost(self) -> float:
+        return float(self.ucost.sum())
+
+    def total_viol(self) -> float:
+        return float(self.ctx.viol(self.tot).sum())
+
+    def move(self, i: int, b: int) -> None:
+        c = self.ctx
+        a = self.labels[i]
+        self.labels[i] = b
+        self.count[a] -= 1
+        self.count[b] += 1
+        self.tot[a] -= c.A[i]
+        self.tot[b] += c.A[i]
+        ctr = self.centers[b]
+        self.ucost[i] = float(c.unit_cost(i, ctr)) + float(c.disruption(i, b))
+
+    def set_labels(self, idx: np.ndarray, new: np.ndarray, recenter: bool = True) -> set[int]:
+        """Bulk relabel; returns the touched territories (recentred when asked)."""
+        c = self.ctx
+        old = self.labels[idx]
+        touched = set(np.unique(old).tolist()) | set(np.unique(new).tolist())
+        self.labels[idx] = new
+        np.subtract.at(self.count, old, 1)
+        np.add.at(self.count, new, 1)
+        if c.nb:
+            np.subtract.at(self.tot, old, c.A[idx])
+            np.add.at(self.tot, new, c.A[idx])
+        if recenter:
+            self.recenter(touched)
+        return touched
+
+    # ---------------------------------------------------------------- connectivity
+    def stays_connected(self, i: int, a: int) -> bool:
+        """Does territory `a` stay connected when unit i (a member) leaves it?"""
+        ip, ix, lab = self.ctx.ip, self.ctx.ix, self.labels
+        nbrs = [j for j in ix[ip[i] : ip[i + 1]] if lab[j] == a]
+        if len(nbrs) <= 1:
+            return True
+        targets = set(nbrs)
+        # ring test: neighbours linked through other neighbours of i
+        start = nbrs[0]
+        seen = {start}
+        stack = [start]
+        while stack:
+            u = stack.pop()
+            for v in ix[ip[u] : ip[u + 1]]:
+                if v in targets and v not in seen:
+                    seen.add(v)
+                    stack.append(v)
+        if len(seen) == len(targets):
+            return True
+        # full BFS inside a without i, stop once every neighbour is reached
+        remaining = len(targets) - 1
+        seen = {start, i}
+        frontier = [start]
+        while frontier:
+            nxt = []
+            for u in frontier:
+                for v in ix[ip[u] : ip[u + 1]]:
+                    if v not in seen and lab[v] == a:
+                        seen.add(v)
+                        if v in targets:
+                            remaining -= 1
+                            if remaining == 0:
+                                return True
+                        nxt.append(v)
+            frontier = nxt
+        return False
+
+    def adjacent_to(self, i: int, b: int) -> bool:
+        ip, ix, lab = self.ctx.ip, self.ctx.ix, self.labels
+        for j in ix[ip[i] : ip[i + 1]]:
+            if lab[j] == b:
+                return True
+        return False
+
+    # ---------------------------------------------------------------- candidates
+    def boundary_moves(self, extra_targets: np.ndarray | None = None):
+        """All (unit, from, to) boundary moves allowed by locks, centers and non-emptiness."""
+        c = self.ctx
+        lab = self.labels
+        lr, lc = lab[c.erow], lab[c.ecol]
+        diff = lr != lc
+        key = c.erow[diff] * c.k + lc[diff]
+        if extra_targets is not None:
+            key = np.concatenate([key, extra_targets])
+        key = np.unique(key)
+        i = key // c.k
+        b = key % c.k
+        a = lab[i]
+        ok = (~c.locked[i]) & (self.centers[a] != i) & (self.count[a] > 1) & (a != b)
+        return i[ok], a[ok], b[ok]
+
+    def move_deltas(self, i, a, b):
+        c = self.ctx
+        dcost = c.unit_cost(i, self.centers[b]) + c.disruption(i, b) - self.ucost[i]
+        ai = c.A[i]
+        ta, tb = self.tot[a], self.tot[b]
+        na, nb_ = ta - ai, tb + ai
+        dviol = c.viol(na) + c.viol(nb_) - c.viol(ta) - c.viol(tb)
+        ddev = c.dev2(na) + c.dev2(nb_) - c.dev2(ta) - c.dev2(tb)
+        return dcost, dviol, ddev
+
+    def _pair_delta(self, i: int, a: int, b: int):
+        c = self.ctx
+        ai = c.A[i]
+        ta, tb = self.tot[a], self.tot[b]
+        na, nb_ = ta - ai, tb + ai
+        v = c.viol(np.stack([na, nb_, ta, tb]))
+        d = c.dev2(np.stack([na, nb_, ta, tb]))
+        return v[0] + v[1] - v[2] - v[3], d[0] + d[1] - d[2] - d[3]
+
+    def _movable(self, i: int, a: int, b: int) -> bool:
+        if self.labels[i] != a or self.count[a] <= 1 or self.centers[a] == i:
+            return False
+        if not self.adjacent_to(i, b):
+            return False
+        if self.ctx.contiguity and not self.stays_connected(i, a):
+            return False
+        return True
+
+    # ---------------------------------------------------------------- local search
+    def sweep_repair(self, cost_weight: float, extra=None) -> int:
+        """One pass of balance-repair moves: minimize BIG*violation + squared deviation
+        (+ a small cost term). Returns the number of moves applied."""
+        i, a, b = self.boundary_moves(extra)
+        if len(i) == 0:
+            return 0
+        dcost, dviol, ddev = self.move_deltas(i, a, b)
+        cscale = cost_weight
+        score = 1e3 * dviol + ddev + cscale * dcost
+        sel = np.flatnonzero(score < -EPS)
+        if len(sel) == 0:
+            return 0
+        sel = sel[np.argsort(score[sel], kind="stable")]
+        applied = 0
+        dcl = dcost.tolist()
+        for s in sel.tolist():
+            ii, aa, bb = int(i[s]), int(a[s]), int(b[s])
+            dv, dd = self._pair_delta(ii, aa, bb)
+            if 1e3 * dv + dd + cscale * dcl[s] >= -EPS:
+                continue
+            if not self._movable(ii, aa, bb):
+                continue
+            self.move(ii, bb)
+            applied += 1
+        return applied
+
+    def sweep_compact(self, extra=None) -> tuple[int, set]:
+        """One pass of cost-improving moves that do not increase any bound violation."""
+        i, a, b = self.boundary_moves(extra)
+        if len(i) == 0:
+            return 0, set()
+        dcost, dviol, _ = self.move_deltas(i, a, b)
+        sel = np.flatnonzero((dcost < -1e-9 * (1.0 + np.abs(self.ucost[i]))) & (dviol <= EPS))
+        applied = 0
+        touched: set[int] = set()
+        if len(sel):
+            sel = sel[np.argsort(dcost[sel], kind="stable")]
+            for s in sel.tolist():
+                ii, aa, bb = int(i[s]), int(a[s]), int(b[s])
+                dv, _ = self._pair_delta(ii, aa, bb)
+                if dv > EPS:
+                    continue
+                if not self._movable(ii, aa, bb):
+                    continue
+                self.move(ii, bb)
+                applied += 1
+                touched.add(aa)
+                touched.add(bb)
+        return applied, touched
+
+    def sweep_swaps(self, top: int = 6) -> tuple[int, set]:
+        """Pairwise exchanges i: A->B, j: B->A whose joint cost falls and whose joint balance
+        stays within bounds (single moves are often blocked by tight bounds)."""
+        c = self.ctx
+        i, a, b = self.boundary_moves()
+        if len(i) == 0:
+            return 0, set()
+        dcost, _, _ = self.move_deltas(i, a, b)
+        k = c.k
+        pair = a * k + b
+        order = np.lexsort((dcost, pair))
+        pair_s = pair[order]
+        starts = np.searchsorted(pair_s, np.unique(pair_s))
+        ends = np.append(starts[1:], len(pair_s))
+        groups = {}
+        for s0, e0 in zip(starts.tolist(), ends.tolist()):
+            key = int(pair_s[s0])
+            groups[key] = order[s0 : min(e0, s0 + top)]
+        applied = 0
+        touched: set[int] = set()
+        for key, gi in groups.items():
+            aa, bb = divmod(key, k)
+            if aa > bb:
+                continue
+            gj = groups.get(bb * k + aa)
+            if gj is None:
+                continue
+            # all combinations with negative joint cost
+            dc = dcost[gi][:, None] + dcost[gj][None, :]
+            cand = np.argwhere(dc < -1e-9 * (1.0 + np.abs(self.ucost[i[gi]]).max()))
+            if len(cand) == 0:
+                continue
+            cand = cand[np.argsort(dc[cand[:, 0], cand[:, 1]], kind="stable")]
+            for x, y in cand.tolist():
+                ii, jj = int(i[gi[x]]), int(i[gj[y]])
+                if self.labels[ii] != aa or self.labels[jj] != bb:
+                    continue
+                delta = c.A[jj] - c.A[ii]
+                na, nb_ = self.tot[aa] + delta, self.tot[bb] - delta
+                dv = c.viol(na) + c.viol(nb_) - c.viol(self.tot[aa]) - c.viol(self.tot[bb])
+                if dv > EPS:
+                    continue
+                # exact joint cost with the current state
+                old = self.ucost[ii] + self.ucost[jj]
+                new = float(c.unit_cost(ii, self.centers[bb]) + c.disruption(ii, bb)) + float(
+                    c.unit_cost(jj, self.centers[aa]) + c.disruption(jj, aa)
+                )
+                if new >= old - 1e-9 * (1.0 + old):
+                    continue
+                if not self._movable(ii, aa, bb):
+                    continue
+                self.move(ii, bb)
+                if not self._movable(jj, bb, aa):
+                    self.move(ii, aa)
+                    continue
+                self.move(jj, aa)
+                applied += 1
+                touched.update((aa, bb))
+                break  # groups are stale for this pair now
+        return applied, touched

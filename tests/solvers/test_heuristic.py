@@ -1,0 +1,252 @@
+"""Heuristic solver: every "feasible" plan passes the one evaluator; seeds repeat; time limits hold."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from engine.evaluate import evaluate
+from engine.problem import build_problem
+from models import Scenario, SolveOptions
+from solvers.base import Clock
+from solvers.heuristic import solve_heuristic
+
+DATA = Path("/work/shared/data/districting")
+
+
+def _opts(seed=0, t=30.0):
+    return SolveOptions(method="heuristic", time_limit_s=t, seed=seed)
+
+
+def grid_scenario(rows, cols, k, tol=0.05, seed=0, locks=None, power=1):
+    rng = np.random.default_rng(seed)
+    units, adjacency = [], []
+    for r in range(rows):
+        for c in range(cols):
+            u = {
+                "id": f"u{r}_{c}",
+                "lat": 40.0 + 0.05 * r,
+                "lon": -90.0 + 0.05 * c,
+                "workload": float(rng.integers(5, 15)),
+                "potential": float(rng.lognormal(2.0, 0.4)),
+            }
+            if locks and (r, c) in locks:
+                u["lock"] = locks[(r, c)]
+            units.append(u)
+            if r + 1 < rows:
+                adjacency.append([f"u{r}_{c}", f"u{r + 1}_{c}"])
+            if c + 1 < cols:
+                adjacency.append([f"u{r}_{c}", f"u{r}_{c + 1}"])
+    return {
+        "name": f"grid {rows}x{cols}",
+        "units": units,
+        "adjacency": adjacency,
+        "territories": k,
+        "balance": [{"measure": "workload", "tolerance": tol}, {"measure": "potential", "tolerance": tol}],
+        "contiguity": True,
+        "objective": {"distance_power": power},
+    }
+
+
+def points_scenario(n, k, seed=0, tol=0.05):
+    rng = np.random.default_rng(seed)
+    lat = 48.0 + rng.normal(0, 1, n) * 0.5
+    lon = 5.0 + rng.normal(0, 1, n) * 0.7
+    units = [
+        {
+            "id": f"c{i}",
+            "lat": float(lat[i]),
+            "lon": float(lon[i]),
+            "workload": float(rng.choice([1, 2, 4])),
+            "potential": float(rng.lognormal(3, 0.8)),
+        }
+        for i in range(n)
+    ]
+    return {
+        "name": f"points {n}",
+        "units": units,
+        "territories": k,
+        "balance": [{"measure": "workload", "tolerance": tol}, {"measure": "potential", "tolerance": tol}],
+        "contiguity": True,
+    }
+
+
+def county_scenario(fips: str, k: int, potential="UPOP", tol=0.05):
+    g = json.loads((DATA / f"county/county{fips}.json").read_text())
+    units = [
+        {
+            "id": str(nd["GEOID10"]),
+            "lat": float(nd.get("C_Y", nd.get("INTPTLAT10"))),
+            "lon": float(nd.get("C_X", nd.get("INTPTLON10"))),
+            "workload": nd["TOTPOP"] / 1000.0,
+            "potential": nd[potential] / 1000.0 + 0.1,
+        }
+        for nd in g["nodes"]
+    ]
+    adjacency = sorted(
+        {
+            (units[min(i, e["id"])]["id"], units[max(i, e["id"])]["id"])
+            for i, nb in enumerate(g["adjacency"])
+            for e in nb
+            if e["id"] != i
+        }
+    )
+    return {
+        "name": f"county {fips}",
+        "units": units,
+        "adjacency": [list(e) for e in adjacency],
+        "territories": k,
+        "balance": [{"measure": "workload", "tolerance": tol}, {"measure": "potential", "tolerance": tol}],
+        "contiguity": True,
+    }
+
+
+def _problem(d):
+    return build_problem(Scenario.model_validate(d))
+
+
+def _check_feasible(problem, res):
+    assert res.status == "feasible", res.message
+    assert res.method == "heuristic"
+    ev = evaluate(problem, res.labels)
+    assert ev.feasible, ev.violations
+    assert (ev.pieces == 1).all()
+    assert np.bincount(res.labels, minlength=problem.k).min() > 0
+    for r in np.flatnonzero(problem.balanced):
+        tot = ev.totals[:, r]
+        assert (tot >= problem.lower[r] * (1 - 1e-9)).all() and (tot <= problem.upper[r] * (1 + 1e-9)).all()
+    locked = problem.locks >= 0
+    assert (res.labels[locked] == problem.locks[locked]).all()
+    assert res.objective == pytest.approx(ev.objective)
+    return ev
+
+
+def test_grid_two_measures_feasible():
+    problem = _problem(grid_scenario(12, 12, 4))
+    res = solve_heuristic(problem, _opts(), Clock(30))
+    _check_feasible(problem, res)
+
+
+def test_points_delaunay_feasible():
+    problem = _problem(points_scenario(400, 6, seed=3))
+    res = solve_heuristic(problem, _opts(), Clock(30))
+    _check_feasible(problem, res)
+
+
+def test_county_georgia_two_measures():
+    problem = _problem(county_scenario("13", 4))
+    res = solve_heuristic(problem, _opts(), Clock(30))
+    _check_feasible(problem, res)
+
+
+def test_locks_respected():
+    locks = {(0, 0): "T1", (0, 1): "T1", (9, 9): "T2", (5, 0): "T3"}
+    problem = _problem(grid_scenario(10, 10, 3, locks=locks, tol=0.1))
+    res = solve_heuristic(problem, _opts(), Clock(30))
+    _check_feasible(problem, res)
+    assert res.labels[0] == problem.territory_ids.index("T1")
+    assert res.labels[99] == problem.territory_ids.index("T2")
+
+
+def test_districting_scenario_near_optimum():
+    d = json.loads((DATA / "scenarios/ID.json").read_text())
+    exp = json.loads((DATA / "scenarios/expected.json").read_text())["ID"]
+    problem = _problem(d)
+    res = solve_heuristic(problem, _opts(), Clock(30))
+    _check_feasible(problem, res)
+    assert res.objective * 1e-6 <= exp["obj"] * 1.02
+
+
+def test_same_seed_same_plan():
+    problem = _problem(grid_scenario(10, 10, 3, seed=5))
+    a = solve_heuristic(problem, _opts(seed=11), Clock(60))
+    b = solve_heuristic(problem, _opts(seed=11), Clock(60))
+    assert a.stop_reason == "converged"
+    assert np.array_equal(a.labels, b.labels)
+    assert a.objective == b.objective
+
+
+def test_time_limit_honored():
+    problem = _problem(points_scenario(3000, 12, seed=1))
+    t0 = time.monotonic()
+    res = solve_heuristic(problem, _opts(t=0.5), Clock(0.5))
+    assert time.monotonic() - t0 < 2.5
+    assert res.status in ("feasible", "no_solution")
+    assert res.labels.shape == (problem.n,)
+    if res.status == "feasible":
+        _check_feasible(problem, res)
+
+
+def test_impossible_balance_returns_no_solution():
+    d = grid_scenario(4, 4, 2, tol=0.0)
+    d["units"][0]["workload"] = 1000.0  # one unit heavier than a whole territory may be
+    problem = _problem(d)
+    res = solve_heuristic(problem, _opts(t=5), Clock(5))
+    assert res.status == "no_solution"
+    assert "workload" in res.message
+    assert res.labels.shape == (problem.n,)
+
+
+def test_progress_reported():
+    events = []
+    problem = _problem(grid_scenario(8, 8, 3))
+    res = solve_heuristic(problem, _opts(), Clock(30, on_progress=events.append))
+    assert res.status == "feasible"
+    assert events and events[-1].objective == pytest.approx(res.objective)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    rows=st.integers(2, 7),
+    cols=st.integers(2, 7),
+    k=st.integers(1, 4),
+    tol=st.sampled_from([0.05, 0.15, 0.4]),
+    seed=st.integers(0, 10_000),
+    nlocks=st.integers(0, 3),
+    power=st.sampled_from([1, 2]),
+)
+def test_property_feasible_plans_are_valid(rows, cols, k, tol, seed, nlocks, power):
+    k = min(k, rows * cols)
+    rng = np.random.default_rng(seed)
+    cells = [(r, c) for r in range(rows) for c in range(cols)]
+    picks = rng.choice(len(cells), size=min(nlocks, len(cells)), replace=False)
+    locks = {cells[p]: f"T{int(rng.integers(1, k + 1))}" for p in picks}
+    problem = _problem(grid_scenario(rows, cols, k, tol=tol, seed=seed, locks=locks, power=power))
+    res = solve_heuristic(problem, _opts(seed=seed, t=5), Clock(5))
+    assert res.status in ("feasible", "no_solution")
+    assert res.labels.shape == (problem.n,)
+    if res.status == "feasible":
+        _check_feasible(problem, res)
+    else:
+        assert res.message
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(n=st.integers(5, 60), k=st.integers(1, 5), seed=st.integers(0, 10_000))
+def test_property_random_points(n, k, seed):
+    k = min(k, n)
+    problem = _problem(points_scenario(n, k, seed=seed, tol=0.25))
+    res = solve_heuristic(problem, _opts(seed=seed, t=5), Clock(5))
+    assert res.status in ("feasible", "no_solution")
+    if res.status == "feasible":
+        _check_feasible(problem, res)
+
+
+@pytest.mark.slow
+def test_synthetic_5000_within_60s():
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    from benchmarks.heuristic_bench import synthetic_scenario
+
+    problem = _problem(synthetic_scenario(5000, 20, seed=5000))
+    t0 = time.monotonic()
+    res = solve_heuristic(problem, _opts(t=60), Clock(60))
+    assert time.monotonic() - t0 < 62
+    _check_feasible(problem, res)
