@@ -125,7 +125,7 @@ def solve_cmd(
     r = outcome.result
     plan = to_plan(
         problem, outcome.evaluation, status=r.status, stop_reason=r.stop_reason, method=r.method, bound=r.bound,
-        bound_source=r.bound_source, runtime_s=r.runtime_s, message=r.message,
+        bound_source=r.bound_source, runtime_s=r.runtime_s, message=r.message, reps=outcome.rep_ids(problem),
     )
     out_path.write_text(plan_json(plan))
     if csv_out is not None and outcome.evaluation is not None:
@@ -151,6 +151,89 @@ def evaluate_cmd(
     plan = to_plan(problem, ev, status="feasible" if ev.feasible else "infeasible", method="evaluate")
     print_summary(plan)
     raise typer.Exit(EXIT_FEASIBLE if ev.feasible else EXIT_NO_PLAN)
+
+
+# -- service: `territoria serve`, `territoria apikey ...` ------------------------------------
+
+apikey_app = typer.Typer(no_args_is_help=True, help="API keys for the solver API (one tenant per key owner).")
+app.add_typer(apikey_app, name="apikey")
+
+
+def _service_settings(database_url: str | None):
+    from api.settings import Settings
+
+    return Settings(database_url=database_url) if database_url else Settings()
+
+
+def _migrated_sessionmaker(database_url: str | None):
+    from scenarios.db import make_engine, make_sessionmaker, upgrade
+
+    engine = make_engine(_service_settings(database_url).database_url)
+    upgrade(engine)
+    return engine, make_sessionmaker(engine)
+
+
+DatabaseOption = Annotated[
+    Optional[str], typer.Option("--database-url", help="SQLAlchemy URL (default: TERRITORIA_DATABASE_URL or ./territoria.db).")
+]
+
+
+@app.command("serve")
+def serve_cmd(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.", min=1, max=65535)] = 8000,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Start the solver API (OpenAPI docs at /docs); migrations are applied on start."""
+    import uvicorn
+
+    from api.app import create_app
+
+    uvicorn.run(create_app(_service_settings(database_url)), host=host, port=port)
+
+
+@apikey_app.command("create")
+def apikey_create_cmd(
+    tenant: Annotated[str, typer.Option("--tenant", help="Tenant name (created when new).", min=1)],
+    database_url: DatabaseOption = None,
+) -> None:
+    """Create an API key for a tenant and print it (it is stored hashed: keep it now)."""
+    from scenarios import repository
+
+    tenant = tenant.strip()
+    if not tenant:
+        _fail_input("--tenant: give a non-empty name")
+    engine, sessions = _migrated_sessionmaker(database_url)
+    try:
+        with sessions() as session:
+            new = repository.create_api_key(session, tenant_name=tenant)
+    finally:
+        engine.dispose()
+    err.print(f"API key for tenant '{new.tenant}' (shown once; send it as X-API-Key):", highlight=False)
+    typer.echo(new.key)
+
+
+@apikey_app.command("list")
+def apikey_list_cmd(
+    tenant: Annotated[Optional[str], typer.Option("--tenant", help="Only this tenant's keys.")] = None,
+    database_url: DatabaseOption = None,
+) -> None:
+    """List API keys by prefix (the keys themselves are not stored)."""
+    from scenarios import repository
+
+    engine, sessions = _migrated_sessionmaker(database_url)
+    try:
+        with sessions() as session:
+            rows = repository.list_api_keys(session, tenant_name=tenant)
+    finally:
+        engine.dispose()
+    table = Table(title="API keys", title_justify="left")
+    for col in ("tenant", "prefix", "created", "status"):
+        table.add_column(col)
+    for key, tenant_name in rows:
+        table.add_row(tenant_name, key.prefix + "...", f"{key.created_at:%Y-%m-%d %H:%M}",
+                      "revoked" if key.revoked_at else "active")
+    out.print(table)
 
 
 def main() -> None:

@@ -73,11 +73,12 @@ def best_centers(problem: Problem, labels: np.ndarray) -> np.ndarray:
     return centers
 
 
-def evaluate(problem: Problem, labels, centers=None) -> Evaluation:
+def evaluate(problem: Problem, labels, centers=None, rep_of_territory=None) -> Evaluation:
     """Evaluate the plan `labels` (territory index per unit).
 
     `centers` (unit index per territory) is used when given (fixed centers); otherwise each
-    territory's best center is chosen, as the model would.
+    territory's best center is chosen, as the model would. `rep_of_territory` (rep index per
+    territory), when given, is checked against skills and capacities.
     """
     labels = np.asarray(labels, dtype=np.int64)
     n, k = problem.n, problem.k
@@ -125,6 +126,9 @@ def evaluate(problem: Problem, labels, centers=None) -> Evaluation:
             f"but assigned to {problem.territory_ids[labels[i]]}"
         )
 
+    if rep_of_territory is not None:
+        violations += _rep_violations(problem, labels, totals, np.asarray(rep_of_territory))
+
     has_current = problem.current >= 0
     moved = has_current & (labels != problem.current)
     if problem.max_moved_share is not None and has_current.any():
@@ -164,3 +168,24 @@ def _distances_to_centers(problem: Problem, center_of_unit: np.ndarray) -> np.nd
     from engine.geo import haversine_km
 
     return haversine_km(problem.lat, problem.lon, problem.lat[center_of_unit], problem.lon[center_of_unit])
+
+
+def _rep_violations(problem: Problem, labels: np.ndarray, totals: np.ndarray, rep_of_territory: np.ndarray) -> list[str]:
+    out = []
+    rep_mask = problem.rep_skills[rep_of_territory[labels]]
+    lacking = np.flatnonzero(problem.unit_skills & ~rep_mask)
+    for i in lacking[:20]:
+        t = labels[i]
+        missing = [s for b, s in enumerate(problem.skill_names) if (problem.unit_skills[i] & ~rep_mask[i]) >> b & 1]
+        out.append(
+            f"skills: unit {problem.ids[i]} needs {', '.join(missing)} but rep {problem.rep_ids[rep_of_territory[t]]} "
+            f"of territory {problem.territory_ids[t]} lacks it"
+        )
+    cap = problem.rep_capacity[rep_of_territory]  # (k, m)
+    over = np.argwhere(totals > cap * (1 + 1e-9))
+    for t, r in over[:20]:
+        out.append(
+            f"capacity: rep {problem.rep_ids[rep_of_territory[t]]} of territory {problem.territory_ids[t]} has "
+            f"{problem.measure_names[r]} {totals[t, r]:,.6g}, above capacity {cap[t, r]:,.6g}"
+        )
+    return out

@@ -39,6 +39,14 @@ class Problem:
     locks: np.ndarray = field(default=None)  # (n,) territory index or -1
     current: np.ndarray = field(default=None)  # (n,) territory index or -1
     adjacency_derived: bool = False
+    skill_names: list[str] = field(default_factory=list)
+    unit_skills: np.ndarray = field(default=None)  # (n,) bitmask over skill_names
+    rep_ids: list[str] = field(default_factory=list)
+    rep_lat: np.ndarray = field(default=None)  # (r,)
+    rep_lon: np.ndarray = field(default=None)
+    rep_skills: np.ndarray = field(default=None)  # (r,) bitmask
+    rep_capacity: np.ndarray = field(default=None)  # (r, m) upper bound per measure (inf = none)
+    rep_current: np.ndarray = field(default=None)  # (r,) territory index of the rep's current territory or -1
 
     @property
     def n(self) -> int:
@@ -97,7 +105,7 @@ def build_problem(scenario: Scenario) -> Problem:
     extra = sorted(scenario.measure_names() - {"workload", "potential"})
     names = ["workload", "potential", *extra]
     measures = np.zeros((len(names), n))
-    measures[0] = [u.workload for u in units]
+    measures[0] = [scenario.unit_workload(u) for u in units]
     measures[1] = [u.potential for u in units]
     for r, name in enumerate(extra, start=2):
         measures[r] = [u.attributes.get(name, 0.0) for u in units]
@@ -145,6 +153,24 @@ def build_problem(scenario: Scenario) -> Problem:
         if u.current is not None and u.current in tindex:
             current[i] = tindex[u.current]
 
+    skill_names = sorted({s for u in units for s in u.skills} | {s for r in scenario.reps for s in r.skills})
+    if len(skill_names) > 62:
+        raise ValueError("more than 62 distinct skills are not supported")
+    bit = {s: np.int64(1) << np.int64(b) for b, s in enumerate(skill_names)}
+
+    def mask(skills: list[str]) -> np.int64:
+        m = np.int64(0)
+        for s in skills:
+            m |= bit[s]
+        return m
+
+    reps = scenario.reps
+    rep_capacity = np.full((len(reps), len(names)), np.inf)
+    for r, rep in enumerate(reps):
+        for measure, cap in rep.capacity.items():
+            if measure in names:
+                rep_capacity[r, names.index(measure)] = cap
+
     return Problem(
         name=scenario.name,
         ids=ids,
@@ -166,4 +192,12 @@ def build_problem(scenario: Scenario) -> Problem:
         locks=locks,
         current=current,
         adjacency_derived=derived,
+        skill_names=skill_names,
+        unit_skills=np.array([mask(u.skills) for u in units], dtype=np.int64),
+        rep_ids=[r.id for r in reps],
+        rep_lat=np.array([r.lat for r in reps], dtype=float),
+        rep_lon=np.array([r.lon for r in reps], dtype=float),
+        rep_skills=np.array([mask(r.skills) for r in reps], dtype=np.int64),
+        rep_capacity=rep_capacity,
+        rep_current=np.array([tindex.get(r.current, -1) if r.current else -1 for r in reps], dtype=np.int64),
     )

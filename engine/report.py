@@ -10,7 +10,7 @@ import numpy as np
 
 from engine.evaluate import Evaluation
 from engine.problem import Problem
-from models import Plan, PlanKPIs, TerritoryKPIs, TerritoryPlan
+from models import Plan, PlanKPIs, TerritoryKPIs, TerritoryPlan, Transfer
 
 
 def _dev(ev: Evaluation, problem: Problem, name: str) -> np.ndarray:
@@ -37,6 +37,8 @@ def to_plan(
         )
     k = problem.k
     counts = np.bincount(ev.labels, minlength=k)
+    has_current = problem.current >= 0
+    before = _before(problem) if has_current.any() else None
     dist_sum = np.bincount(ev.labels, weights=ev.unit_distance, minlength=k)
     wdev, pdev = _dev(ev, problem, "workload"), _dev(ev, problem, "potential")
     territories = []
@@ -60,10 +62,10 @@ def to_plan(
                     contiguous=bool(ev.pieces[t] == 1),
                     compactness=float(np.bincount(ev.labels, weights=ev.unit_cost, minlength=k)[t]),
                     **extra,
+                    **({} if before is None else {f"{key}_before": float(v[t]) for key, v in before.items()}),
                 ),
             )
         )
-    has_current = problem.current >= 0
     w = problem.weights
     moved_w = float(w[ev.moved].sum() / w[has_current].sum()) if has_current.any() and w[has_current].sum() > 0 else 0.0
     extra_kpis = {f"max_{name}_dev": float(np.abs(ev.deviation[:, r]).max()) for r, name in enumerate(problem.measure_names[2:], start=2)}
@@ -95,7 +97,29 @@ def to_plan(
         assignment={problem.ids[i]: problem.territory_ids[ev.labels[i]] for i in range(problem.n)},
         territories=territories,
         kpis=kpis,
+        transfers=_transfers(problem, ev),
     )
+
+
+def _before(problem: Problem) -> dict[str, np.ndarray]:
+    """Per-territory totals of the current alignment (units without a current territory left out)."""
+    has = problem.current >= 0
+    k = problem.k
+    out = {"units": np.bincount(problem.current[has], minlength=k).astype(float)}
+    for r, name in enumerate(problem.measure_names):
+        out[name] = np.bincount(problem.current[has], weights=problem.measures[r][has], minlength=k)
+    return out
+
+
+def _transfers(problem: Problem, ev: Evaluation) -> list[Transfer]:
+    tids = problem.territory_ids
+    return [
+        Transfer(
+            unit=problem.ids[i], from_territory=tids[problem.current[i]], to_territory=tids[ev.labels[i]],
+            workload=float(problem.measures[0, i]), potential=float(problem.measures[1, i]),
+        )
+        for i in np.flatnonzero(ev.moved)
+    ]
 
 
 def plan_json(plan: Plan) -> str:

@@ -7,9 +7,10 @@ from models.scenario import (
     Objective,
     Rep,
     Scenario,
+    Tier,
     Unit,
 )
-from models.plan import Plan, PlanKPIs, TerritoryKPIs, TerritoryPlan
+from models.plan import Plan, PlanKPIs, TerritoryKPIs, TerritoryPlan, Transfer
 from models.options import SolveOptions
 from models.errors import ScenarioError, format_validation_error
 
@@ -26,6 +27,8 @@ __all__ = [
     "SolveOptions",
     "TerritoryKPIs",
     "TerritoryPlan",
+    "Tier",
+    "Transfer",
     "Unit",
     "format_validation_error",
 ]

@@ -41,6 +41,18 @@ class PlanKPIs(BaseModel):
     moved_workload_share: float = 0.0
 
 
+class Transfer(BaseModel):
+    """A unit that moves from its current territory to another one."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True, serialize_by_alias=True)
+
+    unit: str
+    from_territory: str = Field(alias="from")
+    to_territory: str = Field(alias="to")
+    workload: float
+    potential: float
+
+
 class Plan(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -58,3 +70,4 @@ class Plan(BaseModel):
     assignment: dict[str, str] = Field(default_factory=dict)
     territories: list[TerritoryPlan] = Field(default_factory=list)
     kpis: PlanKPIs | None = None
+    transfers: list[Transfer] = Field(default_factory=list)

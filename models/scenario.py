@@ -32,6 +32,7 @@ class Unit(_Strict):
     skills: list[Id] = Field(default_factory=list)
     current: Id | None = None
     lock: Id | None = None
+    tier: Id | None = None  # customer grade (A/B/C); derives workload when workload is not given
 
 
 class Rep(_Strict):
@@ -85,6 +86,13 @@ class Distances(_Strict):
         return self
 
 
+class Tier(_Strict):
+    """Visit pattern of a customer grade: workload = visits_per_year x hours_per_visit."""
+
+    visits_per_year: float = Field(ge=0, allow_inf_nan=False)
+    hours_per_visit: float = Field(ge=0, allow_inf_nan=False)
+
+
 class Objective(_Strict):
     distance_power: Literal[1, 2] = 1
     disruption_weight: float = Field(default=0.0, ge=0, allow_inf_nan=False)
@@ -107,6 +115,7 @@ class Scenario(_Strict):
     contiguity: bool = True
     objective: Objective = Field(default_factory=Objective)
     disruption: Disruption = Field(default_factory=Disruption)
+    tiers: dict[Id, Tier] = Field(default_factory=dict)
 
     @field_validator("balance")
     @classmethod
@@ -159,6 +168,10 @@ class Scenario(_Strict):
             if missing:
                 raise ValueError(f"distances.ids: unit '{missing[0]}' has no row ({len(missing)} units missing)")
         measures = self.measure_names()
+        for r, rep in enumerate(self.reps):
+            for measure in rep.capacity:
+                if measure not in measures:
+                    raise ValueError(f"reps[{r}].capacity: rep '{rep.id}' has capacity for unknown measure '{measure}'")
         for r, rule in enumerate(self.balance):
             if rule.measure not in measures:
                 raise ValueError(
@@ -173,12 +186,25 @@ class Scenario(_Strict):
                     f"units[{i}].lock: unit '{unit.id}' is locked to unknown territory '{unit.lock}' "
                     f"(territories: {', '.join(territory_ids[:10])}{' ...' if len(territory_ids) > 10 else ''})"
                 )
+        for i, unit in enumerate(self.units):
+            if unit.tier is not None and unit.tier not in self.tiers:
+                raise ValueError(
+                    f"units[{i}].tier: unit '{unit.id}' has tier '{unit.tier}' but 'tiers' defines "
+                    f"{', '.join(sorted(self.tiers)) or 'none'}"
+                )
         current = {u.current for u in self.units if u.current is not None}
         if len(current) > k:
             raise ValueError(
                 f"units.current: the current alignment has {len(current)} territories but territories is {k}"
             )
         return self
+
+    def unit_workload(self, unit: Unit) -> float:
+        """Workload as given, else derived from the unit's tier (visits a year x hours a visit)."""
+        if "workload" in unit.model_fields_set or unit.tier is None:
+            return unit.workload
+        tier = self.tiers[unit.tier]
+        return tier.visits_per_year * tier.hours_per_visit
 
     def measure_names(self) -> set[str]:
         names = {"workload", "potential"}

@@ -19,6 +19,7 @@ def infeasibility_reasons(problem: Problem) -> list[str]:
     reasons += _totals_out_of_reach(problem)
     if reasons:
         return reasons
+    reasons += _skills_and_capacity(problem)
     reasons += _locks(problem)
     if problem.contiguity:
         reasons += _regions(problem)
@@ -56,6 +57,29 @@ def _totals_out_of_reach(problem: Problem) -> list[str]:
             out.append(
                 f"balance: the total {problem.measure_names[r]} {_fmt(total)} cannot be split into {k} territories "
                 f"each within [{_fmt(lo)}, {_fmt(hi)}] (needs a total between {_fmt(k * lo)} and {_fmt(k * hi)})"
+            )
+    return out
+
+
+def _skills_and_capacity(problem: Problem) -> list[str]:
+    out = []
+    if not problem.rep_ids:
+        return out
+    held = np.bitwise_or.reduce(problem.rep_skills) if len(problem.rep_skills) else np.int64(0)
+    for b, skill in enumerate(problem.skill_names):
+        if held >> b & 1:
+            continue
+        units = [problem.ids[i] for i in np.flatnonzero(problem.unit_skills >> b & 1)]
+        if units:
+            out.append(
+                f"skills: {len(units)} unit(s) need skill '{skill}' (e.g. {', '.join(units[:5])}) but no rep has it"
+            )
+    for r, name in enumerate(problem.measure_names):
+        total_cap = problem.rep_capacity[:, r].sum()
+        total = problem.measures[r].sum()
+        if total > total_cap * (1 + 1e-12):
+            out.append(
+                f"capacity: the reps' {name} capacities add up to {_fmt(total_cap)}, below the total {name} {_fmt(total)}"
             )
     return out
 

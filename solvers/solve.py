@@ -21,6 +21,12 @@ EXACT_MAX_UNITS = 150
 class Outcome:
     result: SolveResult
     evaluation: Evaluation | None
+    rep_of_territory: np.ndarray | None = None
+
+    def rep_ids(self, problem: Problem) -> list[str | None] | None:
+        if self.rep_of_territory is None:
+            return None
+        return [problem.rep_ids[r] for r in self.rep_of_territory]
 
 
 def solve(
@@ -46,7 +52,10 @@ def solve(
         result = _exact(problem, options, clock)
     else:
         result = _heuristic(problem, options, clock)
-    return _verified(problem, replace(result, runtime_s=clock.elapsed()))
+    outcome = _verified(problem, replace(result, runtime_s=clock.elapsed()))
+    if problem.rep_ids and outcome.evaluation is not None:
+        outcome = _with_reps(problem, outcome)
+    return outcome
 
 
 def _heuristic(problem: Problem, options: SolveOptions, clock: Clock, warm_start=None) -> SolveResult:
@@ -99,3 +108,20 @@ def _verified(problem: Problem, result: SolveResult) -> Outcome:
         replace(result, status=status, message=message, objective=ev.objective, bound=bound, labels=np.asarray(result.labels)),
         ev,
     )
+
+
+def _with_reps(problem: Problem, outcome: Outcome) -> Outcome:
+    """Territories are designed first, then reps assigned to them exactly (bipartite)."""
+    from solvers.assign_reps import assign_reps
+
+    assignment = assign_reps(problem, outcome.evaluation)
+    result = outcome.result
+    if assignment.rep_of_territory is None:
+        status = "no_solution" if result.status in ("optimal", "feasible") else result.status
+        message = "; ".join(m for m in (result.message, assignment.message) if m)
+        return Outcome(replace(result, status=status, message=message), outcome.evaluation, None)
+    ev = evaluate(problem, result.labels, rep_of_territory=assignment.rep_of_territory)
+    status = result.status
+    if status in ("optimal", "feasible") and not ev.feasible:
+        status, result = "error", replace(result, message="rep assignment breaks: " + "; ".join(ev.violations[:5]))
+    return Outcome(replace(result, status=status), ev, assignment.rep_of_territory)
