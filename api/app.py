@@ -1,0 +1,54 @@
+"""The FastAPI application. `create_app(settings)` builds everything; nothing is created at import.
+
+The lifespan opens the database engine, applies the Alembic migrations and closes the engine
+on shutdown. Routes live under /api/v1; OpenAPI docs at /docs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from api import errors
+from api.routes import api_router
+from api.settings import Settings
+from scenarios.db import make_engine, make_sessionmaker, upgrade
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The app for `settings` (read from TERRITORIA_* environment variables when None)."""
+    settings = settings if settings is not None else Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings.database_url)
+        try:
+            await run_in_threadpool(upgrade, engine)
+            app.state.engine = engine
+            app.state.sessionmaker = make_sessionmaker(engine)
+            yield
+        finally:
+            engine.dispose()
+
+    app = FastAPI(
+        title="Territoria",
+        summary="Sales territory design: contiguous, balanced, compact territories.",
+        version="0.1.0",
+        lifespan=lifespan,
+        openapi_url=f"{API_PREFIX}/openapi.json",
+    )
+    app.state.settings = settings
+    errors.install(app)
+    app.include_router(api_router, prefix=API_PREFIX)
+
+    @app.get(f"{API_PREFIX}/health", tags=["health"])
+    def health() -> dict[str, str]:
+        """Liveness: the app is up and its database migrated."""
+        return {"status": "ok"}
+
+    return app

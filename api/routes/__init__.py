@@ -1,0 +1,8 @@
+"""Routers by resource, mounted under /api/v1 by api.app.create_app."""
+
+from fastapi import APIRouter
+
+from api.routes import scenarios
+
+api_router = APIRouter()
+api_router.include_router(scenarios.router)
