@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -47,13 +48,15 @@ def _fmt_num(v: float) -> str:
 
 
 def kpi_table(plan: Plan) -> Table:
-    table = Table(title=f"{plan.scenario}: {plan.status}", title_justify="left")
-    for col in ("territory", "units", "workload", "dev", "potential", "dev", "mean km", "contiguous"):
-        table.add_column(col, justify="left" if col == "territory" else "right")
+    table = Table(title=f"{plan.scenario}: {plan.status}", title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False)
+    has_reps = any(t.rep for t in plan.territories)
+    cols = ("territory", "rep", "units", "workload", "dev", "potential", "dev", "mean km", "contiguous")
+    for col in cols if has_reps else cols[:1] + cols[2:]:
+        table.add_column(col, justify="left" if col in ("territory", "rep") else "right", no_wrap=True)
     for t in plan.territories:
         k = t.kpis
         table.add_row(
-            t.id, str(k.units), _fmt_num(k.workload), f"{k.workload_dev:+.1%}", _fmt_num(k.potential),
+            t.id, *([t.rep or "-"] if has_reps else []), str(k.units), _fmt_num(k.workload), f"{k.workload_dev:+.1%}", _fmt_num(k.potential),
             f"{k.potential_dev:+.1%}", f"{k.mean_distance_km:,.1f}", "yes" if k.contiguous else "[red]NO[/]",
         )
     return table

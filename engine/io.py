@@ -55,7 +55,9 @@ def load_scenario(path: str | Path, **overrides: Any) -> Scenario:
     return parse_scenario(data)
 
 
-def _num(value: str, where: str) -> float:
+def _num(value: str | None, where: str) -> float:
+    if value is None:
+        raise ScenarioError(f"{where}: missing value (the row has fewer columns than the header)")
     try:
         return float(value)
     except ValueError:
