@@ -50,7 +50,7 @@ def _fmt_num(v: float) -> str:
 def kpi_table(plan: Plan) -> Table:
     table = Table(title=f"{plan.scenario}: {plan.status}", title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False)
     has_reps = any(t.rep for t in plan.territories)
-    cols = ("territory", "rep", "units", "workload", "dev", "potential", "dev", "mean km", "contiguous")
+    cols = ("territory", "rep", "units", "workload", "dev", "potential", "dev", "mean km", "contig")
     for col in cols if has_reps else cols[:1] + cols[2:]:
         table.add_column(col, justify="left" if col in ("territory", "rep") else "right", no_wrap=True)
     for t in plan.territories:
