@@ -128,7 +128,7 @@ def solve_cmd(
     r = outcome.result
     plan = to_plan(
         problem, outcome.evaluation, status=r.status, stop_reason=r.stop_reason, method=r.method, bound=r.bound,
-        bound_source=r.bound_source, runtime_s=r.runtime_s, message=r.message, reps=outcome.rep_ids(problem),
+        bound_source=r.bound_source, runtime_s=r.runtime_s, message=r.message, reps=outcome.rep_ids(problem), regions=outcome.region_ids(problem),
     )
     out_path.write_text(plan_json(plan))
     if csv_out is not None and outcome.evaluation is not None:

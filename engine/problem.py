@@ -47,6 +47,7 @@ class Problem:
     rep_skills: np.ndarray = field(default=None)  # (r,) bitmask
     rep_capacity: np.ndarray = field(default=None)  # (r, m) upper bound per measure (inf = none)
     rep_current: np.ndarray = field(default=None)  # (r,) territory index of the rep's current territory or -1
+    regions: int | None = None  # territories grouped into this many contiguous, balanced regions
 
     @property
     def n(self) -> int:
@@ -87,6 +88,40 @@ class Problem:
     def cost_matrix(self) -> np.ndarray:
         """c[i, j] = w_i * d(i, j)^p: the cost of serving unit i from center j (dense)."""
         return self.weights[:, None] * self.dist_matrix() ** self.distance_power
+
+    def subproblem(self, idx: np.ndarray, k: int, lower=None, upper=None, name: str | None = None) -> "Problem":
+        """The problem restricted to units `idx` with k territories (ids T1..Tk).
+
+        Per-territory bounds stay those of the parent unless given; locks and the current
+        alignment are dropped (the caller maps them).
+        """
+        idx = np.asarray(idx, dtype=np.int64)
+        sub_adj = self.adj[idx][:, idx].tocsr()
+        explicit = None if self.explicit_distances is None else self.explicit_distances[np.ix_(idx, idx)]
+        m = len(idx)
+        return self.with_(
+            name=name or self.name,
+            ids=[self.ids[i] for i in idx],
+            lat=self.lat[idx],
+            lon=self.lon[idx],
+            measures=self.measures[:, idx],
+            lower=self.lower if lower is None else np.asarray(lower, dtype=float),
+            upper=self.upper if upper is None else np.asarray(upper, dtype=float),
+            adj=sub_adj,
+            k=k,
+            territory_ids=[f"T{t + 1}" for t in range(k)],
+            explicit_distances=explicit,
+            locks=np.full(m, -1, dtype=np.int64),
+            current=np.full(m, -1, dtype=np.int64),
+            unit_skills=self.unit_skills[idx],
+            rep_ids=[],
+            rep_lat=np.zeros(0),
+            rep_lon=np.zeros(0),
+            rep_skills=np.zeros(0, dtype=np.int64),
+            rep_capacity=np.zeros((0, len(self.measure_names))),
+            rep_current=np.zeros(0, dtype=np.int64),
+            regions=None,
+        )
 
     def with_(self, **changes) -> "Problem":
         from dataclasses import replace
@@ -200,4 +235,5 @@ def build_problem(scenario: Scenario) -> Problem:
         rep_skills=np.array([mask(r.skills) for r in reps], dtype=np.int64),
         rep_capacity=rep_capacity,
         rep_current=np.array([tindex.get(r.current, -1) if r.current else -1 for r in reps], dtype=np.int64),
+        regions=scenario.regions,
     )

@@ -29,6 +29,7 @@ def to_plan(
     runtime_s: float = 0.0,
     message: str | None = None,
     reps: list[str | None] | None = None,
+    regions: list[str] | None = None,
 ) -> Plan:
     if ev is None:
         return Plan(
@@ -51,6 +52,7 @@ def to_plan(
             TerritoryPlan(
                 id=problem.territory_ids[t],
                 rep=reps[t] if reps else None,
+                region=regions[t] if regions else None,
                 center=problem.ids[ev.centers[t]] if ev.centers[t] >= 0 else None,
                 kpis=TerritoryKPIs(
                     units=int(counts[t]),

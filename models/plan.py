@@ -27,6 +27,7 @@ class TerritoryPlan(BaseModel):
 
     id: str
     rep: str | None = None
+    region: str | None = None
     center: str | None = None
     kpis: TerritoryKPIs
 

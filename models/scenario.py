@@ -116,6 +116,7 @@ class Scenario(_Strict):
     objective: Objective = Field(default_factory=Objective)
     disruption: Disruption = Field(default_factory=Disruption)
     tiers: dict[Id, Tier] = Field(default_factory=dict)
+    regions: int | None = Field(default=None, ge=1)  # group territories into regions, solved top-down
 
     @field_validator("balance")
     @classmethod
@@ -141,6 +142,10 @@ class Scenario(_Strict):
             raise ValueError(
                 f"territories: {k} territories but only {len(self.units)} units; "
                 "every territory needs at least one unit"
+            )
+        if self.regions is not None and (self.regions > k or k % self.regions):
+            raise ValueError(
+                f"regions: {self.regions} regions must divide the {k} territories evenly (each region gets k / regions)"
             )
         if self.reps and len(self.reps) != k:
             raise ValueError(f"reps: {len(self.reps)} reps given but territories is {k}; give one rep per territory")

@@ -22,6 +22,12 @@ class Outcome:
     result: SolveResult
     evaluation: Evaluation | None
     rep_of_territory: np.ndarray | None = None
+    region_of_territory: np.ndarray | None = None
+
+    def region_ids(self, problem: Problem) -> list[str] | None:
+        if self.region_of_territory is None:
+            return None
+        return [f"R{r + 1}" for r in self.region_of_territory]
 
     def rep_ids(self, problem: Problem) -> list[str | None] | None:
         if self.rep_of_territory is None:
@@ -37,6 +43,12 @@ def solve(
 ) -> Outcome:
     options = options or SolveOptions()
     clock = Clock(options.time_limit_s, on_progress, cancel)
+    if problem.regions and 1 < problem.regions < problem.k:
+        return _solve_hierarchy(problem, options, clock)
+    return _solve_level(problem, options, clock)
+
+
+def _solve_level(problem: Problem, options: SolveOptions, clock: Clock) -> Outcome:
     reasons = infeasibility_reasons(problem)
     if reasons:
         result = SolveResult(
@@ -56,6 +68,20 @@ def solve(
     if problem.rep_ids and outcome.evaluation is not None:
         outcome = _with_reps(problem, outcome)
     return outcome
+
+
+def _solve_hierarchy(problem: Problem, options: SolveOptions, clock: Clock) -> Outcome:
+    from solvers.hierarchy import solve_hierarchy
+
+    def solve_one(sub: Problem, sub_options: SolveOptions, parent: Clock) -> SolveResult:
+        sub_clock = Clock(min(sub_options.time_limit_s, parent.remaining()), parent.on_progress, parent.cancel)
+        return _solve_level(sub, sub_options, sub_clock).result
+
+    result, regions = solve_hierarchy(problem, options, clock, solve_one)
+    outcome = _verified(problem, replace(result, runtime_s=clock.elapsed()))
+    if problem.rep_ids and outcome.evaluation is not None:
+        outcome = _with_reps(problem, outcome)
+    return replace(outcome, region_of_territory=regions)
 
 
 def _heuristic(problem: Problem, options: SolveOptions, clock: Clock, warm_start=None) -> SolveResult:
