@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from engine.align import align_to_current
 from engine.evaluate import Evaluation, evaluate
 from engine.problem import Problem
 from models import SolveOptions
@@ -118,6 +119,8 @@ def _verified(problem: Problem, result: SolveResult) -> Outcome:
     """Re-evaluate the returned labels; a plan claimed feasible must pass every hard rule."""
     if result.labels is None:
         return Outcome(result, None)
+    if (problem.current >= 0).any():
+        result = replace(result, labels=align_to_current(problem, result.labels))
     ev = evaluate(problem, result.labels)
     status, message = result.status, result.message
     if status in ("optimal", "feasible") and not ev.feasible:

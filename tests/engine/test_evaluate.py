@@ -89,3 +89,20 @@ def test_locks_and_moves_checked():
     joined = " ".join(ev.violations)
     assert "lock: unit 0-0 is locked to A but assigned to B" in joined
     assert "disruption: 100.0% of units move" in joined
+
+
+def test_alignment_keeps_current_ids_and_locks():
+    from engine.align import align_to_current
+
+    data = grid_scenario(3, 2, 3)  # rows {0-0, 0-1}, {1-0, 1-1}, {2-0, 2-1}
+    for u, cur in zip(data["units"], ["A", "A", "B", "B", "C", "C"]):
+        u["current"] = cur
+    problem = build_problem(parse_scenario(data))
+    # the same partition, numbered differently by a solver
+    labels = np.array([2, 2, 0, 0, 1, 1])
+    assert align_to_current(problem, labels).tolist() == [0, 0, 1, 1, 2, 2]
+    assert not evaluate(problem, align_to_current(problem, labels)).moved.any()
+    # a lock pins its territory's id even against the overlap
+    problem.locks[0] = 1
+    aligned = align_to_current(problem, labels)
+    assert aligned[0] == 1 and evaluate(problem, aligned).feasible
