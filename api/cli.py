@@ -239,6 +239,64 @@ def apikey_list_cmd(
     out.print(table)
 
 
+def _floats(text: str | None, option: str) -> list[float] | None:
+    if not text:
+        return None
+    try:
+        return [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        _fail_input(f"{option}: '{text}' is not a comma-separated list of numbers")
+
+
+@app.command("sweep")
+def sweep_cmd(
+    scenario: Annotated[Path, typer.Argument(help="Scenario JSON.")],
+    out_dir: Annotated[Path, typer.Option("--out-dir", help="Where to write one plan JSON per frontier point.")] = Path("sweep"),
+    tolerances: Annotated[Optional[str], typer.Option(help="Comma-separated tolerances for --measure, e.g. 0.02,0.05,0.1")] = None,
+    disruption_weights: Annotated[Optional[str], typer.Option(help="Comma-separated disruption weights, e.g. 0,10,100")] = None,
+    measure: Annotated[str, typer.Option(help="Measure whose tolerance is swept.")] = "workload",
+    time_limit: Annotated[float, typer.Option("--time-limit", help="Seconds for the whole sweep.", min=0.1)] = 120.0,
+    method: Annotated[str, typer.Option(help="auto | exact | heuristic")] = "auto",
+    seed: Annotated[int, typer.Option()] = 0,
+) -> None:
+    """Vary balance tolerance and/or disruption weight; print the balance-vs-disruption frontier."""
+    from solvers.sweep import frontier, sweep
+
+    if method not in ("auto", "exact", "heuristic"):
+        _fail_input(f"--method: '{method}' is not one of auto, exact, heuristic")
+    problem = _load(scenario, None, None)
+    if measure not in problem.measure_names:
+        _fail_input(f"--measure: unknown measure '{measure}' (known: {', '.join(problem.measure_names)})")
+    tols, weights = _floats(tolerances, "--tolerances"), _floats(disruption_weights, "--disruption-weights")
+    if not tols and not weights:
+        _fail_input("give --tolerances and/or --disruption-weights")
+    options = SolveOptions(method=method, time_limit_s=time_limit, seed=seed)
+    points = sweep(problem, options, measure=measure, tolerances=tols, disruption_weights=weights)
+    front = frontier(problem, points)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    table = Table(title=f"{problem.name}: balance vs disruption frontier", title_justify="left", box=box.SIMPLE_HEAD)
+    for col in ("plan", "tolerance", "weight", "max dev", "moved", "compactness", "status"):
+        table.add_column(col, justify="right", no_wrap=True)
+    for p in points:
+        on_front = p in front
+        name = "-"
+        if on_front and p.evaluation is not None:
+            name = f"plan_{front.index(p) + 1}"
+            r = p.outcome.result
+            plan = to_plan(problem, p.evaluation, status=r.status, stop_reason=r.stop_reason, method=r.method, bound=r.bound,
+                           runtime_s=r.runtime_s, message=r.message)
+            (out_dir / f"{name}.json").write_text(plan_json(plan))
+        ev = p.evaluation
+        table.add_row(
+            name, "-" if p.tolerance is None else f"{p.tolerance:.1%}", f"{p.disruption_weight:g}",
+            f"{p.max_deviation(problem):.1%}" if ev is not None else "-", str(p.moved_units()) if ev is not None else "-",
+            f"{ev.compactness:,.6g}" if ev is not None else "-", p.outcome.result.status,
+        )
+    out.print(table)
+    out.print(f"{len(front)} plan(s) on the frontier written to {out_dir}", highlight=False)
+    raise typer.Exit(EXIT_FEASIBLE if front else EXIT_NO_PLAN)
+
+
 def main() -> None:
     try:
         app()

@@ -53,3 +53,22 @@ def test_evaluate_reports_broken_rules_of_a_hand_edited_plan(tmp_path):
 def test_bad_method_is_an_input_error(tmp_path):
     result = runner.invoke(app, ["solve", str(EXAMPLE), "--method", "magic", "-q", "--out", str(tmp_path / "p.json")])
     assert result.exit_code == 2 and "--method" in result.output
+
+
+def test_sweep_writes_the_frontier(tmp_path):
+    from tests.solvers.test_sweep import perturbed_grid
+
+    scenario = tmp_path / "s.json"
+    scenario.write_text(json.dumps(perturbed_grid()))
+    result = runner.invoke(
+        app,
+        ["sweep", str(scenario), "--tolerances", "0,0.25,0.55", "--disruption-weights", "1000", "--method", "heuristic",
+         "--out-dir", str(tmp_path / "front")],
+    )
+    assert result.exit_code == 0, result.output
+    plans = sorted((tmp_path / "front").glob("plan_*.json"))
+    assert len(plans) == 3
+    moved = [json.loads(p.read_text())["kpis"]["moved_units"] for p in plans]
+    assert moved == sorted(moved, reverse=True) and moved[-1] == 0
+    result = runner.invoke(app, ["sweep", str(scenario), "--tolerances", "x"])
+    assert result.exit_code == 2 and "--tolerances" in result.output
