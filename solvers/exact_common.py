@@ -1,0 +1,53 @@
+"""What the exact backends return to solvers.exact, and model pieces they share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from solvers.exact_prep import Prepared
+
+
+@dataclass
+class BackendResult:
+    status: str  # optimal / feasible / infeasible / no_solution / cancelled / error
+    stop_reason: str
+    center_of: np.ndarray | None = None  # (n,) center unit of each unit
+    objective: float | None = None  # model objective of center_of
+    bound: float | None = None
+    bound_source: str = ""
+    message: str | None = None
+    details: dict = field(default_factory=dict)
+
+
+def neighbor_cuts(prep: Prepared) -> list[tuple[int, int, list[int]]]:
+    """x[i, j] <= sum_{c in N(i)} x[c, j] for i not adjacent to j (N(i) separates i from j),
+    restricted to neighbours c that can lie on a light i-j path. Fixes x[i, j] = 0 (in
+    prep.allowed) when no neighbour qualifies, repeating until nothing changes."""
+    n = prep.n
+    allowed = prep.allowed
+    changed = True
+    while changed:
+        changed = False
+        cuts = []
+        I, J = np.nonzero(allowed)
+        for i, j in zip(I.tolist(), J.tolist()):
+            if i == j:
+                continue
+            nb = prep.nbrs[i]
+            if (nb == j).any():
+                continue
+            C = [int(c) for c in nb if allowed[c, j] and prep.pair_ok(i, c, j)]
+            if not C:
+                allowed[i, j] = False
+                changed = True
+                continue
+            cuts.append((i, j, C))
+    # units without any center left: infeasible, caught by the caller
+    del n
+    return cuts
+
+
+def model_objective(prep: Prepared, center_of: np.ndarray) -> float:
+    return float(prep.cost[np.arange(prep.n), center_of].sum())

@@ -1,0 +1,260 @@
+"""SCIP backend (pyscipopt): Hess model with contiguity as a constraint handler that adds
+(length-U) a,b-separator inequalities lazily for integer points and, at the root, for
+fractional LP points (cheap support test, then min vertex cuts)."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+from pyscipopt import SCIP_EVENTTYPE, SCIP_PARAMSETTING, SCIP_RESULT, Conshdlr, Eventhdlr, Model, quicksum
+
+from engine.problem import Problem
+from models.options import SolveOptions
+from solvers.base import Clock
+from solvers.exact_common import BackendResult, model_objective, neighbor_cuts
+from solvers.exact_prep import Prepared, fractional_cuts, integer_cuts
+
+_NOGIL = True
+
+
+class _Connectivity(Conshdlr):
+    def __init__(self, prep: Prepared, x: dict, clock: Clock, frac: bool) -> None:
+        self.prep = prep
+        self.x = x
+        self.clock = clock
+        self.frac = frac
+        self.row_of: list[list[tuple[int, object]]] = [[] for _ in range(prep.n)]
+        for (i, j), v in x.items():
+            self.row_of[i].append((j, v))
+        self.added: set = set()
+        self.n_lazy = 0
+        self.n_frac = 0
+        self.sepa_rounds = 0
+
+    # -- helpers
+    def _center_of(self, sol) -> np.ndarray | None:
+        m = self.model
+        center_of = np.full(self.prep.n, -1, dtype=np.int64)
+        for i, row in enumerate(self.row_of):
+            for j, v in row:
+                if m.getSolVal(sol, v) > 0.5:
+                    center_of[i] = j
+                    break
+            if center_of[i] < 0:
+                return None
+        return center_of
+
+    def _add(self, cuts, tag: str) -> int:
+        m = self.model
+        added = 0
+        for i, j, C in cuts:
+            key = (i, j, tuple(C))
+            if key in self.added:
+                continue
+            self.added.add(key)
+            expr = self.x[i, j] - quicksum(self.x[c, j] for c in C)
+            m.addCons(expr <= 0, name=f"{tag}_{i}_{j}_{len(self.added)}", removable=(tag == "frac"), initial=True)
+            added += 1
+        return added
+
+    def _enforce(self, sol=None):
+        if self.clock.cancelled():
+            self.model.interruptSolve()
+        center_of = self._center_of(sol)
+        if center_of is None:
+            return {"result": SCIP_RESULT.FEASIBLE}
+        cuts = integer_cuts(self.prep, center_of)
+        if not cuts:
+            return {"result": SCIP_RESULT.FEASIBLE}
+        n = self._add(cuts, "lazy")
+        self.n_lazy += n
+        if n == 0:
+            # all cuts already present yet violated: cannot happen for a consistent LP; be safe
+            return {"result": SCIP_RESULT.INFEASIBLE}
+        return {"result": SCIP_RESULT.CONSADDED}
+
+    # -- SCIP callbacks
+    def conscheck(self, constraints, solution, checkintegrality, checklprows, printreason, completely, **kw):
+        center_of = self._center_of(solution)
+        if center_of is None:
+            return {"result": SCIP_RESULT.INFEASIBLE}
+        return {"result": SCIP_RESULT.INFEASIBLE if integer_cuts(self.prep, center_of) else SCIP_RESULT.FEASIBLE}
+
+    def consenfolp(self, constraints, nusefulconss, solinfeasible):
+        return self._enforce(None)
+
+    def consenfops(self, constraints, nusefulconss, solinfeasible, objinfeasible):
+        return self._enforce(None)
+
+    def conssepalp(self, constraints, nusefulconss):
+        if not self.frac or self.clock.should_stop():
+            return {"result": SCIP_RESULT.DIDNOTRUN}
+        m = self.model
+        if m.getDepth() > 0:
+            return {"result": SCIP_RESULT.DIDNOTRUN}
+        self.sepa_rounds += 1
+        xval = {key: m.getSolVal(None, v) for key, v in self.x.items()}
+        cuts = fractional_cuts(self.prep, xval, None, use_flow=True)
+        n = self._add(cuts, "frac")
+        self.n_frac += n
+        return {"result": SCIP_RESULT.CONSADDED if n else SCIP_RESULT.DIDNOTFIND}
+
+    def conslock(self, constraint, locktype, nlockspos, nlocksneg):
+        for v in self.x.values():
+            self.model.addVarLocksType(v, locktype, nlockspos + nlocksneg, nlockspos + nlocksneg)
+
+
+class _Progress(Eventhdlr):
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.last_bound = -np.inf
+
+    def eventinit(self):
+        self.model.catchEvent(SCIP_EVENTTYPE.BESTSOLFOUND, self)
+        self.model.catchEvent(SCIP_EVENTTYPE.NODESOLVED, self)
+        self.model.catchEvent(SCIP_EVENTTYPE.LPSOLVED, self)
+
+    def eventexit(self):
+        self.model.dropEvent(SCIP_EVENTTYPE.BESTSOLFOUND, self)
+        self.model.dropEvent(SCIP_EVENTTYPE.NODESOLVED, self)
+        self.model.dropEvent(SCIP_EVENTTYPE.LPSOLVED, self)
+
+    def eventexec(self, event):
+        m = self.model
+        if self.clock.cancelled():
+            m.interruptSolve()
+            return
+        et = event.getType()
+        if et == SCIP_EVENTTYPE.LPSOLVED:
+            return
+        bound = m.getDualbound()
+        if et == SCIP_EVENTTYPE.BESTSOLFOUND:
+            self.clock.report(m.getSolObjVal(m.getBestSol()), bound, "scip: new incumbent")
+        elif bound > self.last_bound + 1e-9 * max(1.0, abs(bound)):
+            self.last_bound = bound
+            obj = m.getPrimalbound() if m.getNSols() else None
+            self.clock.report(obj, bound, "scip: bound")
+
+
+def solve_scip(problem: Problem, prep: Prepared, options: SolveOptions, clock: Clock,
+               ws: np.ndarray | None, frac_cuts: bool = True, verbose: bool = False) -> BackendResult:
+    n, k = prep.n, prep.k
+    init_cuts = neighbor_cuts(prep) if problem.contiguity else []
+    if not prep.allowed.any(axis=1).all():
+        return BackendResult("infeasible", "proved_infeasible",
+                             message="balance/contiguity: some unit cannot join any connected territory within the bounds")
+    m = Model("territoria-exact")
+    if not verbose:
+        m.hideOutput()
+    x = {}
+    I, J = np.nonzero(prep.allowed)
+    for i, j in zip(I.tolist(), J.tolist()):
+        x[i, j] = m.addVar(name=f"x_{i}_{j}", vtype="B", obj=float(prep.cost[i, j]))
+    cols = [[] for _ in range(n)]
+    for (i, j), v in x.items():
+        cols[j].append((i, v))
+    for i in range(n):
+        m.addCons(quicksum(x[i, j] for j in np.flatnonzero(prep.allowed[i]).tolist()) == 1, name=f"assign_{i}")
+    centers = [j for j in range(n) if prep.allowed[j, j]]
+    m.addCons(quicksum(x[j, j] for j in centers) == k, name="k")
+    for (i, j), v in x.items():
+        if i != j:
+            m.addCons(v <= x[j, j], name=f"open_{i}_{j}")
+    for r in prep.bal_rows:
+        a = problem.measures[r]
+        lo, hi = float(problem.lower[r]), float(problem.upper[r])
+        for j in centers:
+            expr = quicksum(float(a[i]) * v for i, v in cols[j] if a[i] != 0)
+            if lo > 0:
+                m.addCons(expr - lo * x[j, j] >= 0, name=f"lo_{r}_{j}")
+            if np.isfinite(hi):
+                m.addCons(expr - hi * x[j, j] <= 0, name=f"hi_{r}_{j}")
+    _add_locks(m, prep, x, centers)
+    for i, j, C in init_cuts:
+        m.addCons(x[i, j] - quicksum(x[c, j] for c in C) <= 0, name=f"nb_{i}_{j}")
+
+    hdlr = None
+    if problem.contiguity:
+        hdlr = _Connectivity(prep, x, clock, frac_cuts)
+        m.includeConshdlr(hdlr, "connectivity", "territories are connected (lazy a,b-separators)",
+                          sepapriority=1, enfopriority=-1, chckpriority=-1, sepafreq=1, needscons=False)
+    m.includeEventhdlr(_Progress(clock), "territoria-progress", "progress and cancellation")
+
+    tl = min(options.time_limit_s, clock.remaining())
+    m.setParam("limits/time", max(0.01, tl))
+    m.setParam("limits/gap", float(options.gap))
+    m.setParam("randomization/randomseedshift", int(options.seed) % 2**31)
+    if prep.integral:
+        m.setObjIntegral()
+
+    if ws is not None:
+        sol = m.createSol()
+        for (i, j), v in x.items():
+            m.setSolVal(sol, v, 1.0 if ws[i] == j else 0.0)
+        accepted = m.addSol(sol, free=True)
+        if accepted:
+            clock.report(model_objective(prep, ws), None, "scip: warm start accepted")
+
+    if clock.cancelled():
+        return BackendResult("cancelled", "cancelled", message="cancelled before solving")
+    done = threading.Event()
+
+    def watch() -> None:  # cancellation while SCIP is inside presolve or a long LP
+        while not done.wait(0.1):
+            if clock.cancelled():
+                m.interruptSolve()
+                return
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        m.optimizeNogil() if _NOGIL else m.optimize()
+    finally:
+        done.set()
+        watcher.join()
+    st = m.getStatus()
+    details = {"backend": "scip", "variables": len(x), "scip_status": st, "nodes": m.getNNodes(),
+               "initial_cuts": len(init_cuts), "solve_s": m.getSolvingTime()}
+    if hdlr is not None:
+        details.update(lazy_cuts=hdlr.n_lazy, fractional_cuts=hdlr.n_frac)
+    nsols = m.getNSols()
+    center_of = None
+    obj = None
+    if nsols:
+        best = m.getBestSol()
+        center_of = np.full(n, -1, dtype=np.int64)
+        for (i, j), v in x.items():
+            if m.getSolVal(best, v) > 0.5:
+                center_of[i] = j
+        obj = model_objective(prep, center_of)
+    bound = m.getDualbound()
+    if st == "infeasible":
+        return BackendResult("infeasible", "proved_infeasible", bound=None,
+                             message="no plan satisfies balance, contiguity and locks together (proved by SCIP)", details=details)
+    if st == "optimal":
+        return BackendResult("optimal", "converged", center_of, obj, min(bound, obj) if obj is not None else bound,
+                             "SCIP branch-and-cut", details=details)
+    if st == "gaplimit":
+        return BackendResult("optimal" if options.gap > 0 else "feasible", "gap_limit", center_of, obj, bound, "SCIP branch-and-cut", details=details)
+    reason = "cancelled" if (st == "userinterrupt" and clock.cancelled()) else "time_limit"
+    if center_of is None:
+        return BackendResult("cancelled" if reason == "cancelled" else "no_solution", reason, bound=bound,
+                             bound_source="SCIP branch-and-cut", details=details)
+    return BackendResult("feasible", reason, center_of, obj, bound, "SCIP branch-and-cut", details=details)
+
+
+def _add_locks(m, prep: Prepared, x: dict, centers: list[int]) -> None:
+    groups = prep.lock_groups
+    for g in groups:
+        r0 = int(g[0])
+        for i in g[1:]:
+            for j in centers:
+                if (r0, j) in x:
+                    m.addCons(x[int(i), j] - x[r0, j] == 0, name=f"lockeq_{i}_{j}")
+    for a in range(len(groups)):
+        for b in range(a + 1, len(groups)):
+            ra, rb = int(groups[a][0]), int(groups[b][0])
+            for j in centers:
+                if (ra, j) in x and (rb, j) in x:
+                    m.addCons(x[ra, j] + x[rb, j] <= 1, name=f"lockne_{a}_{b}_{j}")

@@ -1,0 +1,291 @@
+"""The exact method against brute force on tiny instances, backends against each other,
+infeasibility, locks and the time limit. Slow tests reproduce published county optima."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.evaluate import evaluate
+from engine.problem import build_problem
+from models import Scenario
+from models.options import SolveOptions
+from solvers.base import Clock
+from solvers.exact import solve_exact
+
+BACKENDS = ["scip", "highs"]
+DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "districting" / "scenarios"
+
+
+def p_territory_id(t: int) -> str:
+    return f"T{t + 1}"  # Scenario.territory_ids() when no reps are given
+
+
+def make_problem(coords, weights, edges, k, tol=None, lo=None, hi=None, contiguity=True, power=2, locks=None):
+    n = len(coords)
+    ids = [f"u{i}" for i in range(n)]
+    units = []
+    for i, ((x, y), w) in enumerate(zip(coords, weights)):
+        u = {"id": ids[i], "lat": 40 + y * 0.01, "lon": -90 + x * 0.01, "workload": float(w)}
+        if locks and i in locks:
+            u["lock"] = p_territory_id(locks[i])
+        units.append(u)
+    d = [[float(round(np.hypot(a[0] - b[0], a[1] - b[1]) * 10)) for b in coords] for a in coords]
+    rule = {"measure": "workload"}
+    if tol is not None:
+        rule["tolerance"] = tol
+    else:
+        if lo is not None:
+            rule["min"] = lo
+        if hi is not None:
+            rule["max"] = hi
+    sc = {
+        "name": "tiny",
+        "units": units,
+        "adjacency": [[ids[a], ids[b]] for a, b in edges],
+        "territories": k,
+        "balance": [rule],
+        "distances": {"ids": ids, "values": d},
+        "contiguity": contiguity,
+        "objective": {"distance_power": power},
+    }
+    return build_problem(Scenario.model_validate(sc))
+
+
+def brute_force(problem):
+    """Best objective over all partitions into k non-empty territories, or None if none is feasible."""
+    n, k = problem.n, problem.k
+    best = None
+    for labels in itertools.product(range(k), repeat=n - 1):
+        labels = np.array((0,) + labels)
+        # canonical: first appearance order 0, 1, 2, ... (each partition once)
+        first = [int(np.argmax(labels == t)) if (labels == t).any() else n for t in range(k)]
+        if any(f == n for f in first) or first != sorted(first):
+            continue
+        for perm in itertools.permutations(range(k)):  # locks name territories: try every numbering
+            lab = np.array(perm)[labels]
+            if ((problem.locks >= 0) & (lab != problem.locks)).any():
+                continue
+            ev = evaluate(problem, lab)
+            if not ev.violations and (best is None or ev.objective < best):
+                best = ev.objective
+            if not (problem.locks >= 0).any():
+                break
+    return best
+
+
+def grid(rows, cols):
+    coords = [(c, r) for r in range(rows) for c in range(cols)]
+    edges = []
+    for r in range(rows):
+        for c in range(cols):
+            i = r * cols + c
+            if c + 1 < cols:
+                edges.append((i, i + 1))
+            if r + 1 < rows:
+                edges.append((i, i + cols))
+    return coords, edges
+
+
+def random_graph(n, seed):
+    rng = np.random.default_rng(seed)
+    coords = [tuple(p) for p in rng.uniform(0, 10, size=(n, 2)).round(2)]
+    # a random spanning tree plus a few nearest-neighbour chords
+    edges = set()
+    order = rng.permutation(n)
+    for t in range(1, n):
+        a = int(order[t])
+        b = int(order[rng.integers(0, t)])
+        edges.add((min(a, b), max(a, b)))
+    pts = np.array(coords)
+    for i in range(n):
+        dist = np.hypot(*(pts - pts[i]).T)
+        j = int(np.argsort(dist)[1])
+        edges.add((min(i, j), max(i, j)))
+    weights = rng.integers(1, 10, size=n)
+    return coords, sorted(edges), weights
+
+
+def solve(problem, backend, tl=30.0, warm_start=None):
+    return solve_exact(problem, SolveOptions(method="exact", time_limit_s=tl, backend=backend), Clock(tl), warm_start)
+
+
+def check_plan(problem, res):
+    ev = evaluate(problem, res.labels, res.centers)
+    assert not ev.violations, ev.violations
+    assert ev.objective == pytest.approx(res.objective, rel=1e-9, abs=1e-6)
+    assert res.bound is not None and res.bound <= res.objective + 1e-6
+
+
+# 3x3 grid, unit weights except the centre:
+#
+#   0 - 1 - 2
+#   |   |   |
+#   3 - 4 - 5        weights 1 1 1 / 1 3 1 / 1 1 1, k = 3, territory workload in [3, 5]
+#   |   |   |
+#   6 - 7 - 8
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_grid3x3_matches_brute_force(backend):
+    coords, edges = grid(3, 3)
+    w = [1, 1, 1, 1, 3, 1, 1, 1, 1]
+    p = make_problem(coords, w, edges, k=3, lo=3, hi=5)
+    want = brute_force(p)
+    res = solve(p, backend)
+    assert res.status == "optimal", res.message
+    check_plan(p, res)
+    assert res.objective == pytest.approx(want, rel=1e-9)
+    assert res.bound == pytest.approx(want, rel=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_random_graphs_match_brute_force_both_backends(seed):
+    n = 8 if seed % 2 else 9
+    k = 2 + seed % 2
+    coords, edges, w = random_graph(n, seed)
+    mean = w.sum() / k
+    p = make_problem(coords, w, edges, k=k, lo=np.floor(mean * 0.7), hi=np.ceil(mean * 1.3), power=1 + seed % 2)
+    want = brute_force(p)
+    results = {b: solve(p, b) for b in BACKENDS}
+    for b, res in results.items():
+        if want is None:
+            assert res.status == "infeasible", (b, res.status, res.message)
+            continue
+        assert res.status == "optimal", (b, res.status, res.message)
+        check_plan(p, res)
+        assert res.objective == pytest.approx(want, rel=1e-9), b
+    if want is not None:
+        assert results["scip"].objective == pytest.approx(results["highs"].objective, rel=1e-9)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_contiguity_matters(backend):
+    """A path 0-1-2-3-4 where the cheapest balanced split without contiguity is disconnected:
+    heavy ends far apart; with contiguity the solver must return connected territories."""
+    coords = [(0, 0), (1, 0), (2, 0), (3, 0), (4, 0)]
+    w = [4, 1, 2, 1, 4]
+    edges = [(0, 1), (1, 2), (2, 3), (3, 4)]
+    for contiguity in (True, False):
+        p = make_problem(coords, w, edges, k=2, lo=5, hi=7, contiguity=contiguity)
+        want = brute_force(p)
+        res = solve(p, backend)
+        assert res.status == "optimal"
+        check_plan(p, res)
+        assert res.objective == pytest.approx(want, rel=1e-9)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_locks_respected(backend):
+    coords, edges = grid(3, 3)
+    w = [1] * 9
+    locks = {0: 2, 8: 0, 2: 1}
+    p = make_problem(coords, w, edges, k=3, lo=3, hi=3, locks=locks)
+    want = brute_force(p)
+    res = solve(p, backend)
+    assert res.status == "optimal", res.message
+    check_plan(p, res)
+    for i, t in locks.items():
+        assert res.labels[i] == t
+    assert res.objective == pytest.approx(want, rel=1e-9)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_unit_heavier_than_max_is_infeasible(backend):
+    coords, edges = grid(2, 3)
+    p = make_problem(coords, [1, 1, 9, 1, 1, 1], edges, k=2, lo=1, hi=8)
+    res = solve(p, backend)
+    assert res.status == "infeasible"
+    assert res.stop_reason == "proved_infeasible"
+    assert "balance" in res.message and "u2" in res.message
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_contiguity_infeasible_is_proved(backend):
+    """Star: centre 0 with leaves 1..4, k = 2, each territory exactly 5 of weight:
+    possible without contiguity (0,1 | 2,3,4 with weights below), impossible with it."""
+    coords = [(0, 0), (1, 0), (0, 1), (-1, 0), (0, -1)]
+    w = [1, 4, 2, 2, 1]
+    edges = [(0, 1), (0, 2), (0, 3), (0, 4)]
+    p = make_problem(coords, w, edges, k=2, lo=5, hi=5, contiguity=False)
+    assert solve(p, backend).status == "optimal"
+    p = make_problem(coords, [1, 2, 2, 3, 2], edges, k=2, lo=5, hi=5)
+    assert brute_force(p) is None
+    res = solve(p, backend)
+    assert res.status == "infeasible", res.message
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_warm_start_is_used_and_result_verified(backend):
+    coords, edges = grid(3, 3)
+    p = make_problem(coords, [1] * 9, edges, k=3, lo=3, hi=3)
+    ws = np.array([0, 0, 0, 1, 1, 1, 2, 2, 2])
+    res = solve(p, backend, warm_start=ws)
+    assert res.details["warm_start_used"]
+    assert res.status == "optimal"
+    check_plan(p, res)
+    assert res.objective <= evaluate(p, ws).objective + 1e-9
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_time_limit_honored(backend):
+    coords, edges = grid(8, 8)
+    rng = np.random.default_rng(1)
+    w = rng.integers(50, 150, size=64)
+    p = make_problem(coords, w, edges, k=6, tol=0.01)
+    t = time.monotonic()
+    res = solve(p, backend, tl=2.0)
+    took = time.monotonic() - t
+    assert took < 8.0
+    assert res.status in ("optimal", "feasible", "no_solution", "infeasible")
+    if res.labels is not None:
+        check_plan(p, res)
+
+
+def test_progress_and_cancel():
+    import threading
+
+    coords, edges = grid(8, 8)
+    rng = np.random.default_rng(2)
+    p = make_problem(coords, rng.integers(50, 150, size=64), edges, k=6, tol=0.01)
+    events = []
+    cancel = threading.Event()
+    clock = Clock(60.0, events.append, cancel)
+    threading.Timer(1.5, cancel.set).start()
+    t = time.monotonic()
+    res = solve_exact(p, SolveOptions(method="exact", time_limit_s=60.0, backend="scip"), clock)
+    assert time.monotonic() - t < 10.0
+    assert res.status in ("optimal", "feasible", "cancelled", "infeasible")
+    if res.status != "optimal" and res.status != "infeasible":
+        assert res.stop_reason == "cancelled"
+
+
+def test_unknown_backend():
+    coords, edges = grid(2, 2)
+    p = make_problem(coords, [1] * 4, edges, k=2, lo=2, hi=2)
+    res = solve(p, "nope")
+    assert res.status == "error"
+
+
+# -- published county optima (slow) ----------------------------------------------------
+@pytest.mark.slow
+@pytest.mark.skipif(not DATA.exists(), reason="shared districting data not present")
+@pytest.mark.parametrize("state", ["ME", "NM", "ID"])
+def test_published_county_optimum(state):
+    expected = json.loads((DATA / "expected.json").read_text())[state]
+    p = build_problem(Scenario.model_validate(json.loads((DATA / f"{state}.json").read_text())))
+    res = solve(p, "scip", tl=120.0)
+    assert res.status == "optimal", res.message
+    check_plan(p, res)
+    assert round(res.objective * 1e-6, 2) == expected["obj"]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not DATA.exists(), reason="shared districting data not present")
+def test_published_county_infeasible():
+    p = build_problem(Scenario.model_validate(json.loads((DATA / "OR.json").read_text())))
+    res = solve(p, "scip", tl=120.0)
+    assert res.status == "infeasible"
