@@ -1,7 +1,8 @@
 """The FastAPI application. `create_app(settings)` builds everything; nothing is created at import.
 
-The lifespan opens the database engine, applies the Alembic migrations and closes the engine
-on shutdown. Routes live under /api/v1; OpenAPI docs at /docs.
+The lifespan opens the database engine, applies the Alembic migrations, starts the run
+manager (solver worker processes; runs a previous server left active are marked failed) and,
+on shutdown, stops the workers and closes the engine. Routes live under /api/v1; OpenAPI docs at /docs.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api import errors
 from api.routes import api_router
+from api.runs import RunManager
 from api.settings import Settings
 from scenarios.db import make_engine, make_sessionmaker, upgrade
 
@@ -27,12 +29,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(settings.database_url)
+        manager = None
         try:
             await run_in_threadpool(upgrade, engine)
             app.state.engine = engine
             app.state.sessionmaker = make_sessionmaker(engine)
+            manager = RunManager(database_url=settings.database_url, sessions=app.state.sessionmaker,
+                                 max_workers=settings.max_workers)
+            await run_in_threadpool(manager.start)
+            app.state.run_manager = manager
             yield
         finally:
+            if manager is not None:
+                await run_in_threadpool(manager.shutdown)
             engine.dispose()
 
     app = FastAPI(

@@ -1,7 +1,11 @@
-"""Reading and writing tenants, API keys and saved scenarios. Keyword-only functions.
+"""Reading and writing tenants, API keys, saved scenarios, runs and plans. Keyword-only functions.
 
 Every query on user data filters on `tenant_id`: another tenant's id is simply not found.
 Write functions commit; callers hand in a validated `models.Scenario`.
+
+The run manager's functions (section "run lifecycle") take a run id without a tenant: they
+are called by the server and its worker processes for runs they created, never with an id
+from a request.
 """
 
 from __future__ import annotations
@@ -13,11 +17,11 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, defer
 
 from models import Scenario
-from scenarios.tables import ApiKey, ScenarioRecord, ScenarioVersion, Tenant, utcnow
+from scenarios.tables import ACTIVE_STATES, ApiKey, Run, RunPlan, ScenarioRecord, ScenarioVersion, Tenant, utcnow
 
 KEY_PREFIX = "terr_"
 _LOOKUP_CHARS = 8  # of the random part, stored in clear to find the row
@@ -187,3 +191,204 @@ def delete_scenario(session: Session, *, tenant_id: int, scenario_id: str) -> bo
     record.deleted_at = utcnow()
     session.commit()
     return True
+
+
+# -- runs (tenant-scoped) ------------------------------------------------------------------
+
+
+def create_run(
+    session: Session, *, tenant_id: int, scenario_id: str, version: int | None = None,
+    method: str, time_limit_s: float, seed: int,
+) -> Run | None:
+    """Queue a run of a version (the latest when None) of a live scenario; None when not found."""
+    row = get_version(session, tenant_id=tenant_id, scenario_id=scenario_id, version=version)
+    if row is None:
+        return None
+    run = Run(
+        id=str(uuid.uuid4()), tenant_id=tenant_id, scenario_id=scenario_id, version_id=row.id,
+        scenario_version=row.version, method=method, time_limit_s=time_limit_s, seed=seed,
+        state="queued", elapsed_s=0.0, cancel_requested=False,
+    )
+    session.add(run)
+    session.commit()
+    return run
+
+
+def get_run(session: Session, *, tenant_id: int, run_id: str) -> Run | None:
+    return session.scalar(select(Run).where(Run.tenant_id == tenant_id, Run.id == run_id))
+
+
+def get_runs(session: Session, *, tenant_id: int, run_ids: list[str]) -> dict[str, Run]:
+    """The tenant's runs among `run_ids`, by id (missing and foreign ids are left out)."""
+    rows = session.scalars(select(Run).where(Run.tenant_id == tenant_id, Run.id.in_(run_ids))).all()
+    return {r.id: r for r in rows}
+
+
+def list_runs(
+    session: Session, *, tenant_id: int, scenario_id: str | None = None, state: str | None = None,
+    offset: int = 0, limit: int = 50,
+) -> tuple[list[Run], int]:
+    """One page of the tenant's runs, newest first, and the total count."""
+    query = select(Run).where(Run.tenant_id == tenant_id)
+    if scenario_id is not None:
+        query = query.where(Run.scenario_id == scenario_id)
+    if state is not None:
+        query = query.where(Run.state == state)
+    count = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.order_by(Run.created_at.desc(), Run.id).offset(offset).limit(limit)).all()
+    return list(rows), count
+
+
+def get_plan(session: Session, *, tenant_id: int, run_id: str) -> RunPlan | None:
+    return session.scalar(select(RunPlan).where(RunPlan.tenant_id == tenant_id, RunPlan.run_id == run_id))
+
+
+def get_plans(session: Session, *, tenant_id: int, run_ids: list[str]) -> dict[str, RunPlan]:
+    rows = session.scalars(select(RunPlan).where(RunPlan.tenant_id == tenant_id, RunPlan.run_id.in_(run_ids))).all()
+    return {r.run_id: r for r in rows}
+
+
+def get_run_scenario(session: Session, *, tenant_id: int, run_id: str) -> ScenarioVersion | None:
+    """The scenario version a run solved (still readable after the scenario was deleted)."""
+    return session.scalar(
+        select(ScenarioVersion).join(Run, Run.version_id == ScenarioVersion.id)
+        .where(Run.tenant_id == tenant_id, Run.id == run_id)
+    )
+
+
+def request_cancel(session: Session, *, tenant_id: int, run_id: str) -> Run | None:
+    """A queued run ends cancelled at once; a running one is flagged for its worker. None when not found."""
+    run = get_run(session, tenant_id=tenant_id, run_id=run_id)
+    if run is None:
+        return None
+    now = utcnow()
+    queued = session.execute(
+        update(Run).where(Run.id == run_id, Run.state == "queued").values(
+            state="cancelled", status="cancelled", stop_reason="cancelled", cancel_requested=True,
+            message="cancelled before it started", finished_at=now, updated_at=now,
+        )
+    )
+    if not queued.rowcount:  # running (or claimed a moment ago): its worker stops and keeps the best plan
+        session.execute(update(Run).where(Run.id == run_id, Run.state == "running").values(cancel_requested=True, updated_at=now))
+    session.commit()
+    session.refresh(run)
+    return run
+
+
+# -- run lifecycle (the run manager and its workers; ids they created) ------------------------
+
+
+def fail_active_runs(session: Session, *, message: str) -> int:
+    """Mark every queued or running run failed (on startup: their server is gone); returns how many."""
+    now = utcnow()
+    result = session.execute(
+        update(Run).where(Run.state.in_(ACTIVE_STATES)).values(
+            state="failed", message=message, finished_at=now, updated_at=now, worker_pid=None,
+        )
+    )
+    session.commit()
+    return result.rowcount or 0
+
+
+def claim_queued_runs(session: Session, *, limit: int) -> list[str]:
+    """Move up to `limit` of the oldest queued runs to running; their ids."""
+    ids = session.scalars(select(Run.id).where(Run.state == "queued").order_by(Run.created_at, Run.id).limit(limit)).all()
+    claimed = []
+    now = utcnow()
+    for run_id in ids:
+        result = session.execute(
+            update(Run).where(Run.id == run_id, Run.state == "queued").values(state="running", started_at=now, updated_at=now)
+        )
+        if result.rowcount:
+            claimed.append(run_id)
+    session.commit()
+    return claimed
+
+
+@dataclass(frozen=True)
+class RunJob:
+    """What a worker needs to solve a run."""
+
+    run_id: str
+    tenant_id: int
+    scenario: dict[str, Any]
+    method: str
+    time_limit_s: float
+    seed: int
+
+
+def load_run_job(session: Session, *, run_id: str, worker_pid: int) -> RunJob | None:
+    """The input of a running run (recording the worker's pid); None when it is no longer running."""
+    row = session.execute(
+        select(Run, ScenarioVersion.data).join(ScenarioVersion, Run.version_id == ScenarioVersion.id).where(Run.id == run_id)
+    ).first()
+    if row is None or row[0].state != "running":
+        return None
+    run, data = row
+    run.worker_pid = worker_pid
+    session.commit()
+    return RunJob(run_id=run.id, tenant_id=run.tenant_id, scenario=data, method=run.method,
+                  time_limit_s=run.time_limit_s, seed=run.seed)
+
+
+def is_cancel_requested(session: Session, *, run_id: str) -> bool:
+    return bool(session.scalar(select(Run.cancel_requested).where(Run.id == run_id)))
+
+
+def record_progress(
+    session: Session, *, run_id: str, elapsed_s: float, objective: float | None, bound: float | None,
+    gap: float | None, message: str | None, plan: dict[str, Any] | None = None, has_assignment: bool = False,
+) -> bool:
+    """Write the last known progress (and a best-so-far plan) of a running run; False when it is no longer running."""
+    values: dict[str, Any] = dict(elapsed_s=elapsed_s, objective=objective, bound=bound, gap=gap,
+                                  progress_message=(message or None) and message[:500], updated_at=utcnow())
+    if objective is not None:
+        values["status"] = "feasible"  # progress reports only plans that keep every rule
+    result = session.execute(update(Run).where(Run.id == run_id, Run.state == "running").values(**values))
+    if result.rowcount and plan is not None:
+        _put_plan(session, run_id=run_id, plan=plan, final=False, has_assignment=has_assignment)
+    session.commit()
+    return bool(result.rowcount)
+
+
+def _put_plan(session: Session, *, run_id: str, plan: dict[str, Any], final: bool, has_assignment: bool) -> None:
+    row = session.get(RunPlan, run_id)
+    if row is None:
+        tenant_id = session.scalar(select(Run.tenant_id).where(Run.id == run_id))
+        session.add(RunPlan(run_id=run_id, tenant_id=tenant_id, final=final, has_assignment=has_assignment, data=plan, updated_at=utcnow()))
+    else:
+        row.final, row.has_assignment, row.data, row.updated_at = final, has_assignment, plan, utcnow()
+
+
+def finish_run(
+    session: Session, *, run_id: str, state: str, status: str | None, stop_reason: str | None = None,
+    objective: float | None = None, bound: float | None = None, gap: float | None = None,
+    elapsed_s: float | None = None, message: str | None = None,
+    plan: dict[str, Any] | None = None, has_assignment: bool = False,
+) -> bool:
+    """End a running run (with its final plan); False when it had already ended (e.g. marked failed)."""
+    now = utcnow()
+    values: dict[str, Any] = dict(state=state, status=status, stop_reason=stop_reason, objective=objective, bound=bound,
+                                  gap=gap, message=message, finished_at=now, updated_at=now, worker_pid=None)
+    if elapsed_s is not None:
+        values["elapsed_s"] = elapsed_s
+    result = session.execute(update(Run).where(Run.id == run_id, Run.state == "running").values(**values))
+    if result.rowcount and plan is not None:
+        _put_plan(session, run_id=run_id, plan=plan, final=True, has_assignment=has_assignment)
+    session.commit()
+    return bool(result.rowcount)
+
+
+def end_run_if_active(session: Session, *, run_id: str, state: str, message: str) -> bool:
+    """End a run whose worker is gone without ending it (crash, kill); its progress and plan stay."""
+    now = utcnow()
+    result = session.execute(
+        update(Run).where(Run.id == run_id, Run.state.in_(ACTIVE_STATES)).values(
+            state=state, message=message, finished_at=now, updated_at=now, worker_pid=None,
+            status=func.coalesce(Run.status, "cancelled" if state == "cancelled" else "error"),
+        )
+    )
+    if result.rowcount:
+        session.execute(update(RunPlan).where(RunPlan.run_id == run_id).values(final=True))
+    session.commit()
+    return bool(result.rowcount)

@@ -1,9 +1,14 @@
-"""Database tables: tenants, API keys, saved scenarios and their versions.
+"""Database tables: tenants, API keys, saved scenarios and their versions, solver runs and their plans.
 
 Every row a user owns carries `tenant_id`; the repository filters on it in every query.
 A scenario keeps all its versions: a PUT adds a row to `scenario_versions`, a DELETE only
 marks the scenario deleted. Schema changes go through an Alembic migration
 (scenarios/migrations/versions), never `create_all`.
+
+A run solves one scenario version; its progress (objective, bound, elapsed) is written to
+its row while it runs, so a restarted server shows the last known state. Its plan (the
+plan JSON of DESIGN.md section 5, best-so-far or final) is a separate row, read only when
+asked for.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, MetaData, String, TypeDecorator, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, MetaData, String, Text, TypeDecorator, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 # Named constraints, so later migrations can alter them (SQLite batch mode needs the names).
@@ -102,3 +107,54 @@ class ScenarioVersion(Base):
     territories: Mapped[int] = mapped_column(Integer)
     data: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+RUN_STATES = ("queued", "running", "finished", "failed", "cancelled")
+ACTIVE_STATES = ("queued", "running")
+
+
+class Run(Base):
+    """One solve of a scenario version: options, lifecycle state and the last known progress."""
+
+    __tablename__ = "runs"
+    __table_args__ = (
+        Index("ix_runs_tenant_id_created_at", "tenant_id", "created_at"),
+        Index("ix_runs_state", "state"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    scenario_id: Mapped[str] = mapped_column(ForeignKey("scenarios.id", ondelete="CASCADE"), index=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("scenario_versions.id", ondelete="CASCADE"))
+    scenario_version: Mapped[int] = mapped_column(Integer)
+    method: Mapped[str] = mapped_column(String(20))
+    time_limit_s: Mapped[float] = mapped_column(Float)
+    seed: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(20), default="queued")  # one of RUN_STATES
+    status: Mapped[str | None] = mapped_column(String(20), default=None)  # the plan's status once known
+    stop_reason: Mapped[str | None] = mapped_column(String(30), default=None)
+    objective: Mapped[float | None] = mapped_column(Float, default=None)
+    bound: Mapped[float | None] = mapped_column(Float, default=None)
+    gap: Mapped[float | None] = mapped_column(Float, default=None)
+    elapsed_s: Mapped[float] = mapped_column(Float, default=0.0)
+    message: Mapped[str | None] = mapped_column(Text, default=None)
+    progress_message: Mapped[str | None] = mapped_column(String(500), default=None)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    worker_pid: Mapped[int | None] = mapped_column(Integer, default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RunPlan(Base):
+    """The plan of a run: best-so-far while it runs, final when it ends (one row per run)."""
+
+    __tablename__ = "run_plans"
+
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    final: Mapped[bool] = mapped_column(Boolean, default=False)
+    has_assignment: Mapped[bool] = mapped_column(Boolean, default=False)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -2,7 +2,10 @@
 
 from fastapi import APIRouter
 
-from api.routes import scenarios
+from api.routes import analyze, compare, runs, scenarios
 
 api_router = APIRouter()
 api_router.include_router(scenarios.router)
+api_router.include_router(runs.router)
+api_router.include_router(compare.router)
+api_router.include_router(analyze.router)
