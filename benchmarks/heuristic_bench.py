@@ -124,8 +124,8 @@ def main() -> None:
         instances.append((f"districting {st}", d, e["obj"]))
     instances += [
         ("county GA (UPOP)", graph_scenario(DATA / "county/county13.json", 4), None),
-        ("county KY (RPOP)", graph_scenario(DATA / "county/county21.json", 6, potential="RPOP"), None),
-        ("county TX (UPOP)", graph_scenario(DATA / "county/county48.json", 10), None),
+        ("county KY (RPOP)", graph_scenario(DATA / "county/county21.json", 3, potential="RPOP"), None),
+        ("county TX (UPOP)", graph_scenario(DATA / "county/county48.json", 4), None),
         ("tract NM (UPOP)", graph_scenario(DATA / "tract/tract35.json", 8), None),
         ("tract ME (VAP)", graph_scenario(DATA / "tract/tract23.json", 6, potential="VAP"), None),
     ]

@@ -146,30 +146,40 @@ class _Search:
     def _repair_sweeps(self, st: State, max_sweeps: int = 200) -> None:
         cw = 0.02 * self.ctx.k / max(st.cost(), 1e-12)
         for _s in range(max_sweeps):
-            if st.sweep_repair(cw) == 0 or self.stop():
+            if self.stop() or st.total_viol() <= 1e-12:
                 break
+            if st.sweep_repair(cw) == 0:
+                if st.sweep_swaps(repair_cw=cw)[0] == 0:
+                    break
 
-    def compact(self, st: State, max_rounds: int = 30) -> None:
-        """Cost-lowering boundary moves and swaps within bounds, re-centering in between."""
-        ctx = self.ctx
+    def compact(self, st: State, max_rounds: int = 30, terrs=None) -> None:
+        """Cost-lowering boundary moves and swaps within bounds, re-centering in between.
+        With `terrs`, only moves touching those territories (and then the ones touched)."""
         for _ in range(max_rounds):
             if self.stop():
                 return
             touched: set[int] = set()
+            active = None if terrs is None else set(terrs)
             for _s in range(100):
-                n1, t1 = st.sweep_compact()
+                n1, t1 = st.sweep_compact(terrs=active)
                 touched |= t1
                 if n1 == 0:
-                    n2, t2 = st.sweep_swaps()
+                    n2, t2 = st.sweep_swaps(terrs=active)
                     touched |= t2
                     if n2 == 0:
                         break
+                    if active is not None:
+                        active = active | t2
+                elif active is not None:
+                    active = active | t1
                 if self.stop():
                     return
             if not touched:
                 return
             if not st.recenter(sorted(touched)):
                 return
+            if terrs is not None:
+                terrs = touched
 
     def neighbours(self, st: State, t: int) -> list[int]:
         ctx = self.ctx
@@ -200,33 +210,41 @@ class _Search:
             self.repair_balance(st, rounds=4)
             self.compact(st)
 
-    def ils(self, st: State, max_iter: int, patience: int) -> None:
-        ctx = self.ctx
-        cur = st.cost()
+    def ils(self, st: State, max_iter: int, patience: int, slack: float = 0.02) -> None:
+        """Iterated local search: merge-and-split a random neighbouring pair, local search,
+        accept when the cost stays within `slack` of the best (record-to-record travel);
+        stop after `patience` iterations without a new best."""
+        best = st.cost()
+        best_st = st.clone()
+        cur = best
         stale = 0
         for _ in range(max_iter):
             if stale >= patience or self.stop():
-                return
+                break
             pairs = self.random_pairs(st, 1)
             if not pairs:
-                return
+                break
             a, b = pairs[0]
-            res = recom_pair(st, a, b, self.rng, n_trees=6, noise=0.5)
+            m = int(st.count[a] + st.count[b])
+            res = recom_pair(st, a, b, self.rng, n_trees=int(np.clip(2000 // max(m, 1), 6, 40)), noise=0.5)
+            stale += 1
             if res is None or res[2] > 1e-12:
-                stale += 1
                 continue
             snap = st.clone()
             M, new, _, _ = res
             st.set_labels(M, new)
-            self.compact(st, max_rounds=10)
+            self.compact(st, max_rounds=10, terrs={a, b})
             c = st.cost()
-            if c < cur - 1e-9 * (1 + abs(cur)) and st.total_viol() <= 1e-12:
-                cur = c
+            if st.total_viol() > 1e-12 or c > best * (1 + slack) + 1e-12 or (c >= cur and self.rng.random() < 0.5):
+                st.copy_from(snap)
+                continue
+            cur = c
+            if c < best - 1e-9 * (1 + abs(best)):
+                best = c
+                best_st = st.clone()
                 stale = 0
                 self.record(st)
-            else:
-                st.copy_from(snap)
-                stale += 1
+        st.copy_from(best_st)
 
 
 def _least_violating_message(problem: Problem, ev) -> str:
@@ -262,7 +280,7 @@ def solve_heuristic(
         if ws.shape == (n,) and ws.min(initial=0) >= 0 and ws.max(initial=0) < k and len(np.unique(ws)) == k:
             ws = np.where(ctx.locked, ctx.locks, ws)
             starts.append(ws)
-    n_starts = 4 if n <= 20000 else 2
+    n_starts = int(np.clip(1000 // max(n, 1), 4, 12)) if n <= 20000 else 2
     starts += [None] * n_starts
 
     for s0 in starts:

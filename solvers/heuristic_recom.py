@@ -40,7 +40,7 @@ def recom_pair(st: State, a: int, b: int, rng: np.random.Generator, n_trees: int
     else:
         cand = np.sort(rng.choice(m, _NCAND, replace=False))
     pw = ctx.p
-    D = ctx.problem.dist_block(M, M[cand])
+    D = ctx.euclid_block(M, M[cand])
     Cm = ctx.w[M][:, None] * (D if pw == 1 else D * D)
     nb = ctx.nb
     lk = ctx.locks[M]
@@ -59,21 +59,27 @@ def recom_pair(st: State, a: int, b: int, rng: np.random.Generator, n_trees: int
     Tot = base.sum(axis=0)
     LA, LB, OA = Tot[nb], Tot[nb + 1], Tot[nb + 2]
     best = None
+    T = sp.csr_matrix((np.arange(1, len(r) + 1, dtype=float), (r, c)), shape=(m, m))
+    perm = T.data.astype(np.int64) - 1
     for tr in range(n_trees):
         wts = elen * np.exp(noise * rng.standard_normal(len(r)))
-        T = sp.coo_matrix((wts, (r, c)), shape=(m, m)).tocsr()
+        T.data = wts[perm]
         mst = minimum_spanning_tree(T)
         root = int(rng.integers(m))
         order, pred = depth_first_order(mst, root, directed=False, return_predecessors=True)
         if len(order) < m:
             return None  # union not connected (should not happen)
-        vals = base.copy()
         ol = order.tolist()
         pl = pred.tolist()
+        sz = [1] * m
         for v in reversed(ol[1:]):
-            vals[pl[v]] += vals[v]
+            sz[pl[v]] += sz[v]
         tin = np.empty(m, dtype=np.int64)
         tin[order] = np.arange(m)
+        size_a = np.asarray(sz, dtype=np.int64)
+        # subtree sums from prefix sums over the preorder (subtrees are contiguous there)
+        cs = np.vstack([np.zeros((1, base.shape[1])), np.cumsum(base[order], axis=0)])
+        vals = cs[tin + size_a] - cs[tin]
         vs = order[1:]
         V = vals[vs]
         S = V[:, :nb]

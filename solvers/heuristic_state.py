@@ -9,9 +9,11 @@ neighbours of the leaving unit are found to be still linked.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from engine.geo import haversine_km, project_km
+from engine.geo import EARTH_RADIUS_KM, haversine_km, project_km
 from engine.problem import Problem
 
 _CENTER_CANDIDATES = 400  # same rule as engine.evaluate.best_centers
@@ -55,12 +57,41 @@ class Ctx:
         self.contiguity = bool(problem.contiguity)
         self.lam = float(problem.disruption_weight or 0.0)
         self.current = np.asarray(problem.current, dtype=np.int64)
+        self._rlat = np.radians(problem.lat).tolist()
+        self._rlon = np.radians(problem.lon).tolist()
+        self._coslat = np.cos(np.radians(problem.lat)).tolist()
+        self._wl = self.w.tolist()
+        self._curl = self.current.tolist()
 
     # distances between unit pairs (vectorized)
     def dist(self, i, j) -> np.ndarray:
         if self.explicit is not None:
             return np.asarray(self.explicit[i, j], dtype=float)
         return haversine_km(self.lat[i], self.lon[i], self.lat[j], self.lon[j])
+
+    def unit_cost1(self, i: int, c: int) -> float:
+        """Scalar unit cost w_i d(i, c)^p without numpy overhead."""
+        if self.explicit is not None:
+            d = float(self.explicit[i, c])
+        else:
+            la1, lo1, la2, lo2 = self._rlat[i], self._rlon[i], self._rlat[c], self._rlon[c]
+            a = math.sin((la2 - la1) / 2) ** 2 + self._coslat[i] * self._coslat[c] * math.sin((lo2 - lo1) / 2) ** 2
+            d = 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(min(max(a, 0.0), 1.0)))
+        return self._wl[i] * (d if self.p == 1 else d * d)
+
+    def disruption1(self, i: int, t: int) -> float:
+        if self.lam == 0.0:
+            return 0.0
+        cur = self._curl[i]
+        return self.lam if (cur >= 0 and cur != t) else 0.0
+
+    def euclid_block(self, rows, cols) -> np.ndarray:
+        """Approximate distances (projected km) for estimates; exact when explicit."""
+        if self.explicit is not None:
+            return self.explicit[np.ix_(rows, cols)]
+        a, b = self.xy[rows], self.xy[cols]
+        d2 = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * a @ b.T
+        return np.sqrt(np.maximum(d2, 0.0))
 
     def unit_cost(self, i, c) -> np.ndarray:
         d = self.dist(i, c)
@@ -174,8 +205,7 @@ class State:
         self.count[b] += 1
         self.tot[a] -= c.A[i]
         self.tot[b] += c.A[i]
-        ctr = self.centers[b]
-        self.ucost[i] = float(c.unit_cost(i, ctr)) + float(c.disruption(i, b))
+        self.ucost[i] = c.unit_cost1(i, int(self.centers[b])) + c.disruption1(i, b)
 
     def set_labels(self, idx: np.ndarray, new: np.ndarray, recenter: bool = True) -> set[int]:
         """Bulk relabel; returns the touched territories (recentred when asked)."""
@@ -238,12 +268,17 @@ class State:
         return False
 
     # ---------------------------------------------------------------- candidates
-    def boundary_moves(self, extra_targets: np.ndarray | None = None):
-        """All (unit, from, to) boundary moves allowed by locks, centers and non-emptiness."""
+    def boundary_moves(self, extra_targets: np.ndarray | None = None, terrs=None):
+        """All (unit, from, to) boundary moves allowed by locks, centers and non-emptiness;
+        only moves touching the territories `terrs` when given."""
         c = self.ctx
         lab = self.labels
         lr, lc = lab[c.erow], lab[c.ecol]
         diff = lr != lc
+        if terrs is not None:
+            mark = np.zeros(c.k, dtype=bool)
+            mark[list(terrs)] = True
+            diff &= mark[lr] | mark[lc]
         key = c.erow[diff] * c.k + lc[diff]
         if extra_targets is not None:
             key = np.concatenate([key, extra_targets])
@@ -309,9 +344,9 @@ class State:
             applied += 1
         return applied
 
-    def sweep_compact(self, extra=None) -> tuple[int, set]:
+    def sweep_compact(self, extra=None, terrs=None) -> tuple[int, set]:
         """One pass of cost-improving moves that do not increase any bound violation."""
-        i, a, b = self.boundary_moves(extra)
+        i, a, b = self.boundary_moves(extra, terrs)
         if len(i) == 0:
             return 0, set()
         dcost, dviol, _ = self.move_deltas(i, a, b)
@@ -333,26 +368,29 @@ class State:
                 touched.add(bb)
         return applied, touched
 
-    def sweep_swaps(self, top: int = 6) -> tuple[int, set]:
+    def sweep_swaps(self, top: int = 8, terrs=None, repair_cw: float | None = None) -> tuple[int, set]:
         """Pairwise exchanges i: A->B, j: B->A whose joint cost falls and whose joint balance
-        stays within bounds (single moves are often blocked by tight bounds)."""
+        stays within bounds (single moves are often blocked by tight bounds). With
+        `repair_cw`, exchanges that lower 1e3*violation + squared deviation + repair_cw*cost."""
         c = self.ctx
-        i, a, b = self.boundary_moves()
+        i, a, b = self.boundary_moves(terrs=terrs)
         if len(i) == 0:
             return 0, set()
         dcost, _, _ = self.move_deltas(i, a, b)
         k = c.k
         pair = a * k + b
+        if repair_cw is not None:
+            top = max(top, 24)
         order = np.lexsort((dcost, pair))
         pair_s = pair[order]
-        starts = np.searchsorted(pair_s, np.unique(pair_s))
+        ukeys, starts = np.unique(pair_s, return_index=True)
         ends = np.append(starts[1:], len(pair_s))
         groups = {}
-        for s0, e0 in zip(starts.tolist(), ends.tolist()):
-            key = int(pair_s[s0])
+        for key, s0, e0 in zip(ukeys.tolist(), starts.tolist(), ends.tolist()):
             groups[key] = order[s0 : min(e0, s0 + top)]
         applied = 0
         touched: set[int] = set()
+        tol = 1e-9 * (1.0 + float(np.abs(self.ucost).max(initial=0.0)))
         for key, gi in groups.items():
             aa, bb = divmod(key, k)
             if aa > bb:
@@ -360,27 +398,34 @@ class State:
             gj = groups.get(bb * k + aa)
             if gj is None:
                 continue
-            # all combinations with negative joint cost
             dc = dcost[gi][:, None] + dcost[gj][None, :]
-            cand = np.argwhere(dc < -1e-9 * (1.0 + np.abs(self.ucost[i[gi]]).max()))
+            if repair_cw is not None:
+                delta = c.A[i[gj]][None, :, :] - c.A[i[gi]][:, None, :]
+                ta, tb = self.tot[aa], self.tot[bb]
+                base = c.viol(np.stack([ta, tb])).sum()
+                based = c.dev2(np.stack([ta, tb])).sum()
+                dv = c.viol(ta + delta) + c.viol(tb - delta) - base
+                dd = c.dev2(ta + delta) + c.dev2(tb - delta) - based
+                score = 1e3 * dv + dd + repair_cw * dc
+                okm = score < -EPS
+                dc = score
+            elif not (dc < -tol).any():
+                continue
+            elif c.nb:
+                delta = c.A[i[gj]][None, :, :] - c.A[i[gi]][:, None, :]  # (L, L, nb)
+                ta, tb = self.tot[aa], self.tot[bb]
+                base = c.viol(np.stack([ta, tb])).sum()
+                dv = c.viol(ta + delta) + c.viol(tb - delta) - base
+                okm = (dc < -tol) & (dv <= EPS)
+            else:
+                okm = dc < -tol
+            cand = np.argwhere(okm)
             if len(cand) == 0:
                 continue
             cand = cand[np.argsort(dc[cand[:, 0], cand[:, 1]], kind="stable")]
-            for x, y in cand.tolist():
+            for x, y in cand.tolist()[:16]:
                 ii, jj = int(i[gi[x]]), int(i[gj[y]])
                 if self.labels[ii] != aa or self.labels[jj] != bb:
-                    continue
-                delta = c.A[jj] - c.A[ii]
-                na, nb_ = self.tot[aa] + delta, self.tot[bb] - delta
-                dv = c.viol(na) + c.viol(nb_) - c.viol(self.tot[aa]) - c.viol(self.tot[bb])
-                if dv > EPS:
-                    continue
-                # exact joint cost with the current state
-                old = self.ucost[ii] + self.ucost[jj]
-                new = float(c.unit_cost(ii, self.centers[bb]) + c.disruption(ii, bb)) + float(
-                    c.unit_cost(jj, self.centers[aa]) + c.disruption(jj, aa)
-                )
-                if new >= old - 1e-9 * (1.0 + old):
                     continue
                 if not self._movable(ii, aa, bb):
                     continue
