@@ -195,7 +195,7 @@ def repair_contiguity(ctx: Ctx, labels: np.ndarray) -> np.ndarray:
 
     n, k = ctx.n, ctx.k
     labels = labels.copy()
-    for _round in range(3):
+    for _round in range(6):
         same = labels[ctx.erow] == labels[ctx.ecol]
         sub = sp.csr_matrix(
             (np.ones(int(same.sum()), dtype=np.int8), (ctx.erow[same], ctx.ecol[same])), shape=(n, n)
@@ -218,6 +218,18 @@ def repair_contiguity(ctx: Ctx, labels: np.ndarray) -> np.ndarray:
         keep = np.zeros(ncomp, dtype=bool)
         keep[main[main >= 0]] = True
         has_lock = np.bincount(comp, weights=ctx.locked.astype(float), minlength=ncomp) > 0
+        # locked units of one territory in several pieces: join them along shortest paths
+        joined = False
+        for cc in np.flatnonzero(has_lock & ~keep).tolist():
+            t = int(comp_lab[cc])
+            if main[t] < 0:
+                continue
+            path = _path_between(ctx, labels, comp, int(main[t]), cc, t)
+            if path:
+                labels[path] = t
+                joined = True
+        if joined:
+            continue
         keep |= has_lock
         stray = ~keep[comp]
         if not stray.any():
@@ -245,3 +257,29 @@ def repair_contiguity(ctx: Ctx, labels: np.ndarray) -> np.ndarray:
             _, nn = cKDTree(ctx.xy[assigned]).query(ctx.xy[left])
             labels[left] = labels[assigned[nn]]
     return labels
+
+
+def _path_between(ctx: Ctx, labels: np.ndarray, comp: np.ndarray, src: int, dst: int, t: int) -> list[int]:
+    """Fewest-hop path from piece `src` to piece `dst` through units not locked elsewhere;
+    returns the inner units of the path (empty when none)."""
+    ip, ix, locks = ctx.ip, ctx.ix, ctx.locks
+    starts = np.flatnonzero(comp == src).tolist()
+    prev = {u: -1 for u in starts}
+    frontier = starts
+    while frontier:
+        nxt = []
+        for u in frontier:
+            for v in ix[ip[u] : ip[u + 1]]:
+                if v in prev or (locks[v] >= 0 and locks[v] != t):
+                    continue
+                prev[v] = u
+                if comp[v] == dst:
+                    out = []
+                    x = u
+                    while prev[x] != -1:
+                        out.append(x)
+                        x = prev[x]
+                    return out
+                nxt.append(v)
+        frontier = nxt
+    return []
