@@ -50,6 +50,18 @@ def solve_exact(problem: Problem, options: SolveOptions, clock: Clock, warm_star
 
             clock.report(model_objective(prep, ws), None, "exact: warm start")
 
+    heur_info = {}
+    if not clock.should_stop():
+        from solvers.exact_heur import heuristic_start, improve_centers
+
+        tl = min(options.time_limit_s, clock.remaining())
+        if ws is None and problem.n > 12:
+            ws = heuristic_start(problem, prep, options, clock, budget_s=min(5.0, 0.1 * tl))
+            heur_info["heuristic_start"] = ws is not None
+        if ws is not None and problem.n > 12:
+            ws, info = improve_centers(problem, prep, options, clock, ws, budget_s=min(60.0, 0.3 * tl))
+            heur_info.update(info)
+
     try:
         if backend == "scip":
             from solvers.exact_scip import solve_scip
@@ -63,7 +75,8 @@ def solve_exact(problem: Problem, options: SolveOptions, clock: Clock, warm_star
         return SolveResult("error", "error", method, message=f"{backend} backend failed: {exc!r}", runtime_s=time.monotonic() - t0)
 
     details = dict(raw.details)
-    details.update(prep_s=round(prep_s, 3), fixed_share=round(float(fixed_share), 4), warm_start_used=ws is not None)
+    details.update(prep_s=round(prep_s, 3), fixed_share=round(float(fixed_share), 4), warm_start_used=ws is not None,
+                   incumbent_phase=heur_info)
     return _finish(problem, prep, options, raw, method, details, time.monotonic() - t0)
 
 
