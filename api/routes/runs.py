@@ -220,6 +220,7 @@ def run_events(run_id: RunId, request: Request, session: SessionDep, tenant: Ten
     """Live progress as server-sent events (elapsed, objective, bound, gap, state); the stream ends with the run."""
     _get_run(session, tenant.id, run_id)
     sessions, tenant_id = request.app.state.sessionmaker, tenant.id
+    session.close()  # the stream may last minutes: give the connection back now, each poll takes its own
     return StreamingResponse(
         _event_stream(request, sessions, tenant_id, run_id), media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
