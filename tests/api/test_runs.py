@@ -264,3 +264,45 @@ def test_stopping_the_server_ends_its_runs_failed(tmp_path):
     with TestClient(create_app(Settings(database_url=url)), headers={"X-API-Key": key}) as client:
         run = client.get(f"{API}/runs/{rid}").json()
         assert run["state"] == "failed" and run["message"].startswith("server stopped during the run"), run
+
+
+def test_worker_progress_stores_a_best_so_far_plan_when_the_solver_hands_one_over(tmp_path):
+    """Solvers report objective/bound; one that also passes `labels` gets its incumbent stored as the plan."""
+    from dataclasses import dataclass
+
+    from api.runs_worker import _Progress
+    from engine.io import parse_scenario
+    from engine.problem import build_problem
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'w.db'}")
+    upgrade(engine)
+    sessions = make_sessionmaker(engine)
+    with sessions() as session:
+        tenant = repository.get_or_create_tenant(session, name="acme")
+        record = repository.create_scenario(session, tenant_id=tenant.id, scenario=parse_scenario(small_grid()))
+        rid = repository.create_run(session, tenant_id=tenant.id, scenario_id=record.id, method="heuristic",
+                                    time_limit_s=5, seed=0).id
+        repository.claim_queued_runs(session, limit=1)
+
+    @dataclass(frozen=True)
+    class Event:
+        elapsed_s: float
+        objective: float | None
+        bound: float | None
+        message: str
+        labels: np.ndarray | None = None
+
+    problem = build_problem(parse_scenario(small_grid()))
+    progress = _Progress(sessions, rid, problem, "heuristic")
+    try:
+        progress(Event(0.5, 120.0, 100.0, "heuristic: better plan", np.repeat(np.arange(4), 4)))
+        progress.flush()
+    finally:
+        progress.close()
+    with sessions() as session:
+        run = repository.get_run(session, tenant_id=tenant.id, run_id=rid)
+        plan = repository.get_plan(session, tenant_id=tenant.id, run_id=rid)
+        assert (run.objective, run.bound, run.gap, run.status) == (120.0, 100.0, pytest.approx(20 / 120), "feasible")
+        assert plan.final is False and plan.has_assignment and len(plan.data["assignment"]) == 16
+        assert plan.data["message"] == "best plan so far"
+    engine.dispose()
