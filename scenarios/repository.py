@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session, defer
+from sqlalchemy.orm import Session, defer, joinedload
 
 from models import Scenario
 from scenarios.tables import ACTIVE_STATES, ApiKey, Run, RunPlan, ScenarioRecord, ScenarioVersion, Tenant, utcnow
@@ -71,7 +71,9 @@ def tenant_for_key(session: Session, *, key: str) -> Tenant | None:
         return None
     digest = _hash_key(key)
     rows = session.scalars(
-        select(ApiKey).where(ApiKey.prefix == _lookup_prefix(key), ApiKey.revoked_at.is_(None))
+        select(ApiKey)
+        .options(joinedload(ApiKey.tenant))  # one query per request, not a lazy load after it
+        .where(ApiKey.prefix == _lookup_prefix(key), ApiKey.revoked_at.is_(None))
     ).all()
     for row in rows:
         if hmac.compare_digest(row.key_hash, digest):
