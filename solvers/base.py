@@ -21,6 +21,7 @@ class ProgressEvent:
     objective: float | None = None  # best plan so far (feasible, verified where the method can)
     bound: float | None = None  # best lower bound so far
     message: str = ""
+    labels: np.ndarray | None = None  # the best plan so far (territory index per unit), when the method has one
 
 
 ProgressCallback = Callable[[ProgressEvent], None]
@@ -81,9 +82,11 @@ class Clock:
     def stop_reason(self) -> StopReason:
         return "cancelled" if self.cancelled() else "time_limit"
 
-    def report(self, objective: float | None = None, bound: float | None = None, message: str = "") -> None:
+    def report(
+        self, objective: float | None = None, bound: float | None = None, message: str = "", labels: np.ndarray | None = None
+    ) -> None:
         if self.on_progress is not None:
-            self.on_progress(ProgressEvent(self.elapsed(), objective, bound, message))
+            self.on_progress(ProgressEvent(self.elapsed(), objective, bound, message, labels))
 
     def sub(self, fraction: float) -> "Clock":
         """A clock for a phase that may use `fraction` of the remaining time."""
