@@ -19,6 +19,7 @@ from engine.problem import Problem
 _CENTER_CANDIDATES = 400  # same rule as engine.evaluate.best_centers
 _BLOCK = 2048
 EPS = 1e-12
+BFS_CAP = 150
 
 
 class Ctx:
@@ -150,6 +151,8 @@ class State:
         for b in range(c.nb):
             self.tot[:, b] = np.bincount(self.labels, weights=c.A[:, b], minlength=k)
         self.centers = np.full(k, -1, dtype=np.int64)
+        self.version = [0] * k
+        self._conn_cache = {}
         self.recenter(range(k))
 
     def copy_from(self, other: "State") -> None:
@@ -158,6 +161,8 @@ class State:
         self.tot = other.tot.copy()
         self.centers = other.centers.copy()
         self.ucost = other.ucost.copy()
+        self.version = list(other.version)
+        self._conn_cache = {}
 
     def clone(self) -> "State":
         s = State.__new__(State)
@@ -201,6 +206,8 @@ class State:
         c = self.ctx
         a = self.labels[i]
         self.labels[i] = b
+        self.version[a] += 1
+        self.version[b] += 1
         self.count[a] -= 1
         self.count[b] += 1
         self.tot[a] -= c.A[i]
@@ -213,6 +220,8 @@ class State:
         old = self.labels[idx]
         touched = set(np.unique(old).tolist()) | set(np.unique(new).tolist())
         self.labels[idx] = new
+        for t in touched:
+            self.version[t] += 1
         np.subtract.at(self.count, old, 1)
         np.add.at(self.count, new, 1)
         if c.nb:
@@ -224,7 +233,20 @@ class State:
 
     # ---------------------------------------------------------------- connectivity
     def stays_connected(self, i: int, a: int) -> bool:
-        """Does territory `a` stay connected when unit i (a member) leaves it?"""
+        """Does territory `a` stay connected when unit i (a member) leaves it?
+
+        Conservative: a search that would explore more than BFS_CAP units answers False
+        (the move is skipped, never wrongly allowed). Answers are cached per territory
+        version."""
+        ver = self.version[a]
+        hit = self._conn_cache.get((i, a))
+        if hit is not None and hit[0] == ver:
+            return hit[1]
+        ok = self._stays_connected(i, a)
+        self._conn_cache[(i, a)] = (ver, ok)
+        return ok
+
+    def _stays_connected(self, i: int, a: int) -> bool:
         ip, ix, lab = self.ctx.ip, self.ctx.ix, self.labels
         nbrs = [j for j in ix[ip[i] : ip[i + 1]] if lab[j] == a]
         if len(nbrs) <= 1:
@@ -247,6 +269,8 @@ class State:
         seen = {start, i}
         frontier = [start]
         while frontier:
+            if len(seen) > BFS_CAP:
+                return False
             nxt = []
             for u in frontier:
                 for v in ix[ip[u] : ip[u + 1]]:
@@ -423,7 +447,7 @@ class State:
             if len(cand) == 0:
                 continue
             cand = cand[np.argsort(dc[cand[:, 0], cand[:, 1]], kind="stable")]
-            for x, y in cand.tolist()[:16]:
+            for x, y in cand.tolist()[:6]:
                 ii, jj = int(i[gi[x]]), int(i[gj[y]])
                 if self.labels[ii] != aa or self.labels[jj] != bb:
                     continue
