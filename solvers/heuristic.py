@@ -71,7 +71,7 @@ class _Search:
                 now = self.clock.elapsed()
                 if now - self.last_report >= _REPORT_EVERY_S:
                     self.last_report = now
-                    self.clock.report(obj, None, "heuristic: better plan")
+                    self.clock.report(obj, None, "heuristic: better plan", labels=st.labels.copy())
         elif self.best_any is None or bad < self.best_any[0]:
             self.best_any = (bad, st.labels.copy())
 
@@ -317,7 +317,7 @@ def _finish(problem: Problem, clock: Clock, labels: np.ndarray, search: _Search,
     ev = evaluate(problem, labels)
     stop_reason = clock.stop_reason() if reason == "time_limit" else "converged"
     if ev.feasible:
-        clock.report(ev.objective, None, "heuristic: done")
+        clock.report(ev.objective, None, "heuristic: done", labels=ev.labels.copy())
         return SolveResult(
             status="feasible",
             stop_reason=stop_reason,
