@@ -135,7 +135,7 @@ def solve_highs(problem: Problem, prep: Prepared, options: SolveOptions, clock: 
         if obj is None or ws_obj < obj:
             center_of, obj = ws.copy(), ws_obj
             details["incumbent"] = "warm start"
-    bound = _num(solver.best_objective_bound) if status in (S.OPTIMAL, S.FEASIBLE, S.NOT_SOLVED) else None
+    bound = _num(solver.best_objective_bound) if status in (S.OPTIMAL, S.FEASIBLE, S.NOT_SOLVED, S.UNKNOWN_STATUS) else None
     src = "HiGHS branch-and-cut (flow contiguity)"
     if status == S.INFEASIBLE:
         return BackendResult("infeasible", "proved_infeasible",
