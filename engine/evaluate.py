@@ -126,6 +126,15 @@ def evaluate(problem: Problem, labels, centers=None, rep_of_territory=None) -> E
             f"but assigned to {problem.territory_ids[labels[i]]}"
         )
 
+    if problem.frozen is not None and problem.frozen.any():
+        for t in np.flatnonzero(problem.frozen):
+            left = int(((problem.current == t) & (labels != t)).sum())
+            joined = int(((problem.current != t) & (labels == t)).sum())
+            if left or joined:
+                violations.append(
+                    f"frozen: territory {problem.territory_ids[t]} changed ({left} unit(s) left, {joined} joined)"
+                )
+
     if rep_of_territory is not None:
         violations += _rep_violations(problem, labels, totals, np.asarray(rep_of_territory))
 

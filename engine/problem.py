@@ -48,6 +48,8 @@ class Problem:
     rep_capacity: np.ndarray = field(default=None)  # (r, m) upper bound per measure (inf = none)
     rep_current: np.ndarray = field(default=None)  # (r,) territory index of the rep's current territory or -1
     regions: int | None = None  # territories grouped into this many contiguous, balanced regions
+    frozen: np.ndarray = field(default=None)  # (k,) bool: the territory keeps exactly its current units
+    minimize: str = "compactness"  # or "moved": fewest moved units first, compactness breaks ties
 
     @property
     def n(self) -> int:
@@ -121,6 +123,7 @@ class Problem:
             rep_capacity=np.zeros((0, len(self.measure_names))),
             rep_current=np.zeros(0, dtype=np.int64),
             regions=None,
+            frozen=np.zeros(k, dtype=bool),
         )
 
     def with_(self, **changes) -> "Problem":
@@ -236,4 +239,6 @@ def build_problem(scenario: Scenario) -> Problem:
         rep_capacity=rep_capacity,
         rep_current=np.array([tindex.get(r.current, -1) if r.current else -1 for r in reps], dtype=np.int64),
         regions=scenario.regions,
+        frozen=np.array([t in set(scenario.disruption.frozen) for t in territory_ids], dtype=bool),
+        minimize=scenario.objective.minimize,
     )

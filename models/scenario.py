@@ -96,10 +96,13 @@ class Tier(_Strict):
 class Objective(_Strict):
     distance_power: Literal[1, 2] = 1
     disruption_weight: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    # "moved": realignment that moves the fewest units (compactness breaks ties)
+    minimize: Literal["compactness", "moved"] = "compactness"
 
 
 class Disruption(_Strict):
     max_moved_share: float | None = Field(default=None, ge=0, le=1, allow_inf_nan=False)
+    frozen: list[Id] = Field(default_factory=list)  # territories that keep exactly their current units
 
 
 class Scenario(_Strict):
@@ -196,6 +199,12 @@ class Scenario(_Strict):
                 raise ValueError(
                     f"units[{i}].tier: unit '{unit.id}' has tier '{unit.tier}' but 'tiers' defines "
                     f"{', '.join(sorted(self.tiers)) or 'none'}"
+                )
+        for f, tid in enumerate(self.disruption.frozen):
+            if tid not in territory_ids:
+                raise ValueError(
+                    f"disruption.frozen[{f}]: unknown territory '{tid}' "
+                    f"(territories: {', '.join(territory_ids[:10])}{' ...' if len(territory_ids) > 10 else ''})"
                 )
         current = {u.current for u in self.units if u.current is not None}
         if len(current) > k:

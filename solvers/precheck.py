@@ -21,6 +21,7 @@ def infeasibility_reasons(problem: Problem) -> list[str]:
         return reasons
     reasons += _skills_and_capacity(problem)
     reasons += _locks(problem)
+    reasons += _frozen(problem)
     if problem.contiguity:
         reasons += _regions(problem)
     return reasons
@@ -97,6 +98,37 @@ def _locks(problem: Problem) -> list[str]:
                 f"lock: units locked to territory {problem.territory_ids[t]} (e.g. {', '.join(units)}) already have "
                 f"{problem.measure_names[r]} {_fmt(load[t])}, more than its maximum {_fmt(problem.upper[r])}"
             )
+    return out
+
+
+def _frozen(problem: Problem) -> list[str]:
+    """A frozen territory keeps exactly its current units: they must fit the rules and the locks."""
+    out = []
+    if problem.frozen is None or not problem.frozen.any():
+        return out
+    tids = problem.territory_ids
+    for t in np.flatnonzero(problem.frozen):
+        members = problem.current == t
+        if not members.any():
+            out.append(f"frozen: territory {tids[t]} has no current units, so it would stay empty")
+            continue
+        for r in np.flatnonzero(problem.balanced):
+            v = problem.measures[r][members].sum()
+            lo, hi = problem.lower[r], problem.upper[r]
+            if v < lo * (1 - 1e-12) or v > hi * (1 + 1e-12):
+                out.append(
+                    f"frozen: territory {tids[t]} keeps its current {problem.measure_names[r]} {_fmt(v)}, "
+                    f"outside [{_fmt(lo)}, {_fmt(hi)}]"
+                )
+        leaving = np.flatnonzero(members & (problem.locks >= 0) & (problem.locks != t))
+        joining = np.flatnonzero(~members & (problem.locks == t))
+        for i in leaving[:5]:
+            out.append(
+                f"lock/frozen: unit {problem.ids[i]} is locked to {tids[problem.locks[i]]} but its territory "
+                f"{tids[t]} is frozen"
+            )
+        for i in joining[:5]:
+            out.append(f"lock/frozen: unit {problem.ids[i]} is locked to frozen territory {tids[t]} but is not in it now")
     return out
 
 

@@ -59,6 +59,8 @@ def _solve_level(problem: Problem, options: SolveOptions, clock: Clock) -> Outco
         return Outcome(result, None)
 
     method = options.method
+    if uses_labelled_model(problem, method):
+        return _solve_labelled(problem, options, clock)
     if method == "auto":
         result = _auto(problem, options, clock)
     elif method == "exact":
@@ -69,6 +71,40 @@ def _solve_level(problem: Problem, options: SolveOptions, clock: Clock) -> Outco
     if problem.rep_ids and outcome.evaluation is not None:
         outcome = _with_reps(problem, outcome)
     return outcome
+
+
+def uses_labelled_model(problem: Problem, method: str) -> bool:
+    """Reps with homes (fixed centers) or a realignment that minimizes moved units need the
+    territory-indexed exact model; the heuristic path designs first and assigns reps after."""
+    if not (problem.rep_ids or problem.minimize == "moved"):
+        return False
+    return method == "exact" or (method == "auto" and problem.n <= EXACT_MAX_UNITS)
+
+
+def _solve_labelled(problem: Problem, options: SolveOptions, clock: Clock) -> Outcome:
+    """Territory t is served by a known rep, so no rep assignment follows and no renumbering:
+    the labels are checked as they are, skills and capacities included."""
+    from solvers.exact_labelled import solve_exact_labelled
+    from solvers.exact_labelled_prep import rep_of_territories
+
+    warm = None
+    if options.method == "auto":
+        # a cheap contiguous plan to start from; the model renumbers it to its reps
+        h = _heuristic(problem, options, clock.sub(min(0.2, 10.0 / max(clock.remaining(), 1e-9))))
+        warm = h.labels if h.status == "feasible" else None
+    result = solve_exact_labelled(problem, options, clock, warm)
+    result = replace(result, runtime_s=clock.elapsed())
+    rep_of = rep_of_territories(problem)
+    if result.labels is None:
+        return Outcome(result, None)
+    ev = evaluate(problem, result.labels, rep_of_territory=rep_of)
+    if result.status in ("optimal", "feasible") and not ev.feasible:
+        result = replace(result, status="error",
+                         message="the solver returned a plan that breaks: " + "; ".join(ev.violations[:5]))
+    # the model's own objective (fixed centers: the reps' homes; or moved units) and bound stay;
+    # the evaluator's objective (best centers among the units) is kept for comparison
+    details = {**result.details, "evaluator_objective": ev.objective}
+    return Outcome(replace(result, details=details), ev, rep_of)
 
 
 def _solve_hierarchy(problem: Problem, options: SolveOptions, clock: Clock) -> Outcome:
