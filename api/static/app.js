@@ -35,7 +35,7 @@ class ApiError extends Error {
   }
 }
 
-async function api(path, { method = "GET", json, form, raw = false, signal } = {}) {
+async function api(path, { method = "GET", json, form, raw = false, signal, signOutOn401 = true } = {}) {
   const headers = { "X-API-Key": state.key };
   let body;
   if (json !== undefined) {
@@ -51,7 +51,7 @@ async function api(path, { method = "GET", json, form, raw = false, signal } = {
       const data = await response.json();
       if (typeof data.detail === "string") detail = data.detail;
     } catch { /* not JSON: keep the status line */ }
-    if (response.status === 401 && path !== "/scenarios?limit=1") signOut(`Signed out: ${detail}`);
+    if (response.status === 401 && signOutOn401) signOut(`Signed out: ${detail}`);
     throw new ApiError(response.status, detail);
   }
   if (raw) return response;
@@ -96,7 +96,7 @@ async function signIn(event) {
   }
   state.key = key;
   try {
-    await api("/scenarios?limit=1");
+    await api("/scenarios?limit=1", { signOutOn401: false });
   } catch (e) {
     state.key = "";
     showError(input, e.status === 401 ? `Key rejected: ${e.detail}` : `Could not reach the server: ${e.message}`);
@@ -155,9 +155,13 @@ async function scenarioVersion(id, version) {
   return state.versions.get(key);
 }
 
+let selecting = 0; // a later pick wins over an earlier one still loading
+
 async function selectScenario(id) {
   if (!id) return;
+  const ticket = ++selecting;
   const row = await api(`/scenarios/${encodeURIComponent(id)}`);
+  if (ticket !== selecting) return;
   state.scenario = row;
   state.versions.set(`${row.id}@${row.version}`, row.scenario);
   const s = row.scenario;
@@ -507,7 +511,8 @@ function escapeHtml(text) {
 }
 
 // units colored by `colorFor(unit)`; `extra(unit)` adds lines to the tooltip and marker options.
-function drawUnits(scenario, colorFor, { territoryOf = () => null, extra = () => ({}), title = "", centers = new Set(), reps = {} } = {}) {
+function drawUnits(scenario, colorFor, { territoryOf = () => null, extra = () => ({}), title = "", centers = new Set(), reps = {},
+  centerOf = {}, territoryColor = () => "#18324f" } = {}) {
   if (!map) return;
   closeTooltips();
   unitLayer.clearLayers();
@@ -553,7 +558,14 @@ function drawUnits(scenario, colorFor, { territoryOf = () => null, extra = () =>
   }
   for (const rep of scenario.reps || []) {
     const territory = Object.keys(reps).find((t) => reps[t] === rep.id);
-    const icon = L.divIcon({ className: "rep-home", html: `<span>${escapeHtml(rep.id)}</span>`, iconSize: null });
+    const color = territory ? territoryColor(territory) : "#fff";
+    const icon = L.divIcon({ className: "rep-home", html: `<span style="border-color:${color}">${escapeHtml(rep.id)}</span>`, iconSize: null });
+    const center = byId.get(centerOf[territory]);
+    if (center) {
+      // From the rep's home to the territory's center: shows who serves which territory, and how far away.
+      L.polyline([[rep.lat, rep.lon], [center.lat, center.lon]], { color, weight: 2, dashArray: "6 5", opacity: 0.9, interactive: false })
+        .addTo(repLayer);
+    }
     L.marker([rep.lat, rep.lon], { icon, keyboard: false, zIndexOffset: 1000 })
       .bindTooltip(`Home of rep <strong>${escapeHtml(rep.name || rep.id)}</strong>${territory ? ` · territory ${escapeHtml(territory)}` : ""}`
         + `${rep.skills?.length ? `<br>skills: ${rep.skills.map(escapeHtml).join(", ")}` : ""}`)
@@ -606,7 +618,8 @@ async function showRun(runId, { live = false } = {}) {
   for (const tr of $("runs-table").tBodies[0].rows) tr.classList.toggle("shown", tr.dataset.run === runId);
   // Last: the tables above may have changed the map's height.
   drawUnits(scenario, (u) => colors.get(plan.assignment[u.id]) || "#888", {
-    territoryOf: (u) => plan.assignment[u?.id], centers, reps,
+    territoryOf: (u) => plan.assignment[u?.id], centers, reps, territoryColor: (t) => colors.get(t),
+    centerOf: Object.fromEntries(plan.territories.map((t) => [t.id, t.center])),
     title: `${live ? "Best plan so far" : "Plan"} of run ${shortId(runId)} (${run.method}, seed ${run.seed}, v${run.scenario_version})`,
   });
 }
@@ -869,7 +882,9 @@ async function init() {
   }
   $("login-form").addEventListener("submit", signIn);
   $("logout").addEventListener("click", () => signOut());
-  $("scenario-select").addEventListener("change", (e) => selectScenario(e.target.value));
+  $("scenario-select").addEventListener("change", (e) => {
+    if (e.target.value !== state.scenario?.id) selectScenario(e.target.value).catch(report);
+  });
   $("run-form").addEventListener("submit", (e) => startRun(e).catch(report));
   $("cancel-run").addEventListener("click", cancelRun);
   $("compare-form").addEventListener("submit", (e) => compareRuns(e).catch(report));

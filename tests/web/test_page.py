@@ -169,3 +169,58 @@ def test_keyboard_only_sign_in_start_and_cancel(page: Page, web_server, artifact
     expect(page.locator("#progress-state")).to_contain_text("kept the best plan")
     expect(page.locator("#kpi-table tbody tr")).to_have_count(4)
     assert len(page.eval_on_selector_all("path.unit-marker", FILLS)) == 4
+    page.reload()  # the key is kept for the tab's session
+    expect(page.locator("#workspace")).to_be_visible()
+    expect(page.locator("#login-form")).to_be_hidden()
+
+
+def test_rules_errors_by_field_and_saved_as_a_new_version(page: Page, web_server):
+    with web_server.client() as client:
+        scenario = json.loads(EXAMPLE.read_text())
+        scenario["name"] = "Iowa, rules"
+        assert client.post("/scenarios", json=scenario).status_code == 201
+    sign_in(page, web_server.url, web_server.key)
+    page.select_option("#scenario-select", label="Iowa, rules (v1, 99 units, k=4)")
+    expect(page.locator("#view-title")).to_have_text("Iowa, rules: 99 units (not solved yet)")
+    page.fill("#k", "1000")
+    page.click("#start-run")
+    expect(page.locator("#k-error")).to_contain_text("territories: 1000 territories but only 99 units")
+    expect(page.locator("#k")).to_be_focused()
+    page.fill("#k", "4")
+    page.fill("#tol-workload", "2000")
+    page.click("#start-run")
+    expect(page.locator("#tol-workload-error")).to_contain_text("balance[0].tolerance")
+    expect(page.locator("#k-error")).to_be_empty()
+
+    page.fill("#tol-workload", "8")
+    solve(page, seed=3, time_limit_s=1)
+    expect(page.locator("#scenario-info")).to_contain_text("version 2")
+    expect(page.locator("#runs-table tbody tr").first).to_contain_text("v2")
+    expect(page.locator("#kpi-table thead")).to_contain_text("workload deviation (±8 %)")
+    with web_server.client() as client:
+        sid = next(s["id"] for s in client.get("/scenarios").json()["data"] if s["name"] == "Iowa, rules")
+        saved = client.get(f"/scenarios/{sid}").json()
+    assert saved["version"] == 2
+    assert saved["scenario"]["balance"] == [{"measure": "workload", "tolerance": 0.08},
+                                            {"measure": "potential", "tolerance": 0.1}]
+
+
+def test_rep_homes_are_marked(page: Page, web_server, artifacts):
+    scenario = json.loads(EXAMPLE.read_text())
+    scenario["name"] = "Iowa, reps"
+    scenario["reps"] = [{"id": "r-nw", "lat": 42.9, "lon": -95.4}, {"id": "r-ne", "lat": 42.9, "lon": -92.0},
+                        {"id": "r-sw", "lat": 41.1, "lon": -94.9}, {"id": "r-se", "lat": 41.2, "lon": -91.8}]
+    with web_server.client() as client:
+        assert client.post("/scenarios", json=scenario).status_code == 201
+    sign_in(page, web_server.url, web_server.key)
+    page.select_option("#scenario-select", label="Iowa, reps (v1, 99 units, k=4)")
+    expect(page.locator("#view-title")).to_have_text("Iowa, reps: 99 units (not solved yet)")
+    expect(page.locator(".rep-home")).to_have_count(4)
+    solve(page, seed=0, time_limit_s=1)
+    expect(page.locator(".rep-home")).to_have_count(4)
+    expect(page.locator("#kpi-table thead")).to_contain_text("Rep")
+    reps = page.locator("#kpi-table tbody tr td:nth-of-type(1)").all_inner_texts()
+    assert sorted(reps) == ["r-ne", "r-nw", "r-se", "r-sw"], reps
+    page.locator(".rep-home").first.hover()
+    expect(page.locator(".leaflet-tooltip")).to_contain_text("Home of rep")
+    page.screenshot(path=str(artifacts / "reps.png"))
