@@ -121,10 +121,34 @@ def _solve_hierarchy(problem: Problem, options: SolveOptions, clock: Clock) -> O
     return replace(outcome, region_of_territory=regions)
 
 
+# Share of the time limit the lower bound may take after a heuristic solve.
+BOUND_SHARE = 0.15
+
+
 def _heuristic(problem: Problem, options: SolveOptions, clock: Clock, warm_start=None) -> SolveResult:
     from solvers.heuristic import solve_heuristic
 
-    return solve_heuristic(problem, options, clock, warm_start)
+    budget = min(BOUND_SHARE * clock.time_limit_s, 120.0)
+    search_clock = Clock(max(clock.remaining() - budget, 0.5 * clock.remaining()), clock.on_progress, clock.cancel)
+    result = solve_heuristic(problem, options, search_clock, warm_start)
+    return _with_bound(problem, result, clock, budget)
+
+
+def _with_bound(problem: Problem, result: SolveResult, clock: Clock, budget_s: float) -> SolveResult:
+    """Attach the Lagrangian lower bound when the result has none or a weaker one."""
+    from solvers.bound import lagrangian_bound
+
+    if clock.should_stop() or result.status not in ("feasible", "no_solution"):
+        return result
+    bound_clock = Clock(min(budget_s, clock.remaining()), None, clock.cancel)
+    feasible = result.status == "feasible"
+    b = lagrangian_bound(problem, bound_clock, upper=result.objective if feasible else None,
+                         labels=result.labels if feasible else None)
+    if b is None or (result.bound is not None and result.bound >= b.bound):
+        return result
+    if feasible:
+        clock.report(result.objective, b.bound, "bound: lagrangian", labels=result.labels)
+    return replace(result, bound=b.bound, bound_source=b.source)
 
 
 def _exact(problem: Problem, options: SolveOptions, clock: Clock, warm_start=None) -> SolveResult:
@@ -145,6 +169,8 @@ def _auto(problem: Problem, options: SolveOptions, clock: Clock) -> SolveResult:
     exact = _exact(problem, options, clock, warm_labels)
     if exact.status in ("optimal", "infeasible"):
         return exact
+    if warm.bound is not None and (exact.bound is None or warm.bound > exact.bound):
+        exact = replace(exact, bound=warm.bound, bound_source=warm.bound_source)
     if warm.status == "feasible" and (exact.objective is None or warm.objective < exact.objective):
         # keep the exact method's bound: it is valid for any plan
         return replace(warm, bound=exact.bound, bound_source=exact.bound_source, stop_reason=exact.stop_reason)

@@ -1,0 +1,89 @@
+"""Candidate-center rows for the Lagrangian bound.
+
+Each row stands for a group of candidate centers: a representative unit r and the units
+nearest to it (all within delta_r of r). For any center j of the group and any unit i,
+d(i, j) >= max(0, d(i, r) - delta_r) by the triangle inequality, so a row computed with
+these shrunk distances bounds rho_j from below for every j of its group (valid for p = 1
+and p = 2, as t -> max(0, t)^p is monotone). With the row budget large enough each unit is
+its own row (delta = 0, exact). A row keeps the m units nearest its representative; every
+other unit is at least R away."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.geo import EARTH_RADIUS_KM
+from engine.problem import Problem
+from solvers.base import Clock
+
+_MAX_PAIRS = 12_000_000  # row lists: ~150 MB for idx (int32) + d^p (float64), temporaries x3
+_MAX_EXPLICIT = 4000
+
+
+@dataclass(frozen=True)
+class NeighbourLists:
+    rep: np.ndarray  # (R,) representative unit of each row
+    mult: np.ndarray  # (R,) candidate centers the row stands for
+    delta: np.ndarray  # (R,) group radius (km); distances of the row are shrunk by it
+    idx: np.ndarray  # (R, m) the m units nearest the representative
+    dp: np.ndarray  # (R, m) max(0, d - delta)^p
+    radius_p: np.ndarray  # (R,) a lower bound on the shrunk d^p of every unit not in the row
+
+
+def list_length(n: int, k: int) -> int:
+    """About 3.5 territories' worth of units (short lists make the bound loose), >= 32."""
+    return int(min(max(32, int(np.ceil(3.5 * n / k))), n - 1))
+
+
+def _to_km(chord: np.ndarray) -> np.ndarray:
+    return 2.0 * EARTH_RADIUS_KM * np.arcsin(np.clip(chord / 2.0, 0.0, 1.0))
+
+
+def neighbour_lists(
+    problem: Problem, k: int, clock: Clock, max_list: int | None = None, max_pairs: int = _MAX_PAIRS, seed: int = 0
+) -> NeighbourLists | None:
+    n, p = problem.n, problem.distance_power
+    m = list_length(n, k) if max_list is None else int(min(max_list, n - 1))
+    if problem.explicit_distances is not None:
+        if n > _MAX_EXPLICIT:
+            return None
+        D = np.asarray(problem.explicit_distances, dtype=float)
+        order = np.argsort(D, axis=1, kind="stable")[:, : m + 1]
+        d = np.take_along_axis(D, order, axis=1)
+        return NeighbourLists(np.arange(n), np.ones(n, dtype=np.int64), np.zeros(n), order[:, :m], d[:, :m] ** p, d[:, m] ** p)
+    from scipy.spatial import cKDTree
+
+    lat, lon = np.radians(problem.lat), np.radians(problem.lon)
+    xyz = np.column_stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)])
+    tree = cKDTree(xyz)
+    rows = min(n, max(k, max_pairs // max(m, 1)))
+    if rows >= n:
+        rep = np.arange(n)
+        mult = np.ones(n, dtype=np.int64)
+        delta = np.zeros(n)
+    else:
+        rng = np.random.default_rng(seed)
+        rep = np.sort(rng.choice(n, rows, replace=False))
+        chord, near = cKDTree(xyz[rep]).query(xyz, k=1, workers=-1)
+        mult = np.bincount(near, minlength=rows)
+        delta = np.zeros(rows)
+        np.maximum.at(delta, near, _to_km(chord) * (1.0 + 1e-9) + 1e-9)
+    R = len(rep)
+    idx = np.empty((R, m), dtype=np.int32)
+    dp = np.empty((R, m))
+    radius_p = np.empty(R)
+    block = max(1, 2_000_000 // (m + 1))
+    for s in range(0, R, block):
+        if clock.should_stop():
+            return None
+        chord, nb = tree.query(xyz[rep[s : s + block]], k=m + 1, workers=-1)
+        # chord on the unit sphere -> great-circle km (what engine.geo.haversine_km gives),
+        # shaved for rounding, then shrunk by the group radius
+        d = _to_km(chord) * (1.0 - 1e-9)
+        d = np.maximum(0.0, d - delta[s : s + block, None])
+        idx[s : s + block] = nb[:, :m]
+        dp[s : s + block] = d[:, :m] ** p
+        radius_p[s : s + block] = d[:, m] ** p
+    return NeighbourLists(rep, mult, delta, idx, dp, radius_p)

@@ -1,0 +1,125 @@
+"""Lagrangian lower bound: never above the true optimum (brute force on tiny instances,
+the exact method's proved optima on small ones), tight enough to be useful, and on time."""
+
+from __future__ import annotations
+
+import itertools
+import time
+
+import numpy as np
+import pytest
+
+from engine.evaluate import evaluate
+from engine.problem import build_problem
+from models import Scenario, SolveOptions
+from solvers.base import Clock
+from solvers.bound import SOURCE_BALANCED, SOURCE_PLAIN, lagrangian_bound
+
+
+def scenario(n, k, seed=0, tol=0.2, power=1, explicit=False, dup=0, balance=True):
+    rng = np.random.default_rng(seed)
+    lat = 40 + rng.uniform(0, 0.5, n)
+    lon = -90 + rng.uniform(0, 0.5, n)
+    for d in range(dup):  # several customers at one address
+        lat[n - 1 - d], lon[n - 1 - d] = lat[0], lon[0]
+    ids = [f"u{i}" for i in range(n)]
+    units = [
+        {"id": ids[i], "lat": float(lat[i]), "lon": float(lon[i]), "workload": float(rng.integers(1, 9)),
+         "potential": float(rng.integers(1, 9))}
+        for i in range(n)
+    ]
+    sc = {"name": "b", "units": units, "territories": k, "contiguity": True,
+          "objective": {"distance_power": power},
+          "balance": [{"measure": "workload", "tolerance": tol}] if balance else []}
+    if explicit:
+        xy = rng.uniform(0, 10, (n, 2))
+        sc["distances"] = {"ids": ids, "values": np.round(np.hypot(*(xy[:, None] - xy[None]).transpose(2, 0, 1)), 1).tolist()}
+    return build_problem(Scenario.model_validate(sc))
+
+
+def brute_optimum(problem, contiguity: bool):
+    """Best objective over all labelings (contiguity optional), or None when none is feasible."""
+    prob = problem.with_(contiguity=contiguity)
+    best = None
+    for rest in itertools.product(range(prob.k), repeat=prob.n - 1):
+        lab = np.array((0, *rest))
+        if len(np.unique(lab)) < prob.k:
+            continue
+        ev = evaluate(prob, lab)
+        if ev.feasible and (best is None or ev.objective < best):
+            best = ev.objective
+    return best
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("power", [1, 2])
+def test_bound_never_above_brute_force_optimum(seed, power):
+    prob = scenario(7, 3, seed=seed, power=power, explicit=seed % 2 == 1, dup=seed % 3)
+    opt = brute_optimum(prob, contiguity=False)  # <= the contiguous optimum: a harder test
+    if opt is None:
+        pytest.skip("no feasible plan")
+    # short lists exercise the outside correction; few pairs make rows stand for groups of
+    # centers with shrunk distances (explicit matrices always keep one row per unit)
+    for m, pairs in ((None, None), (2, None), (3, None), (4, 12)):
+        res = lagrangian_bound(prob, Clock(2.0), upper=opt, max_list=m, max_pairs=pairs)
+        assert res is not None
+        assert res.bound <= opt * (1 + 1e-12) + 1e-9, (m, pairs, res.bound, opt)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_bound_without_balance_is_plain_pmedian_and_valid(seed):
+    prob = scenario(7, 2, seed=seed, balance=False)
+    opt = brute_optimum(prob, contiguity=False)
+    res = lagrangian_bound(prob, Clock(5.0), upper=opt)
+    assert res.source == SOURCE_PLAIN
+    assert res.bound <= opt * (1 + 1e-12)
+    assert res.bound >= 0.9 * opt  # the p-median Lagrangian is tight on tiny instances
+
+
+def test_balance_tightens_the_bound():
+    prob = scenario(8, 3, seed=4, tol=0.1)
+    opt = brute_optimum(prob, contiguity=False)
+    if opt is None:
+        pytest.skip("no feasible plan")
+    plain = lagrangian_bound(prob.with_(balanced=np.zeros_like(prob.balanced)), Clock(5.0), upper=opt)
+    bal = lagrangian_bound(prob, Clock(5.0), upper=opt)
+    assert bal.source == SOURCE_BALANCED
+    assert plain.bound <= bal.bound + 1e-9 <= opt * (1 + 1e-12) + 1e-9
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_bound_below_exact_optimum(seed):
+    from solvers.exact import solve_exact
+
+    prob = scenario(24, 3, seed=seed, tol=0.1, power=2)
+    res = solve_exact(prob, SolveOptions(method="exact", time_limit_s=30), Clock(30))
+    if res.status != "optimal":
+        pytest.skip("exact did not prove optimality in time")
+    b = lagrangian_bound(prob, Clock(5.0), upper=res.objective, labels=res.labels)
+    assert b.bound <= res.objective * (1 + 1e-9)
+    assert b.bound >= 0.5 * res.objective
+
+
+def test_bound_is_useful_on_a_clustered_instance():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    from heuristic_bench import synthetic_scenario
+
+    from solvers.heuristic import solve_heuristic
+
+    prob = build_problem(Scenario.model_validate(synthetic_scenario(1000, 8)))
+    plan = solve_heuristic(prob, SolveOptions(method="heuristic", time_limit_s=10), Clock(10))
+    b = lagrangian_bound(prob, Clock(3.0), upper=plan.objective, labels=plan.labels)
+    assert b.source == SOURCE_BALANCED
+    assert b.bound <= plan.objective
+    assert b.bound >= 0.8 * plan.objective  # measured: ~0.9
+
+
+def test_bound_honours_the_clock():
+    prob = scenario(3000, 20, seed=1)
+    t0 = time.monotonic()
+    res = lagrangian_bound(prob, Clock(1.0))
+    assert time.monotonic() - t0 < 2.5
+    assert res is None or res.bound >= 0
