@@ -135,6 +135,12 @@ def prepare_labelled(problem: Problem, rules: tuple[str, ...] = RULES) -> Labell
     if "frozen" in rules and problem.frozen is not None and problem.frozen.any():
         for t in np.flatnonzero(problem.frozen):
             inside = problem.current == t
+            keep = allowed[inside, t].copy()
+            for i in np.flatnonzero(inside)[~keep][:1]:
+                rep = f" (rep {problem.rep_ids[rep_of[t]]})" if rep_of is not None else ""
+                prep.infeasible = (f"skills/frozen: unit {unit(i)} stays in frozen territory {tids[t]} but its rep{rep} "
+                                   "lacks a skill the unit needs")
+                return prep
             allowed[inside] = False
             allowed[inside, t] = True
             allowed[~inside, t] = False
