@@ -112,7 +112,7 @@ class _Connectivity(Conshdlr):
 class _Progress(Eventhdlr):
     def __init__(self, clock: Clock, to_user) -> None:
         self.clock = clock
-        self.to_user = to_user  # model objective -> reported objective
+        self.obj_of, self.bound_of = to_user  # phase objective / bound -> reported ones
         self.last_bound = -np.inf
 
     def eventinit(self):
@@ -130,11 +130,11 @@ class _Progress(Eventhdlr):
             return
         bound = m.getDualbound()
         if event.getType() == SCIP_EVENTTYPE.BESTSOLFOUND:
-            self.clock.report(self.to_user(m.getSolObjVal(m.getBestSol())), self.to_user(bound), "exact/labelled: new incumbent")
+            self.clock.report(self.obj_of(m.getSolObjVal(m.getBestSol())), self.bound_of(bound), "exact/labelled: new incumbent")
         elif bound > self.last_bound + 1e-9 * max(1.0, abs(bound)):
             self.last_bound = bound
-            obj = self.to_user(m.getPrimalbound()) if m.getNSols() else None
-            self.clock.report(obj, self.to_user(bound), "exact/labelled: bound")
+            obj = self.obj_of(m.getPrimalbound()) if m.getNSols() else None
+            self.clock.report(obj, self.bound_of(bound), "exact/labelled: bound")
 
 
 def add_cut(m: Model, x: dict, cut: Cut, name: str) -> None:
@@ -216,8 +216,10 @@ def _build(problem: Problem, prep: LabelledPrep, mode: str, phase: str, moved_ma
 
 
 def _run(problem: Problem, prep: LabelledPrep, options: SolveOptions, clock: Clock, mode: str, phase: str,
-         moved_max: int | None, cuts: list[Cut], warm: list[np.ndarray], time_limit_s: float, integral: bool):
-    """Solve one phase. Returns (scip status, labels or None, objective, bound, details, cuts)."""
+         moved_max: int | None, cuts: list[Cut], warm: list[np.ndarray], time_limit_s: float, integral: bool,
+         to_user=(lambda v: v, lambda v: v)):
+    """Solve one phase. Returns (scip status, labels or None, bound, details, cuts). `to_user`
+    maps the phase's objective to the one progress events report."""
     m, x = _build(problem, prep, mode, phase, moved_max, cuts)
     hdlr = None
     if problem.contiguity:
@@ -225,7 +227,7 @@ def _run(problem: Problem, prep: LabelledPrep, options: SolveOptions, clock: Clo
         hdlr.cuts.update(dict.fromkeys(cuts))
         m.includeConshdlr(hdlr, "connectivity", "territories are connected (lazy a,b-separators)",
                           sepapriority=1, enfopriority=-1, chckpriority=-1, sepafreq=-1, needscons=False)
-    m.includeEventhdlr(_Progress(clock, lambda v: v), "territoria-progress", "progress and cancellation")
+    m.includeEventhdlr(_Progress(clock, to_user), "territoria-progress", "progress and cancellation")
     m.setParam("limits/time", max(0.01, time_limit_s))
     m.setParam("limits/gap", float(options.gap))
     m.setParam("randomization/randomseedshift", int(options.seed) % 2**31)
@@ -329,8 +331,9 @@ def solve_exact_labelled(problem: Problem, options: SolveOptions, clock: Clock,
         # tie-break: the most compact plan among those moving no more units
         budget = clock.remaining() if options.gap == 0 else 0.5 * clock.remaining()
         if budget > 0.05 and not clock.cancelled():
-            st2, lab2, bound2, d2, _ = _run(problem, prep, options, clock, mode, "cost", moved, cuts, [labels],
-                                            budget, False)
+            moved_bound = float(np.ceil(bound - 1e-6)) if bound is not None else None
+            st2, lab2, _, d2, _ = _run(problem, prep, options, clock, mode, "cost", moved, cuts, [labels], budget, False,
+                                       to_user=(lambda v: float(moved), lambda v: moved_bound))
             details["phase2"] = d2
             details["compactness_proved"] = st2 == "optimal"
             if lab2 is not None and moved_count(problem, lab2) <= moved and not plan_violations(problem, prep, lab2):

@@ -125,12 +125,23 @@ def _solve_hierarchy(problem: Problem, options: SolveOptions, clock: Clock) -> O
 BOUND_SHARE = 0.15
 
 
+# The heuristic knows no lexicographic objective: "fewest moved units first" becomes a
+# disruption weight that outweighs any compactness difference.
+_MOVED_WEIGHT = 1e12
+
+
 def _heuristic(problem: Problem, options: SolveOptions, clock: Clock, warm_start=None) -> SolveResult:
     from solvers.heuristic import solve_heuristic
 
+    searched = problem
+    if problem.minimize == "moved" and (problem.current >= 0).any():
+        searched = problem.with_(disruption_weight=max(problem.disruption_weight, _MOVED_WEIGHT))
     budget = min(BOUND_SHARE * clock.time_limit_s, 120.0)
     search_clock = Clock(max(clock.remaining() - budget, 0.5 * clock.remaining()), clock.on_progress, clock.cancel)
-    result = solve_heuristic(problem, options, search_clock, warm_start)
+    result = solve_heuristic(searched, options, search_clock, warm_start)
+    if searched is not problem and result.labels is not None:
+        ev = evaluate(problem, align_to_current(problem, result.labels))
+        result = replace(result, objective=ev.objective if ev.feasible else result.objective, bound=None)
     return _with_bound(problem, result, clock, budget)
 
 
