@@ -162,6 +162,7 @@ async function selectScenario(id) {
   const ticket = ++selecting;
   const row = await api(`/scenarios/${encodeURIComponent(id)}`);
   if (ticket !== selecting) return;
+  stopStream(); // a run of another scenario keeps going on the server; this page follows the new one's
   state.scenario = row;
   state.versions.set(`${row.id}@${row.version}`, row.scenario);
   const s = row.scenario;
@@ -177,7 +178,12 @@ async function selectScenario(id) {
     followRun(latest);
   } else {
     const solved = state.runs.find((r) => hasPlan(r));
-    if (solved) await showRun(solved.id);
+    if (solved) {
+      setProgress(solved);
+      await showRun(solved.id);
+    } else {
+      $("progress-state").textContent = "No run yet.";
+    }
   }
 }
 
@@ -371,7 +377,8 @@ function setProgress(run) {
   const words = {
     queued: "Queued: waiting for a solver worker…",
     running: run.progress ? `Running: ${run.progress}` : "Running…",
-    finished: `Finished: ${run.status}${run.stop_reason ? ` (${run.stop_reason.replace("_", " ")})` : ""}`,
+    finished: `Finished: ${run.status}${run.stop_reason ? ` (${run.stop_reason.replace("_", " ")})` : ""}`
+      + (run.message && !["optimal", "feasible"].includes(run.status) ? `: ${run.message}` : ""),
     cancelled: `Cancelled: ${run.objective != null ? "kept the best plan found" : "no plan found"}`,
     failed: `Failed: ${run.message || "see the server log"}`,
   };
@@ -381,7 +388,7 @@ function setProgress(run) {
   $("progress-bound").textContent = run.bound == null ? "–" : fmt.format(run.bound);
   $("progress-gap").textContent = run.gap == null ? "–" : `${(run.gap * 100).toFixed(2)} %`;
   $("progress-elapsed").textContent = run.elapsed_s == null ? "–" : `${run.elapsed_s.toFixed(1)} s`;
-  const limit = state.activeRun?.time_limit_s || run.time_limit_s || 1;
+  const limit = run.time_limit_s || state.activeRun?.time_limit_s || 1;
   $("progress-bar").max = limit;
   $("progress-bar").value = running ? Math.min(run.elapsed_s || 0, limit) : limit;
   $("cancel-run").disabled = !running;
@@ -481,6 +488,7 @@ const unitLayer = map ? L.featureGroup().addTo(map) : null;
 const edgeLayer = map ? L.layerGroup().addTo(map) : null;
 const repLayer = map ? L.layerGroup().addTo(map) : null;
 let markersByTerritory = new Map();
+let edgesByTerritory = new Map();
 let lastBounds = null;
 const FIT = { padding: [24, 24], maxZoom: 12, animate: false }; // no animation: markers stay put under the mouse
 // The map shares its column with the tables: when they change height, keep all units in view.
@@ -519,6 +527,7 @@ function drawUnits(scenario, colorFor, { territoryOf = () => null, extra = () =>
   edgeLayer.clearLayers();
   repLayer.clearLayers();
   markersByTerritory = new Map();
+  edgesByTerritory = new Map();
   const measures = measuresOf(scenario);
   const maxWorkload = Math.max(...scenario.units.map((u) => unitMeasure(u, "workload")), 1e-9);
   const byId = new Map(scenario.units.map((u) => [u.id, u]));
@@ -527,7 +536,10 @@ function drawUnits(scenario, colorFor, { territoryOf = () => null, extra = () =>
     const ua = byId.get(a), ub = byId.get(b);
     const ta = territoryOf(ua), tb = territoryOf(ub);
     if (!ua || !ub || ta == null || ta !== tb) continue;
-    L.polyline([[ua.lat, ua.lon], [ub.lat, ub.lon]], { color: colorFor(ua), weight: 2, opacity: 0.45, interactive: false }).addTo(edgeLayer);
+    const edge = L.polyline([[ua.lat, ua.lon], [ub.lat, ub.lon]], { color: colorFor(ua), weight: 2, opacity: 0.45, interactive: false });
+    edge.addTo(edgeLayer);
+    if (!edgesByTerritory.has(ta)) edgesByTerritory.set(ta, []);
+    edgesByTerritory.get(ta).push(edge);
   }
   const points = [];
   for (const unit of scenario.units) {
@@ -584,6 +596,9 @@ function highlightTerritory(territory) {
       m.options.baseFill = base;
       m.setStyle({ fillOpacity: territory == null || t === territory ? base : 0.12 });
     }
+  }
+  for (const [t, edges] of edgesByTerritory) {
+    for (const edge of edges) edge.setStyle({ opacity: territory == null || t === territory ? 0.45 : 0.08 });
   }
 }
 
@@ -873,13 +888,6 @@ async function uploaded(created, filename) {
 
 async function init() {
   if (!map) $("library-missing").hidden = false;
-  try {
-    const response = await fetch(`${API}/web/config`);
-    if (response.ok) state.config = await response.json();
-  } catch { /* offline or older server: no tiles */ }
-  if (map && state.config.tile_url) {
-    L.tileLayer(state.config.tile_url, { attribution: state.config.tile_attribution, maxZoom: 18 }).addTo(map);
-  }
   $("login-form").addEventListener("submit", signIn);
   $("logout").addEventListener("click", () => signOut());
   $("scenario-select").addEventListener("change", (e) => {
@@ -891,6 +899,14 @@ async function init() {
   $("upload-json-form").addEventListener("submit", (e) => uploadJson(e).catch(report));
   $("upload-csv-form").addEventListener("submit", (e) => uploadCsv(e).catch(report));
   $("goto-upload").addEventListener("click", (e) => { e.preventDefault(); $("upload-heading").focus(); });
+  $("login-button").disabled = false; // the HTML keeps it off until the form is handled here
+  try {
+    const response = await fetch(`${API}/web/config`);
+    if (response.ok) state.config = await response.json();
+  } catch { /* offline or older server: no tiles */ }
+  if (map && state.config.tile_url) {
+    L.tileLayer(state.config.tile_url, { attribution: state.config.tile_attribution, maxZoom: 18 }).addTo(map);
+  }
   if (state.key) {
     try {
       await enterWorkspace();

@@ -30,9 +30,10 @@ FILLS = "els => [...new Set(els.map(e => e.getAttribute('fill')))]"
 
 def sign_in(page: Page, url: str, key: str) -> None:
     page.goto(url)
+    page.wait_for_selector("body[data-ready=true]")
     page.fill("#api-key", key)
     page.click("#login-button")
-    expect(page.locator("#workspace")).to_be_visible()
+    expect(page.locator("#workspace")).to_be_visible(timeout=15_000)
 
 
 def solve(page: Page, *, seed: int, time_limit_s: float = 2) -> None:
