@@ -60,6 +60,7 @@ class _Search:
             b += float(np.maximum(pieces - 1, 0).sum())
         b += float((st.count == 0).sum())
         b += float((ctx.locked & (st.labels != ctx.locks)).sum())
+        b += float(st.moved_excess())
         return b
 
     def record(self, st: State) -> None:
@@ -235,7 +236,7 @@ class _Search:
             st.set_labels(M, new)
             self.compact(st, max_rounds=10, terrs={a, b})
             c = st.cost()
-            if st.total_viol() > 1e-12 or c > best * (1 + slack) + 1e-12 or (c >= cur and self.rng.random() < 0.5):
+            if st.total_viol() > 1e-12 or st.moved_excess() > 0 or c > best * (1 + slack) + 1e-12 or (c >= cur and self.rng.random() < 0.5):
                 st.copy_from(snap)
                 continue
             cur = c
@@ -280,6 +281,11 @@ def solve_heuristic(
         if ws.shape == (n,) and ws.min(initial=0) >= 0 and ws.max(initial=0) < k and len(np.unique(ws)) == k:
             ws = np.where(ctx.locked, ctx.locks, ws)
             starts.append(ws)
+    if ctx.move_cap is not None:
+        # realignment under a cap on moved units: start from the current alignment
+        cur = ctx.current
+        if (cur >= 0).all() and len(np.unique(cur)) == k:
+            starts.insert(0, np.where(ctx.locked, ctx.locks, cur))
     n_starts = int(np.clip(1000 // max(n, 1), 4, 12)) if n <= 20000 else 2
     starts += [None] * n_starts
 

@@ -63,6 +63,10 @@ class Ctx:
         self._coslat = np.cos(np.radians(problem.lat)).tolist()
         self._wl = self.w.tolist()
         self._curl = self.current.tolist()
+        # disruption cap: at most this many units with a current territory may move
+        has_cur = int((self.current >= 0).sum())
+        share = problem.max_moved_share
+        self.move_cap = None if share is None or has_cur == 0 else int(np.floor(share * has_cur + 1e-9))
 
     # distances between unit pairs (vectorized)
     def dist(self, i, j) -> np.ndarray:
@@ -151,11 +155,21 @@ class State:
         for b in range(c.nb):
             self.tot[:, b] = np.bincount(self.labels, weights=c.A[:, b], minlength=k)
         self.centers = np.full(k, -1, dtype=np.int64)
+        self.moved = self._count_moved()
         self.version = [0] * k
         self._conn_cache = {}
         self.recenter(range(k))
 
+    def _count_moved(self) -> int:
+        cur = self.ctx.current
+        return int(((cur >= 0) & (self.labels != cur)).sum())
+
+    def moved_excess(self) -> int:
+        cap = self.ctx.move_cap
+        return 0 if cap is None else max(0, self.moved - cap)
+
     def copy_from(self, other: "State") -> None:
+        self.moved = other.moved
         self.labels = other.labels.copy()
         self.count = other.count.copy()
         self.tot = other.tot.copy()
@@ -205,6 +219,9 @@ class State:
     def move(self, i: int, b: int) -> None:
         c = self.ctx
         a = self.labels[i]
+        cur = c._curl[i]
+        if cur >= 0:
+            self.moved += int(b != cur) - int(a != cur)
         self.labels[i] = b
         self.version[a] += 1
         self.version[b] += 1
@@ -220,6 +237,8 @@ class State:
         old = self.labels[idx]
         touched = set(np.unique(old).tolist()) | set(np.unique(new).tolist())
         self.labels[idx] = new
+        cur = c.current[idx]
+        self.moved += int(((cur >= 0) & (new != cur)).sum() - ((cur >= 0) & (old != cur)).sum())
         for t in touched:
             self.version[t] += 1
         np.subtract.at(self.count, old, 1)
@@ -335,6 +354,11 @@ class State:
     def _movable(self, i: int, a: int, b: int) -> bool:
         if self.labels[i] != a or self.count[a] <= 1 or self.centers[a] == i:
             return False
+        cap = self.ctx.move_cap
+        if cap is not None:
+            cur = self.ctx._curl[i]
+            if cur >= 0 and cur == a and self.moved >= cap:
+                return False  # the unit would leave its current territory past the cap
         if not self.adjacent_to(i, b):
             return False
         if self.ctx.contiguity and not self.stays_connected(i, a):
