@@ -209,14 +209,15 @@ function fillRules(scenario) {
     const div = document.createElement("div");
     div.className = "balance-row";
     const absolute = rule && rule.tolerance == null;
+    const e = escapeHtml(m); // measure names come from uploaded files
     div.innerHTML = `
-      <span class="check"><input type="checkbox" id="bal-${m}" data-measure="${m}" ${rule ? "checked" : ""}>
-        <label for="bal-${m}">Balance ${m}</label></span>
-      <span class="tol"><label for="tol-${m}">± % of mean</label>
-        <input type="number" id="tol-${m}" data-measure="${m}" min="0" max="1000" step="any"
+      <span class="check"><input type="checkbox" id="bal-${e}" data-measure="${e}" ${rule ? "checked" : ""}>
+        <label for="bal-${e}">Balance ${e}</label></span>
+      <span class="tol"><label for="tol-${e}">± % of mean</label>
+        <input type="number" id="tol-${e}" data-measure="${e}" min="0" max="1000" step="any"
           value="${rule?.tolerance != null ? +(rule.tolerance * 100).toFixed(4) : ""}"
-          placeholder="${absolute ? "min/max" : "5"}" aria-describedby="tol-${m}-error"></span>
-      <p class="field-error" id="tol-${m}-error" role="alert"></p>`;
+          placeholder="${absolute ? "min/max" : "5"}" aria-describedby="tol-${e}-error"></span>
+      <p class="field-error" id="tol-${e}-error" role="alert"></p>`;
     if (absolute) div.title = `Absolute bounds: ${rule.min ?? "–"} to ${rule.max ?? "–"}; type a percentage to replace them.`;
     return div;
   });
