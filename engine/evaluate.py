@@ -153,7 +153,10 @@ def evaluate(problem: Problem, labels, centers=None, rep_of_territory=None) -> E
     unit_distance[~valid[labels]] = 0.0
     unit_cost = problem.weights * unit_distance**problem.distance_power
     compactness = float(unit_cost.sum())
-    objective = compactness + problem.disruption_weight * float(moved.sum())
+    if problem.minimize == "moved":
+        objective = float(moved.sum())  # realignment: fewest moved units (compactness is a tie-break KPI)
+    else:
+        objective = compactness + problem.disruption_weight * float(moved.sum())
 
     return Evaluation(
         labels=labels,

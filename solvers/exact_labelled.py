@@ -40,6 +40,7 @@ from solvers.exact_labelled_prep import (
     RULES,
     Cut,
     LabelledPrep,
+    fractional_cuts,
     integer_cuts,
     moved_count,
     plan_compactness,
@@ -50,6 +51,7 @@ from solvers.exact_labelled_prep import (
 )
 
 METHOD = "exact/labelled"
+_ROOT_ROUNDS = 50  # fractional separation rounds at the root
 
 
 class _Connectivity(Conshdlr):
@@ -60,6 +62,8 @@ class _Connectivity(Conshdlr):
         self.x = x
         self.clock = clock
         self.cuts: dict[Cut, None] = {}
+        self.rounds = 0
+        self.n_frac = 0
         self.by_unit: list[list[tuple[int, object]]] = [[] for _ in range(prep.n)]
         for (i, t), v in x.items():
             self.by_unit[i].append((t, v))
@@ -103,6 +107,22 @@ class _Connectivity(Conshdlr):
 
     def consenfops(self, constraints, nusefulconss, solinfeasible, objinfeasible):
         return self._enforce(None)
+
+    def conssepalp(self, constraints, nusefulconss):
+        # fractional separation at the root only: it lifts the bound where integer cuts alone leave it flat
+        m = self.model
+        if m.getDepth() > 0 or self.clock.should_stop() or self.rounds >= _ROOT_ROUNDS:
+            return {"result": SCIP_RESULT.DIDNOTRUN}
+        self.rounds += 1
+        xval = np.zeros((self.prep.n, self.prep.k))
+        for (i, t), v in self.x.items():
+            xval[i, t] = m.getSolVal(None, v)
+        cuts = [c for c in fractional_cuts(self.prep, xval) if c not in self.cuts]
+        for cut in cuts:
+            self.cuts[cut] = None
+            add_cut(m, self.x, cut, name=f"frac_{len(self.cuts)}")
+        self.n_frac += len(cuts)
+        return {"result": SCIP_RESULT.CONSADDED if cuts else SCIP_RESULT.DIDNOTFIND}
 
     def conslock(self, constraint, locktype, nlockspos, nlocksneg):
         for v in self.x.values():
@@ -226,7 +246,7 @@ def _run(problem: Problem, prep: LabelledPrep, options: SolveOptions, clock: Clo
         hdlr = _Connectivity(prep, x, clock)
         hdlr.cuts.update(dict.fromkeys(cuts))
         m.includeConshdlr(hdlr, "connectivity", "territories are connected (lazy a,b-separators)",
-                          sepapriority=1, enfopriority=-1, chckpriority=-1, sepafreq=-1, needscons=False)
+                          sepapriority=1, enfopriority=-1, chckpriority=-1, sepafreq=1, needscons=False)
     m.includeEventhdlr(_Progress(clock, to_user), "territoria-progress", "progress and cancellation")
     m.setParam("limits/time", max(0.01, time_limit_s))
     m.setParam("limits/gap", float(options.gap))
@@ -265,7 +285,8 @@ def _run(problem: Problem, prep: LabelledPrep, options: SolveOptions, clock: Clo
                 labels[i] = t
     new_cuts = list(hdlr.cuts) if hdlr is not None else []
     if hdlr is not None:
-        details["lazy_cuts"] = len(new_cuts) - len(cuts)
+        details["lazy_cuts"] = len(new_cuts) - len(cuts) - hdlr.n_frac
+        details["fractional_cuts"] = hdlr.n_frac
     bound = m.getDualbound() if st != "infeasible" else None
     return st, labels, bound, details, new_cuts
 
@@ -301,8 +322,8 @@ def solve_exact_labelled(problem: Problem, options: SolveOptions, clock: Clock,
     details: dict = {"mode": mode, "warm_starts": len(warm), "variables_fixed_share":
                      round(1.0 - prep.allowed.sum() / prep.allowed.size, 4)}
     if clock.should_stop():
-        return _result_from(problem, prep, mode, "no_solution" if not warm else "feasible", clock.stop_reason(),
-                            warm[0] if warm else None, None, details, t0)
+        status = "feasible" if warm else ("cancelled" if clock.cancelled() else "no_solution")
+        return _result_from(problem, prep, mode, status, clock.stop_reason(), best if warm else None, None, details, t0)
     integral = mode == "moved"
     if mode == "compactness":
         integral = bool(np.all(np.abs(prep.cost - np.round(prep.cost)) <= 1e-9)) and float(problem.disruption_weight).is_integer()

@@ -363,3 +363,66 @@ def integer_cuts(prep: LabelledPrep, labels: np.ndarray, reps_per_piece: int = 2
                     C = tuple(c for c in sep if prep.allowed[c, t] and prep.pair_ok(i, c, j, t))
                     cuts.append((t, i, -1 if r >= 0 else j, C))
     return cuts
+
+
+def min_vertex_cut(prep: LabelledPrep, cap: np.ndarray, i: int, j: int, t: int, scale: float = 1e6):
+    """Least-capacity i-j vertex separator (capacities cap[c] = x[c, t] of an LP point) among
+    units allowed in t that can lie on a light i-j path; (separator, value) or (None, inf)."""
+    import scipy.sparse as sp
+    from scipy.sparse.csgraph import maximum_flow
+
+    n = prep.n
+    ok = prep.allowed[:, t] & (cap > 1e-9)
+    ok = np.array([bool(ok[c]) and prep.pair_ok(i, c, j, t) for c in range(n)])
+    ok[i] = ok[j] = True
+    big = int(scale * n + 1)
+    rows, cols, vals = [], [], []
+    for u in np.flatnonzero(ok).tolist():
+        rows.append(u)
+        cols.append(u + n)
+        vals.append(big if u in (i, j) else max(0, int(round(cap[u] * scale))))
+        for v in prep.nbrs[u]:
+            if ok[v]:
+                rows.append(u + n)
+                cols.append(int(v))
+                vals.append(big)
+    g = sp.csr_matrix((np.array(vals, dtype=np.int32), (rows, cols)), shape=(2 * n, 2 * n))
+    res = maximum_flow(g, i + n, j)
+    if res.flow_value >= big:
+        return None, np.inf
+    flow = res.flow.tocsr()
+    resid = (g - flow).tocsr()  # flow is antisymmetric: back arcs of positive flow come out positive
+    reach = np.zeros(2 * n, dtype=bool)
+    reach[i + n] = True
+    q = deque([i + n])
+    while q:
+        u = q.popleft()
+        for v, c in zip(resid.indices[resid.indptr[u]:resid.indptr[u + 1]], resid.data[resid.indptr[u]:resid.indptr[u + 1]]):
+            if c > 0 and not reach[v]:
+                reach[v] = True
+                q.append(int(v))
+    sep = [u for u in np.flatnonzero(ok).tolist() if reach[u] and not reach[u + n] and u not in (i, j)]
+    return sep, res.flow_value / scale
+
+
+def fractional_cuts(prep: LabelledPrep, xval: np.ndarray, min_viol: float = 0.05, max_cuts: int = 500) -> list[Cut]:
+    """Separator inequalities violated by an LP point xval (n, k): per territory, against its
+    root or, without one, against the unit with the largest value."""
+    cuts: list[Cut] = []
+    for t in range(prep.k):
+        y = xval[:, t]
+        r = int(prep.root[t])
+        j = r if r >= 0 else int(np.argmax(y))
+        yj = 1.0 if r >= 0 else y[j]
+        for i in np.argsort(-y).tolist():
+            if i == j or (y[i] + yj - 1.0 if r < 0 else y[i]) < min_viol:
+                continue
+            if (prep.nbrs[i] == j).any():
+                continue
+            sep, val = min_vertex_cut(prep, y, i, j, t)
+            lhs = y[i] if r >= 0 else y[i] + yj - 1.0
+            if sep is not None and val < lhs - min_viol:
+                cuts.append((t, i, -1 if r >= 0 else j, tuple(sorted(sep))))
+                if len(cuts) >= max_cuts:
+                    return cuts
+    return cuts

@@ -88,8 +88,9 @@ def _solve_labelled(problem: Problem, options: SolveOptions, clock: Clock) -> Ou
     from solvers.exact_labelled_prep import rep_of_territories
 
     warm = None
-    if options.method == "auto":
-        # a cheap contiguous plan to start from; the model renumbers it to its reps
+    if problem.n > 20:
+        # a cheap contiguous plan to start from (the model renumbers it to its reps): without
+        # one, SCIP may find no plan at all on county realignments with k = 6
         h = _heuristic(problem, options, clock.sub(min(0.2, 10.0 / max(clock.remaining(), 1e-9))))
         warm = h.labels if h.status == "feasible" else None
     result = solve_exact_labelled(problem, options, clock, warm)
@@ -101,10 +102,12 @@ def _solve_labelled(problem: Problem, options: SolveOptions, clock: Clock) -> Ou
     if result.status in ("optimal", "feasible") and not ev.feasible:
         result = replace(result, status="error",
                          message="the solver returned a plan that breaks: " + "; ".join(ev.violations[:5]))
-    # the model's own objective (fixed centers: the reps' homes; or moved units) and bound stay;
-    # the evaluator's objective (best centers among the units) is kept for comparison
-    details = {**result.details, "evaluator_objective": ev.objective}
-    return Outcome(replace(result, details=details), ev, rep_of)
+    if result.objective is not None and abs(result.objective - ev.objective) > 1e-9 * max(1.0, abs(ev.objective)):
+        # travel from the reps' homes (the model) vs from the best unit center (the evaluator):
+        # report the evaluator's objective; the model's and its bound stay in the details
+        details = {**result.details, "model_objective": result.objective, "model_bound": result.bound}
+        result = replace(result, objective=ev.objective, bound=None, bound_source=None, details=details)
+    return Outcome(result, ev, rep_of)
 
 
 def _solve_hierarchy(problem: Problem, options: SolveOptions, clock: Clock) -> Outcome:
@@ -135,7 +138,7 @@ def _heuristic(problem: Problem, options: SolveOptions, clock: Clock, warm_start
 
     searched = problem
     if problem.minimize == "moved" and (problem.current >= 0).any():
-        searched = problem.with_(disruption_weight=max(problem.disruption_weight, _MOVED_WEIGHT))
+        searched = problem.with_(minimize="compactness", disruption_weight=max(problem.disruption_weight, _MOVED_WEIGHT))
     budget = min(BOUND_SHARE * clock.time_limit_s, 120.0)
     search_clock = Clock(max(clock.remaining() - budget, 0.5 * clock.remaining()), clock.on_progress, clock.cancel)
     result = solve_heuristic(searched, options, search_clock, warm_start)

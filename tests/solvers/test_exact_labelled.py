@@ -225,3 +225,56 @@ def test_skill_no_rep_has_is_named():
     problem.unit_skills[3] |= 1 << 5  # a skill bit no rep holds
     res = solve_exact_labelled(problem, SolveOptions(time_limit_s=10), Clock(10))
     assert res.status == "infeasible" and "skills: unit 0-3" in res.message
+
+
+def test_cancelled_before_solving_returns_the_warm_start_or_nothing():
+    import threading
+
+    problem = tiny(2, 4, 2, 0, minimize="moved", tol=0.2)
+    cancel = threading.Event()
+    cancel.set()
+    res = solve_exact_labelled(problem, SolveOptions(time_limit_s=10), Clock(10, None, cancel))
+    assert res.status in ("cancelled", "feasible") and res.stop_reason == "cancelled"
+
+
+def test_heuristic_path_with_reps_designs_then_assigns():
+    problem = tiny(2, 4, 2, 11, reps=True)
+    out = solve(problem, SolveOptions(method="heuristic", time_limit_s=2, seed=0))
+    assert out.result.method != "exact/labelled"
+    if out.result.status in ("optimal", "feasible"):
+        assert evaluate(problem, out.result.labels, rep_of_territory=out.rep_of_territory).feasible
+
+
+def _realignment_module():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "realignment.py"
+    spec = importlib.util.spec_from_file_location("realignment_bench", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.mark.slow
+def test_iowa_counties_realigned_with_the_fewest_moves_and_a_frontier():
+    from models import Scenario
+    from solvers.sweep import frontier, sweep
+    from tests.conftest import shared_or_skip
+
+    shared_or_skip("districting", "county", "county19.json")
+    bench = _realignment_module()
+    base = build_problem(Scenario.model_validate(bench.county_scenario("19", 4, 0.05)))
+    balanced = solve(base, SolveOptions(method="heuristic", time_limit_s=20, seed=0))
+    current = bench.perturb(base, balanced.result.labels, 0.25, 0)
+    sc = bench.county_scenario("19", 4, 0.05, current=[base.territory_ids[t] for t in current], minimize="moved")
+    problem = build_problem(Scenario.model_validate(sc))
+    assert np.abs(evaluate(problem, current).deviation[:, 0]).max() > 0.2
+    out = solve(problem, SolveOptions(method="exact", time_limit_s=120))
+    assert out.result.status == "optimal" and out.result.details["moved_proved_minimal"]
+    assert out.evaluation.feasible
+    assert int(out.evaluation.moved.sum()) == out.result.objective == out.result.bound
+    points = sweep(problem, SolveOptions(method="exact", time_limit_s=7 * 20), tolerances=[0.25, 0.2, 0.15, 0.1, 0.075, 0.05, 0.03])
+    front = frontier(problem, points)
+    assert len(front) >= 5
+    assert all(p.evaluation.feasible for p in front)
