@@ -31,6 +31,7 @@ from solvers.heuristic_recom import recom_pair
 from solvers.heuristic_state import Ctx, State
 
 _REPORT_EVERY_S = 0.3
+SPLIT_MIN_UNITS = 10_000
 
 
 class _Search:
@@ -287,6 +288,15 @@ def solve_heuristic(
         if (cur >= 0).all() and len(np.unique(cur)) == k:
             starts.insert(0, np.where(ctx.locked, ctx.locks, cur))
     n_starts = int(np.clip(1000 // max(n, 1), 4, 12)) if n <= 20000 else 2
+    if n >= SPLIT_MIN_UNITS and not ctx.locked.any() and not starts:
+        # at scale, region growing leaves balance to a repair that does not keep up with
+        # hundreds of territories: bisect along spanning trees first (balanced by construction)
+        from solvers.heuristic_split import recursive_split
+
+        split = recursive_split(ctx, search.rng, clock)
+        if split is not None and np.bincount(split, minlength=k).min() > 0:
+            starts.append(split)
+            n_starts = 1 if n <= 20000 else 0
     starts += [None] * n_starts
 
     for s0 in starts:
