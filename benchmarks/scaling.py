@@ -1,0 +1,74 @@
+"""Scaling curve: solve time, status, gap and peak memory at n = 1k, 5k, 20k, 100k.
+
+Each size runs in its own subprocess so peak memory (ru_maxrss) is its own. n <= 20,000:
+US places (GeoNames); above: customers around those places (5 % share an address).
+
+    .venv/bin/python benchmarks/scaling.py [--sizes 1000 5000 20000 100000]
+
+Writes benchmarks/results/scaling.md. Timings on a shared 2-core machine are noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+PLAN = {1000: (20, 60), 5000: (20, 60), 20000: (100, 60), 100000: (500, 600)}
+
+
+def one(n: int, k: int, tl: float) -> dict:
+    import numpy as np
+
+    from data_customers import customers_around_places, us_places
+    from engine.problem import build_problem
+    from models import Scenario, SolveOptions
+    from solvers.solve import solve
+
+    sc = us_places(n, k) if n <= 20000 else customers_around_places(n, k)
+    t0 = time.monotonic()
+    prob = build_problem(Scenario.model_validate(sc))
+    build_s = time.monotonic() - t0
+    out = solve(prob, SolveOptions(method="heuristic", time_limit_s=tl))
+    r, ev = out.result, out.evaluation
+    dev = np.abs(ev.deviation).max(axis=0)
+    return {"n": n, "k": k, "limit_s": tl, "build_s": build_s, "solve_s": r.runtime_s, "status": r.status,
+            "stop": r.stop_reason, "objective": r.objective, "bound": r.bound, "gap": r.gap,
+            "dev_w": float(dev[0]), "dev_p": float(dev[1]), "pieces": int(ev.pieces.max()),
+            "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", type=int, nargs="*", default=list(PLAN))
+    ap.add_argument("--one", type=int)
+    a = ap.parse_args()
+    if a.one:
+        k, tl = PLAN[a.one]
+        print(json.dumps(one(a.one, k, tl)))
+        return
+    rows = []
+    for n in a.sizes:
+        p = subprocess.run([sys.executable, __file__, "--one", str(n)], capture_output=True, text=True)
+        rows.append(json.loads(p.stdout.strip().splitlines()[-1]))
+        print(rows[-1], flush=True)
+    lines = ["# Scaling", "", "Heuristic via solve() (bound included), workload +-5 %, potential +-10 %, 2 shared cores (noisy).", "",
+             "| n | k | limit s | build s | solve s | status | max dev w / p | pieces | objective | bound | gap | peak MB |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        gap = "" if r["gap"] is None else f"{r['gap']:.1%}"
+        lines.append(f"| {r['n']} | {r['k']} | {r['limit_s']:.0f} | {r['build_s']:.1f} | {r['solve_s']:.1f} | {r['status']} | "
+                     f"{r['dev_w']:.1%} / {r['dev_p']:.1%} | {r['pieces']} | {r['objective']:,.0f} | {r['bound'] or 0:,.0f} | {gap} | {r['peak_mb']:.0f} |")
+    (ROOT / "benchmarks" / "results" / "scaling.md").write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
