@@ -18,7 +18,7 @@ from engine.geo import EARTH_RADIUS_KM
 from engine.problem import Problem
 from solvers.base import Clock
 
-_MAX_PAIRS = 12_000_000  # row lists: ~150 MB for idx (int32) + d^p (float64), temporaries x3
+_MAX_PAIRS = 4_000_000  # row lists: ~50 MB for idx (int32) + d^p (float64), temporaries x4
 _MAX_EXPLICIT = 4000
 
 
