@@ -372,8 +372,9 @@ def min_vertex_cut(prep: LabelledPrep, cap: np.ndarray, i: int, j: int, t: int, 
     from scipy.sparse.csgraph import maximum_flow
 
     n = prep.n
-    ok = prep.allowed[:, t] & (cap > 1e-9)
-    ok = np.array([bool(ok[c]) and prep.pair_ok(i, c, j, t) for c in range(n)])
+    # units at value 0 stay in the graph (at capacity 0): leaving them out would let paths
+    # through them bypass the separator and cut off feasible plans
+    ok = np.array([bool(prep.allowed[c, t]) and prep.pair_ok(i, c, j, t) for c in range(n)])
     ok[i] = ok[j] = True
     big = int(scale * n + 1)
     rows, cols, vals = [], [], []

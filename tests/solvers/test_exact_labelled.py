@@ -85,10 +85,18 @@ def test_min_moved_equals_brute_force(rows, cols, k, seed):
     if not feasible:
         assert res.status == "infeasible", res
         return
-    best = min(int(((problem.current >= 0) & (lab != problem.current)).sum()) for lab in feasible)
+    moved = [int(((problem.current >= 0) & (lab != problem.current)).sum()) for lab in feasible]
+    best = min(moved)
     assert res.status == "optimal", res.message
     assert res.objective == best == res.bound
     assert evaluate(problem, res.labels).feasible
+    # the tie-break: the most compact plan (fixed centers of the current territories) among the fewest moves
+    from solvers.exact_labelled_prep import plan_compactness, prepare_labelled
+
+    prep = prepare_labelled(problem)
+    tie = min(plan_compactness(prep, lab) for lab, mv in zip(feasible, moved) if mv == best)
+    assert res.details["compactness_proved"]
+    assert plan_compactness(prep, res.labels) == pytest.approx(tie, rel=1e-9)
 
 
 @pytest.mark.parametrize("rows,cols,k,seed", [(2, 4, 2, 5), (2, 4, 3, 6), (3, 3, 2, 7), (2, 3, 2, 14), (3, 3, 3, 9)])
