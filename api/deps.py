@@ -45,6 +45,12 @@ async def get_tenant(session: SessionDep, api_key: Annotated[str | None, Securit
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing API key: send it in the X-API-Key header",
                             headers={"WWW-Authenticate": "APIKey"})
     tenant = repository.tenant_for_key(session, key=api_key)
+    # End the lookup's transaction at once: this runs on the event loop, and a connection held
+    # until the route (in a worker thread) finishes would let concurrent requests exhaust the
+    # pool and block the loop itself. The detached tenant keeps its loaded id and name.
+    if tenant is not None:
+        session.expunge(tenant)
+    session.rollback()
     if tenant is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid API key", headers={"WWW-Authenticate": "APIKey"})
     return tenant

@@ -30,7 +30,10 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     database = parsed.database
     if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30})
+    # SQLite connections are cheap; a pool as large as the server's thread pool keeps requests
+    # from queueing on connections rather than on the database.
+    engine = create_engine(url, echo=echo, pool_size=10, max_overflow=40,
+                           connect_args={"check_same_thread": False, "timeout": 30})
 
     @event.listens_for(engine, "connect")
     def _sqlite_pragmas(dbapi_connection, _record) -> None:
