@@ -194,3 +194,32 @@ def test_kill_9_during_a_solve_then_restart_keeps_data_and_fails_the_run(tmp_pat
             assert _poll(client, again, _ended)["state"] == "finished"
     finally:
         second.stop()
+
+
+def test_many_concurrent_clients_never_stall_the_server(server):
+    """More concurrent requests than pooled database connections: every one is answered.
+
+    Regression: the key lookup ran on the event loop and kept its connection, so 50 clients
+    exhausted the pool and the loop blocked on it for 30 s.
+    """
+    import asyncio
+
+    srv, key = server
+    with httpx.Client(base_url=srv.url, headers={"X-API-Key": key}, timeout=30) as client:
+        sid = client.post(f"{API}/scenarios", json=small_grid()).json()["id"]
+
+    async def hammer() -> list[int]:
+        async with httpx.AsyncClient(base_url=srv.url, headers={"X-API-Key": key}, timeout=20,
+                                     limits=httpx.Limits(max_connections=80)) as c:
+            async def one() -> int:
+                codes = []
+                for _ in range(5):
+                    codes.append((await c.get(f"{API}/scenarios/{sid}")).status_code)
+                return codes
+
+            return [code for codes in await asyncio.gather(*(one() for _ in range(80))) for code in codes]
+
+    started = time.monotonic()
+    codes = asyncio.run(hammer())
+    assert codes.count(200) == 400
+    assert time.monotonic() - started < 20
