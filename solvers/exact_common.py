@@ -51,3 +51,19 @@ def neighbor_cuts(prep: Prepared) -> list[tuple[int, int, list[int]]]:
 
 def model_objective(prep: Prepared, center_of: np.ndarray) -> float:
     return float(prep.cost[np.arange(prep.n), center_of].sum())
+
+
+def chosen_per_row(model, sol, rows: list[list[tuple[int, object]]]) -> np.ndarray | None:
+    """For each unit's row of (index, binary variable), the index whose variable is 1 in `sol`.
+
+    None when some unit has no variable at 1 (a fractional or partial solution).
+    """
+    chosen = np.full(len(rows), -1, dtype=np.int64)
+    for i, row in enumerate(rows):
+        for j, v in row:
+            if model.getSolVal(sol, v) > 0.5:
+                chosen[i] = j
+                break
+        if chosen[i] < 0:
+            return None
+    return chosen

@@ -36,6 +36,7 @@ from pyscipopt import SCIP_EVENTTYPE, SCIP_PARAMSETTING, SCIP_RESULT, Conshdlr, 
 from engine.problem import Problem
 from models.options import SolveOptions
 from solvers.base import Clock, SolveResult
+from solvers.exact_common import chosen_per_row
 from solvers.exact_labelled_prep import (
     RULES,
     Cut,
@@ -69,16 +70,7 @@ class _Connectivity(Conshdlr):
             self.by_unit[i].append((t, v))
 
     def _labels(self, sol) -> np.ndarray | None:
-        m = self.model
-        labels = np.full(self.prep.n, -1, dtype=np.int64)
-        for i, row in enumerate(self.by_unit):
-            for t, v in row:
-                if m.getSolVal(sol, v) > 0.5:
-                    labels[i] = t
-                    break
-            if labels[i] < 0:
-                return None
-        return labels
+        return chosen_per_row(self.model, sol, self.by_unit)
 
     def _enforce(self, sol=None):
         if self.clock.cancelled():

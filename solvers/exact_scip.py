@@ -12,7 +12,7 @@ from pyscipopt import SCIP_EVENTTYPE, SCIP_PARAMSETTING, SCIP_RESULT, Conshdlr, 
 from engine.problem import Problem
 from models.options import SolveOptions
 from solvers.base import Clock
-from solvers.exact_common import BackendResult, model_objective, neighbor_cuts
+from solvers.exact_common import BackendResult, chosen_per_row, model_objective, neighbor_cuts
 from solvers.exact_prep import Prepared, fractional_cuts, integer_cuts
 
 _NOGIL = True
@@ -34,16 +34,7 @@ class _Connectivity(Conshdlr):
 
     # -- helpers
     def _center_of(self, sol) -> np.ndarray | None:
-        m = self.model
-        center_of = np.full(self.prep.n, -1, dtype=np.int64)
-        for i, row in enumerate(self.row_of):
-            for j, v in row:
-                if m.getSolVal(sol, v) > 0.5:
-                    center_of[i] = j
-                    break
-            if center_of[i] < 0:
-                return None
-        return center_of
+        return chosen_per_row(self.model, sol, self.row_of)
 
     def _add(self, cuts, tag: str) -> int:
         m = self.model

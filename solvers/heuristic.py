@@ -334,24 +334,14 @@ def _finish(problem: Problem, clock: Clock, labels: np.ndarray, search: _Search,
     stop_reason = clock.stop_reason() if reason == "time_limit" else "converged"
     if ev.feasible:
         clock.report(ev.objective, None, "heuristic: done", labels=ev.labels.copy())
-        return SolveResult(
-            status="feasible",
-            stop_reason=stop_reason,
-            method="heuristic",
-            labels=ev.labels,
-            centers=ev.centers,
-            objective=ev.objective,
-            runtime_s=clock.elapsed(),
-            message=None,
-        )
     return SolveResult(
-        status="no_solution",
+        status="feasible" if ev.feasible else "no_solution",
         stop_reason=stop_reason,
         method="heuristic",
         labels=ev.labels,
         centers=ev.centers,
         objective=ev.objective,
         runtime_s=clock.elapsed(),
-        message=_least_violating_message(problem, ev),
-        details={"violations": ev.violations},
+        message=None if ev.feasible else _least_violating_message(problem, ev),
+        details={} if ev.feasible else {"violations": ev.violations},
     )
