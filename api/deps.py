@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from email.parser import BytesParser
 from email.policy import HTTP
@@ -21,16 +21,15 @@ api_key_header = APIKeyHeader(
 )
 
 
-# The dependencies are `async` on purpose: FastAPI runs every sync dependency in the thread
-# pool, one hop each, and under load those hops, not the work, dominated request latency.
-# Opening a session and looking up a key are sub-millisecond on the event loop.
+# Dependencies that touch the database are sync (they run in the thread pool): a blocking
+# SQLite call on the event loop stalls every request when the database is busy.
 
 
 async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-async def get_session(request: Request) -> AsyncIterator[Session]:
+def get_session(request: Request) -> Iterator[Session]:
     with request.app.state.sessionmaker() as session:
         yield session
 
@@ -39,15 +38,14 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-async def get_tenant(session: SessionDep, api_key: Annotated[str | None, Security(api_key_header)]) -> Tenant:
+def get_tenant(session: SessionDep, api_key: Annotated[str | None, Security(api_key_header)]) -> Tenant:
     """The tenant owning the X-API-Key; 401 when the key is missing, wrong or revoked."""
     if not api_key:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing API key: send it in the X-API-Key header",
                             headers={"WWW-Authenticate": "APIKey"})
     tenant = repository.tenant_for_key(session, key=api_key)
-    # End the lookup's transaction at once: this runs on the event loop, and a connection held
-    # until the route (in a worker thread) finishes would let concurrent requests exhaust the
-    # pool and block the loop itself. The detached tenant keeps its loaded id and name.
+    # End the lookup's transaction at once so the connection goes back to the pool while the
+    # route waits for its thread; the detached tenant keeps its loaded id and name.
     if tenant is not None:
         session.expunge(tenant)
     session.rollback()
