@@ -275,7 +275,10 @@ def fractional_cuts(prep: Prepared, xval: dict, centers_val: np.ndarray, eps: fl
 def min_vertex_cut(prep: Prepared, cap: np.ndarray, i: int, j: int, scale: float = 1e6):
     """Min-capacity i-j vertex separator with capacities cap (x[c, j] values), length-U pruned."""
     n = prep.n
-    ok = np.array([prep.allowed[c, j] and cap[c] > 0 and prep.pair_ok(i, c, j) for c in range(n)])
+    # units at value 0 stay in the graph (at capacity 0): leaving them out lets paths through
+    # them bypass the separator, and the cut would remove feasible plans (found in the
+    # labelled model, which shares this construction)
+    ok = np.array([prep.allowed[c, j] and prep.pair_ok(i, c, j) for c in range(n)])
     ok[i] = ok[j] = True
     big = int(scale * n + 1)
     rows, cols, vals = [], [], []
