@@ -54,6 +54,27 @@ class ComparisonPublic(BaseModel):
     diffs: list[dict[str, Any]]
 
 
+def _check_same_units(session, tenant_id: int, base, others) -> None:
+    """Runs of different versions compare when the versions have the same units and k (a
+    planner changed a tolerance or the method, not the map); otherwise 422."""
+    versions = {base.scenario_version}
+    base_data = None
+    for run in others:
+        if run.scenario_version in versions:
+            continue
+        if base_data is None:
+            base_data = repository.get_run_scenario(session, tenant_id=tenant_id, run_id=base.id).data
+        data = repository.get_run_scenario(session, tenant_id=tenant_id, run_id=run.id).data
+        same = (data["territories"] == base_data["territories"]
+                and sorted(u["id"] for u in data["units"]) == sorted(u["id"] for u in base_data["units"]))
+        if not same:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                                f"run_ids: run '{run.id}' solved version {run.scenario_version} and run '{base.id}' "
+                                f"version {base.scenario_version}, whose units or number of territories differ; "
+                                "compare runs of versions with the same units and territories")
+        versions.add(run.scenario_version)
+
+
 @router.post("", response_model=ComparisonPublic)
 def compare_runs(body: CompareRequest, session: SessionDep, tenant: TenantDep) -> ComparisonPublic:
     """KPIs side by side, per-territory deltas and the unit-level diff of runs of one scenario."""
@@ -68,10 +89,7 @@ def compare_runs(body: CompareRequest, session: SessionDep, tenant: TenantDep) -
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
                                 f"run_ids: run '{run.id}' solved scenario '{run.scenario_id}', not '{base.scenario_id}' "
                                 f"like run '{base.id}'; compare runs of one scenario")
-        if run.scenario_version != base.scenario_version:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                                f"run_ids: run '{run.id}' solved version {run.scenario_version} of the scenario, run "
-                                f"'{base.id}' version {base.scenario_version}; compare runs of one version")
+    _check_same_units(session, tenant.id, base, ordered[1:])
     plans = repository.get_plans(session, tenant_id=tenant.id, run_ids=body.run_ids)
     for run in ordered:
         plan = plans.get(run.id)

@@ -154,3 +154,30 @@ def test_another_tenants_runs_are_404_everywhere(service):
     # The owner still sees everything, untouched; no key at all is 401.
     assert client.get(f"{API}/runs/{a}").json()["state"] == "finished"
     assert client.get(f"{API}/runs/{a}", headers={"X-API-Key": "terr_wrong"}).status_code == 401
+
+
+def test_compare_runs_of_versions_that_only_change_rules(service):
+    """A planner loosens a tolerance (a new version, same units): the runs still compare;
+    a version with other units does not."""
+    client = service["client"]
+    data = small_grid()
+    sid = client.post(f"{API}/scenarios", json=data).json()["id"]
+
+    def run_latest() -> str:
+        rid = client.post(f"{API}/scenarios/{sid}/runs", json={"method": "heuristic", "time_limit_s": 5, "seed": 1}).json()["id"]
+        assert wait_for(client.get, rid, ended)["state"] == "finished"
+        return rid
+
+    first = run_latest()
+    looser = {**data, "balance": [{"measure": "workload", "tolerance": 0.5}]}
+    assert client.put(f"{API}/scenarios/{sid}", json=looser).status_code == 200
+    second = run_latest()
+    r = client.post(f"{API}/compare", json={"run_ids": [first, second]})
+    assert r.status_code == 200, r.text
+    assert [x["scenario_version"] for x in r.json()["runs"]] == [1, 2]
+
+    other_units = grid_scenario(3, 3, 3)
+    assert client.put(f"{API}/scenarios/{sid}", json=other_units).status_code == 200
+    third = run_latest()
+    r = client.post(f"{API}/compare", json={"run_ids": [first, third]})
+    assert r.status_code == 422 and "units or number of territories differ" in r.json()["detail"]
