@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -67,3 +68,31 @@ def chosen_per_row(model, sol, rows: list[list[tuple[int, object]]]) -> np.ndarr
         if chosen[i] < 0:
             return None
     return chosen
+
+
+def add_warm_start(model, x: dict, choice: np.ndarray) -> bool:
+    """Offer SCIP the solution x[i, c] = 1 where choice[i] == c; True when it is accepted."""
+    sol = model.createSol()
+    for (i, c), v in x.items():
+        model.setSolVal(sol, v, 1.0 if choice[i] == c else 0.0)
+    return bool(model.addSol(sol, free=True))
+
+
+def optimize_interruptible(model, clock) -> None:
+    """SCIP's optimize, releasing the GIL, with cancellation honored even inside presolve or a
+    long LP, where SCIP's own callbacks do not fire."""
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.wait(0.1):
+            if clock.cancelled():
+                model.interruptSolve()
+                return
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        model.optimizeNogil()
+    finally:
+        done.set()
+        watcher.join()

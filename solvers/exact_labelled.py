@@ -28,7 +28,6 @@ compact plan among those. The returned objective is the model's (moved units in 
 
 from __future__ import annotations
 
-import threading
 import time
 import numpy as np
 from pyscipopt import SCIP_EVENTTYPE, SCIP_PARAMSETTING, SCIP_RESULT, Conshdlr, Eventhdlr, Model, quicksum
@@ -36,7 +35,7 @@ from pyscipopt import SCIP_EVENTTYPE, SCIP_PARAMSETTING, SCIP_RESULT, Conshdlr, 
 from engine.problem import Problem
 from models.options import SolveOptions
 from solvers.base import Clock, SolveResult
-from solvers.exact_common import chosen_per_row
+from solvers.exact_common import add_warm_start, chosen_per_row, optimize_interruptible
 from solvers.exact_labelled_prep import (
     RULES,
     Cut,
@@ -247,25 +246,8 @@ def _run(problem: Problem, prep: LabelledPrep, options: SolveOptions, clock: Clo
     if integral:
         m.setObjIntegral()
     for labels in warm:
-        sol = m.createSol()
-        for (i, t), v in x.items():
-            m.setSolVal(sol, v, 1.0 if labels[i] == t else 0.0)
-        m.addSol(sol, free=True)
-    done = threading.Event()
-
-    def watch() -> None:  # cancellation while SCIP is inside presolve or a long LP
-        while not done.wait(0.1):
-            if clock.cancelled():
-                m.interruptSolve()
-                return
-
-    watcher = threading.Thread(target=watch, daemon=True)
-    watcher.start()
-    try:
-        m.optimizeNogil()
-    finally:
-        done.set()
-        watcher.join()
+        add_warm_start(m, x, labels)
+    optimize_interruptible(m, clock)
     st = m.getStatus()
     details = {"variables": len(x), "scip_status": st, "nodes": m.getNNodes(), "solve_s": round(m.getSolvingTime(), 3)}
     labels = None

@@ -23,7 +23,7 @@ from scipy.optimize import linear_sum_assignment
 from engine.contiguity import territory_components
 from engine.geo import haversine_km
 from engine.problem import Problem
-from solvers.exact_prep import vertex_weighted_paths
+from solvers.exact_prep import vertex_separator, vertex_weighted_paths
 
 _TOL = 1e-9
 _FORBIDDEN = 1e18
@@ -368,42 +368,8 @@ def integer_cuts(prep: LabelledPrep, labels: np.ndarray, reps_per_piece: int = 2
 def min_vertex_cut(prep: LabelledPrep, cap: np.ndarray, i: int, j: int, t: int, scale: float = 1e6):
     """Least-capacity i-j vertex separator (capacities cap[c] = x[c, t] of an LP point) among
     units allowed in t that can lie on a light i-j path; (separator, value) or (None, inf)."""
-    import scipy.sparse as sp
-    from scipy.sparse.csgraph import maximum_flow
-
-    n = prep.n
-    # units at value 0 stay in the graph (at capacity 0): leaving them out would let paths
-    # through them bypass the separator and cut off feasible plans
-    ok = np.array([bool(prep.allowed[c, t]) and prep.pair_ok(i, c, j, t) for c in range(n)])
-    ok[i] = ok[j] = True
-    big = int(scale * n + 1)
-    rows, cols, vals = [], [], []
-    for u in np.flatnonzero(ok).tolist():
-        rows.append(u)
-        cols.append(u + n)
-        vals.append(big if u in (i, j) else max(0, int(round(cap[u] * scale))))
-        for v in prep.nbrs[u]:
-            if ok[v]:
-                rows.append(u + n)
-                cols.append(int(v))
-                vals.append(big)
-    g = sp.csr_matrix((np.array(vals, dtype=np.int32), (rows, cols)), shape=(2 * n, 2 * n))
-    res = maximum_flow(g, i + n, j)
-    if res.flow_value >= big:
-        return None, np.inf
-    flow = res.flow.tocsr()
-    resid = (g - flow).tocsr()  # flow is antisymmetric: back arcs of positive flow come out positive
-    reach = np.zeros(2 * n, dtype=bool)
-    reach[i + n] = True
-    q = deque([i + n])
-    while q:
-        u = q.popleft()
-        for v, c in zip(resid.indices[resid.indptr[u]:resid.indptr[u + 1]], resid.data[resid.indptr[u]:resid.indptr[u + 1]]):
-            if c > 0 and not reach[v]:
-                reach[v] = True
-                q.append(int(v))
-    sep = [u for u in np.flatnonzero(ok).tolist() if reach[u] and not reach[u + n] and u not in (i, j)]
-    return sep, res.flow_value / scale
+    ok = np.array([bool(prep.allowed[c, t]) and prep.pair_ok(i, c, j, t) for c in range(prep.n)])
+    return vertex_separator(prep.nbrs, ok, cap, i, j, scale)
 
 
 def fractional_cuts(prep: LabelledPrep, xval: np.ndarray, min_viol: float = 0.05, max_cuts: int = 500) -> list[Cut]:

@@ -274,49 +274,48 @@ def fractional_cuts(prep: Prepared, xval: dict, centers_val: np.ndarray, eps: fl
 
 def min_vertex_cut(prep: Prepared, cap: np.ndarray, i: int, j: int, scale: float = 1e6):
     """Min-capacity i-j vertex separator with capacities cap (x[c, j] values), length-U pruned."""
-    n = prep.n
-    # units at value 0 stay in the graph (at capacity 0): leaving them out lets paths through
-    # them bypass the separator, and the cut would remove feasible plans (found in the
-    # labelled model, which shares this construction)
-    ok = np.array([prep.allowed[c, j] and prep.pair_ok(i, c, j) for c in range(n)])
+    ok = np.array([prep.allowed[c, j] and prep.pair_ok(i, c, j) for c in range(prep.n)])
+    return vertex_separator(prep.nbrs, ok, cap, i, j, scale)
+
+
+def vertex_separator(nbrs, ok: np.ndarray, cap: np.ndarray, i: int, j: int, scale: float = 1e6):
+    """Least-capacity set of units separating i from j among units `ok` (capacities cap[c], an
+    LP point); (separator, value), or (None, inf) when i and j are adjacent.
+
+    Units at value 0 stay in the graph (at capacity 0): leaving them out would let paths
+    through them bypass the separator, and the cut would remove feasible plans.
+    """
+    n = len(ok)
+    ok = ok.copy()
     ok[i] = ok[j] = True
     big = int(scale * n + 1)
     rows, cols, vals = [], [], []
-    for u in range(n):
-        if not ok[u]:
-            continue
-        c = big if (u == i or u == j) else max(0, int(round(cap[u] * scale)))
+    for u in np.flatnonzero(ok).tolist():
         rows.append(u)
         cols.append(u + n)
-        vals.append(c)
-        for v in prep.nbrs[u]:
+        vals.append(big if u in (i, j) else max(0, int(round(cap[u] * scale))))
+        for v in nbrs[u]:
             if ok[v]:
                 rows.append(u + n)
                 cols.append(int(v))
                 vals.append(big)
     g = sp.csr_matrix((np.array(vals, dtype=np.int32), (rows, cols)), shape=(2 * n, 2 * n))
     res = maximum_flow(g, i + n, j)
-    val = res.flow_value / scale
-    if val >= big / scale:
-        return None, val
-    flow = res.flow.tocsr() if hasattr(res, "flow") else res.residual.tocsr()
-    resid = (g - flow).tocsr()
-    # reverse residual arcs: flow on u->v allows v->u
-    resid = resid + flow.T.multiply(flow.T > 0)
-    resid.eliminate_zeros()
+    if res.flow_value >= big:
+        return None, np.inf
+    flow = res.flow.tocsr()
+    resid = (g - flow).tocsr()  # flow is antisymmetric: back arcs of positive flow come out positive
     reach = np.zeros(2 * n, dtype=bool)
     reach[i + n] = True
     q = deque([i + n])
     while q:
         u = q.popleft()
-        row = resid.indices[resid.indptr[u] : resid.indptr[u + 1]]
-        data = resid.data[resid.indptr[u] : resid.indptr[u + 1]]
-        for v, c in zip(row, data):
+        for v, c in zip(resid.indices[resid.indptr[u]:resid.indptr[u + 1]], resid.data[resid.indptr[u]:resid.indptr[u + 1]]):
             if c > 0 and not reach[v]:
                 reach[v] = True
                 q.append(int(v))
-    sep = [u for u in range(n) if ok[u] and reach[u] and not reach[u + n] and u != i and u != j]
-    return sep, val
+    sep = [u for u in np.flatnonzero(ok).tolist() if reach[u] and not reach[u + n] and u not in (i, j)]
+    return sep, res.flow_value / scale
 
 
 # ---- warm start and result -----------------------------------------------------------

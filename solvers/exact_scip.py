@@ -4,7 +4,6 @@ fractional LP points (cheap support test, then min vertex cuts)."""
 
 from __future__ import annotations
 
-import threading
 
 import numpy as np
 from pyscipopt import SCIP_EVENTTYPE, SCIP_PARAMSETTING, SCIP_RESULT, Conshdlr, Eventhdlr, Model, quicksum
@@ -12,10 +11,16 @@ from pyscipopt import SCIP_EVENTTYPE, SCIP_PARAMSETTING, SCIP_RESULT, Conshdlr, 
 from engine.problem import Problem
 from models.options import SolveOptions
 from solvers.base import Clock
-from solvers.exact_common import BackendResult, chosen_per_row, model_objective, neighbor_cuts
+from solvers.exact_common import (
+    BackendResult,
+    add_warm_start,
+    chosen_per_row,
+    model_objective,
+    neighbor_cuts,
+    optimize_interruptible,
+)
 from solvers.exact_prep import Prepared, fractional_cuts, integer_cuts
 
-_NOGIL = True
 
 
 class _Connectivity(Conshdlr):
@@ -187,31 +192,12 @@ def solve_scip(problem: Problem, prep: Prepared, options: SolveOptions, clock: C
     if ws is not None and not heuristic_mode:
         m.setHeuristics(SCIP_PARAMSETTING.FAST)
 
-    if ws is not None:
-        sol = m.createSol()
-        for (i, j), v in x.items():
-            m.setSolVal(sol, v, 1.0 if ws[i] == j else 0.0)
-        accepted = m.addSol(sol, free=True)
-        if accepted:
-            clock.report(model_objective(prep, ws), None, "scip: warm start accepted")
+    if ws is not None and add_warm_start(m, x, ws):
+        clock.report(model_objective(prep, ws), None, "scip: warm start accepted")
 
     if clock.cancelled():
         return BackendResult("cancelled", "cancelled", message="cancelled before solving")
-    done = threading.Event()
-
-    def watch() -> None:  # cancellation while SCIP is inside presolve or a long LP
-        while not done.wait(0.1):
-            if clock.cancelled():
-                m.interruptSolve()
-                return
-
-    watcher = threading.Thread(target=watch, daemon=True)
-    watcher.start()
-    try:
-        m.optimizeNogil() if _NOGIL else m.optimize()
-    finally:
-        done.set()
-        watcher.join()
+    optimize_interruptible(m, clock)
     st = m.getStatus()
     details = {"backend": "scip", "variables": len(x), "scip_status": st, "nodes": m.getNNodes(),
                "initial_cuts": len(init_cuts), "solve_s": m.getSolvingTime()}
