@@ -32,3 +32,17 @@ def shared_or_skip(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"shared data not found: {path}")
     return path
+
+
+def api_key_for(db: Path, tenant: str) -> str:
+    """A key for `tenant` in the SQLite file `db`, migrated first (for servers started by tests)."""
+    from scenarios import repository
+    from scenarios.db import make_engine, make_sessionmaker, upgrade
+
+    engine = make_engine(f"sqlite:///{db}")
+    try:
+        upgrade(engine)
+        with make_sessionmaker(engine)() as session:
+            return repository.create_api_key(session, tenant_name=tenant).key
+    finally:
+        engine.dispose()

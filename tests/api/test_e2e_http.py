@@ -19,11 +19,10 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from scenarios import repository
-from scenarios.db import make_engine, make_sessionmaker, upgrade
+from scenarios.db import make_engine, make_sessionmaker
 from scenarios.tables import Run
 from tests.api.test_runs import API, long_points, small_grid
-from tests.conftest import REPO
+from tests.conftest import REPO, api_key_for
 
 
 def _free_port() -> int:
@@ -72,13 +71,7 @@ class Server:
 
 
 def _api_key(db: Path) -> str:
-    engine = make_engine(f"sqlite:///{db}")
-    try:
-        upgrade(engine)
-        with make_sessionmaker(engine)() as session:
-            return repository.create_api_key(session, tenant_name="acme").key
-    finally:
-        engine.dispose()
+    return api_key_for(db, "acme")
 
 
 def _worker_pid(db: Path, run_id: str, timeout_s: float = 20.0) -> int:

@@ -19,9 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from scenarios import repository
-from scenarios.db import make_engine, make_sessionmaker, upgrade
-from tests.conftest import REPO
+from tests.conftest import REPO, api_key_for
 
 CHROMIUM = Path("/usr/bin/chromium")
 LEAFLET = REPO / "api" / "static" / "vendor" / "leaflet" / "leaflet.js"
@@ -47,13 +45,7 @@ def _free_port() -> int:
 
 
 def _api_key(db: Path) -> str:
-    engine = make_engine(f"sqlite:///{db}")
-    try:
-        upgrade(engine)
-        with make_sessionmaker(engine)() as session:
-            return repository.create_api_key(session, tenant_name="planner").key
-    finally:
-        engine.dispose()
+    return api_key_for(db, "planner")
 
 
 @pytest.fixture(scope="module")
