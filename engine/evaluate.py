@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.contiguity import territory_components
+from engine.geo import haversine_km
 from engine.problem import Problem
 
 # Centers are chosen among at most this many members nearest the territory's weighted
@@ -44,32 +45,33 @@ class Evaluation:
         return self.pieces == 1
 
 
+def best_center(problem: Problem, members: np.ndarray) -> int:
+    """The member minimizing sum_i w_i d(i, j)^p over the members (the model's center)."""
+    w = problem.weights
+    cands = members
+    if len(members) > _CENTER_CANDIDATES:
+        wm = w[members] + 1e-12
+        clat = np.average(problem.lat[members], weights=wm)
+        clon = np.average(problem.lon[members], weights=wm)
+        near = np.argsort(haversine_km(clat, clon, problem.lat[members], problem.lon[members]))
+        cands = members[near[:_CENTER_CANDIDATES]]
+    cost = np.zeros(len(cands))
+    for s in range(0, len(members), _BLOCK):
+        rows = members[s : s + _BLOCK]
+        cost += (w[rows][:, None] * problem.dist_block(rows, cands) ** problem.distance_power).sum(axis=0)
+    return int(cands[int(np.argmin(cost))])
+
+
 def best_centers(problem: Problem, labels: np.ndarray) -> np.ndarray:
-    """For each territory the member minimizing sum_i w_i d(i, j)^p (the model's center)."""
+    """For each territory its best center (see `best_center`); -1 for an empty territory."""
     k = problem.k
     centers = np.full(k, -1, dtype=np.int64)
     order = np.argsort(labels, kind="stable")
     bounds = np.searchsorted(labels[order], np.arange(k + 1))
-    w = problem.weights
-    p = problem.distance_power
     for t in range(k):
         members = order[bounds[t] : bounds[t + 1]]
-        if len(members) == 0:
-            continue
-        cands = members
-        if len(members) > _CENTER_CANDIDATES:
-            wm = w[members] + 1e-12
-            clat = np.average(problem.lat[members], weights=wm)
-            clon = np.average(problem.lon[members], weights=wm)
-            from engine.geo import haversine_km
-
-            near = np.argsort(haversine_km(clat, clon, problem.lat[members], problem.lon[members]))
-            cands = members[near[:_CENTER_CANDIDATES]]
-        cost = np.zeros(len(cands))
-        for s in range(0, len(members), _BLOCK):
-            rows = members[s : s + _BLOCK]
-            cost += (w[rows][:, None] * problem.dist_block(rows, cands) ** p).sum(axis=0)
-        centers[t] = cands[int(np.argmin(cost))]
+        if len(members):
+            centers[t] = best_center(problem, members)
     return centers
 
 
@@ -177,8 +179,6 @@ def _distances_to_centers(problem: Problem, center_of_unit: np.ndarray) -> np.nd
     idx = np.arange(problem.n)
     if problem.explicit_distances is not None:
         return problem.explicit_distances[idx, center_of_unit].astype(float)
-    from engine.geo import haversine_km
-
     return haversine_km(problem.lat, problem.lon, problem.lat[center_of_unit], problem.lon[center_of_unit])
 
 

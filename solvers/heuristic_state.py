@@ -13,11 +13,10 @@ import math
 
 import numpy as np
 
+from engine.evaluate import best_center
 from engine.geo import EARTH_RADIUS_KM, haversine_km, project_km
 from engine.problem import Problem
 
-_CENTER_CANDIDATES = 400  # same rule as engine.evaluate.best_centers
-_BLOCK = 2048
 EPS = 1e-12
 BFS_CAP = 150
 
@@ -123,21 +122,8 @@ class Ctx:
         return (d * d).sum(axis=-1)
 
     def best_center(self, members: np.ndarray) -> int:
-        """The member minimizing sum w d^p (as engine.evaluate.best_centers)."""
-        w = self.w
-        cands = members
-        if len(members) > _CENTER_CANDIDATES:
-            wm = w[members] + 1e-12
-            clat = np.average(self.lat[members], weights=wm)
-            clon = np.average(self.lon[members], weights=wm)
-            near = np.argsort(haversine_km(clat, clon, self.lat[members], self.lon[members]))
-            cands = members[near[:_CENTER_CANDIDATES]]
-        cost = np.zeros(len(cands))
-        pb = self.problem
-        for s in range(0, len(members), _BLOCK):
-            rows = members[s : s + _BLOCK]
-            cost += (w[rows][:, None] * pb.dist_block(rows, cands) ** self.p).sum(axis=0)
-        return int(cands[int(np.argmin(cost))])
+        """The member minimizing sum w d^p: the evaluator's own rule."""
+        return best_center(self.problem, members)
 
 
 class State:
