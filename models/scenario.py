@@ -6,6 +6,7 @@ Field names are part of the public contract; keep them stable. Cross-record chec
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Annotated, Literal
 
@@ -17,6 +18,78 @@ FiniteNonNeg = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class UnitGeometry(_Strict):
+    """A unit's boundary: a GeoJSON Polygon or MultiPolygon (RFC 7946), positions in lon/lat order.
+
+    Used for maps and exports only; the solver still works on `lat`/`lon` and the adjacency.
+    Checked: the type, nesting, at least 4 positions a ring, closed rings (last position equals
+    the first), numeric coordinates with lon in [-180, 180] and lat in [-90, 90]. Ring
+    orientation and self-intersection are not checked (RFC 7946 asks parsers not to reject them).
+    """
+
+    type: Literal["Polygon", "MultiPolygon"]
+    coordinates: list
+    bbox: list[float] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _check_shape(cls, data: object) -> object:
+        if not isinstance(data, dict):
+            raise ValueError(f"expected a GeoJSON Polygon or MultiPolygon object, got {_json_type(data)}")
+        kind = data.get("type")
+        if kind not in ("Polygon", "MultiPolygon"):
+            raise ValueError(f"type must be 'Polygon' or 'MultiPolygon', got {kind!r}")
+        if "coordinates" not in data:
+            raise ValueError("coordinates: missing")
+        coords = data["coordinates"]
+        if kind == "Polygon":
+            rings = _check_polygon(coords, "coordinates")
+        else:
+            if not isinstance(coords, list) or not coords:
+                raise ValueError(f"coordinates: a MultiPolygon needs a non-empty list of polygons, got {_json_type(coords)}")
+            rings = [_check_polygon(poly, f"coordinates[{p}]") for p, poly in enumerate(coords)]
+        return {**data, "coordinates": rings}
+
+
+def _json_type(value: object) -> str:
+    if isinstance(value, list):
+        return "an empty list" if not value else "a list"
+    return {dict: "an object", str: "a string", bool: "a boolean", type(None): "null"}.get(type(value), type(value).__name__)
+
+
+def _check_polygon(rings: object, where: str) -> list[list[list[float]]]:
+    """A polygon's rings (outer first, then holes), as lists of [lon, lat] floats."""
+    if not isinstance(rings, list) or not rings:
+        raise ValueError(f"{where}: a polygon needs a non-empty list of rings, got {_json_type(rings)}")
+    out = []
+    for r, ring in enumerate(rings):
+        at = f"{where}[{r}]"
+        if not isinstance(ring, list) or not all(isinstance(pos, list) for pos in ring):
+            raise ValueError(f"{at}: a ring is a list of [lon, lat] positions, got {json.dumps(ring)[:60]} "
+                             "(check the nesting: Polygon [ring, ...], MultiPolygon [[ring, ...], ...])")
+        if len(ring) < 4:
+            raise ValueError(f"{at}: a ring needs at least 4 positions (the last repeats the first), got {len(ring)}")
+        positions = [_check_position(pos, f"{at}[{p}]") for p, pos in enumerate(ring)]
+        if positions[0][:2] != positions[-1][:2]:
+            raise ValueError(f"{at}: the ring is not closed: the last position {positions[-1]} must equal the first {positions[0]}")
+        out.append(positions)
+    return out
+
+
+def _check_position(pos: object, where: str) -> list[float]:
+    if not isinstance(pos, list) or len(pos) not in (2, 3):
+        raise ValueError(f"{where}: a position is [lon, lat] (or [lon, lat, altitude]), got {pos!r:.60}")
+    for value in pos:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ValueError(f"{where}: coordinates must be finite numbers, got {value!r:.30}")
+    lon, lat = float(pos[0]), float(pos[1])
+    if not -180 <= lon <= 180:
+        raise ValueError(f"{where}: longitude {lon:g} is outside [-180, 180] (positions are [lon, lat])")
+    if not -90 <= lat <= 90:
+        raise ValueError(f"{where}: latitude {lat:g} is outside [-90, 90] (positions are [lon, lat])")
+    return [float(v) for v in pos]
 
 
 class Unit(_Strict):
@@ -33,6 +106,7 @@ class Unit(_Strict):
     current: Id | None = None
     lock: Id | None = None
     tier: Id | None = None  # customer grade (A/B/C); derives workload when workload is not given
+    geometry: UnitGeometry | None = None  # boundary for maps and exports (GeoJSON, lon/lat)
 
 
 class Rep(_Strict):
