@@ -29,11 +29,15 @@ def evaluation_of(problem: Problem, plan: dict[str, Any]) -> Evaluation:
     return evaluate(problem, labels_of(problem, plan["assignment"]))
 
 
-def plan_geojson(problem: Problem, ev: Evaluation, plan: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
-    """A FeatureCollection of unit points with territory, rep, center flag, measures and distance to the center.
+def plan_geojson(problem: Problem, ev: Evaluation, plan: dict[str, Any], names: dict[str, str],
+                 geometries: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """A FeatureCollection of units with territory, rep, center flag, measures and distance to the center.
 
-    Territory polygons need unit boundaries, which scenarios do not carry yet.
+    A unit's feature is its boundary (`geometries`: the scenario's Polygon or MultiPolygon by unit
+    id) when the scenario gives one, else its location as a Point; `lat`/`lon` are in the
+    properties either way, so a polygon's unit keeps the point the solver measured from.
     """
+    geometries = geometries or {}
     rep_of = {t["id"]: t.get("rep") for t in plan.get("territories", [])}
     center_of = {t["id"]: t.get("center") for t in plan.get("territories", [])}
     features = []
@@ -45,11 +49,14 @@ def plan_geojson(problem: Problem, ev: Evaluation, plan: dict[str, Any], names: 
         props.update(territory=tid, rep=rep_of.get(tid), center=center_of.get(tid) == uid)
         props.update({name: float(problem.measures[r, i]) for r, name in enumerate(problem.measure_names)})
         props["distance_km"] = round(float(ev.unit_distance[i]), 3)
-        features.append({
-            "type": "Feature", "id": uid,
-            "geometry": {"type": "Point", "coordinates": [float(problem.lon[i]), float(problem.lat[i])]},
-            "properties": props,
-        })
+        point = [float(problem.lon[i]), float(problem.lat[i])]
+        shape = geometries.get(uid)
+        if shape is not None:
+            props.update(lon=point[0], lat=point[1])
+            geometry = {"type": shape["type"], "coordinates": shape["coordinates"]}
+        else:
+            geometry = {"type": "Point", "coordinates": point}
+        features.append({"type": "Feature", "id": uid, "geometry": geometry, "properties": props})
     return {
         "type": "FeatureCollection",
         "name": plan.get("scenario"),

@@ -182,15 +182,17 @@ def get_plan_csv(run_id: RunId, session: SessionDep, tenant: TenantDep) -> Respo
 
 
 @router.get("/runs/{run_id}/plan.geojson", response_class=Response,
-            responses={200: {"content": {"application/geo+json": {}}, "description": "A FeatureCollection of unit points."}})
+            responses={200: {"content": {"application/geo+json": {}},
+                             "description": "A FeatureCollection of units: their polygons when the scenario has them, else points."}})
 def get_plan_geojson(run_id: RunId, session: SessionDep, tenant: TenantDep) -> Response:
-    """Units as GeoJSON points with territory, rep and measures (territory polygons are not available yet)."""
+    """Units as GeoJSON (polygons when the scenario gives unit geometry, else points) with territory, rep and measures."""
     run = _get_run(session, tenant.id, run_id)
     plan = _plan_or_404(session, tenant.id, run, need_assignment=True)
     scenario = repository.get_run_scenario(session, tenant_id=tenant.id, run_id=run.id)
     problem = problem_of(scenario.data)
     names = {u["id"]: u["name"] for u in scenario.data["units"] if u.get("name")}
-    body = plan_geojson(problem, evaluation_of(problem, plan.data), plan.data, names)
+    geometries = {u["id"]: u["geometry"] for u in scenario.data["units"] if u.get("geometry")}
+    body = plan_geojson(problem, evaluation_of(problem, plan.data), plan.data, names, geometries)
     return Response(json.dumps(body), media_type="application/geo+json")
 
 
