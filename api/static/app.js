@@ -388,11 +388,31 @@ function setProgress(run) {
   $("progress-objective").textContent = run.objective == null ? "–" : fmt.format(run.objective);
   $("progress-bound").textContent = run.bound == null ? "–" : fmt.format(run.bound);
   $("progress-gap").textContent = run.gap == null ? "–" : `${(run.gap * 100).toFixed(2)} %`;
-  $("progress-elapsed").textContent = run.elapsed_s == null ? "–" : `${run.elapsed_s.toFixed(1)} s`;
+  const elapsed = elapsedOf(run, running);
+  $("progress-elapsed").textContent = elapsed == null ? "–" : `${elapsed.toFixed(1)} s`;
   const limit = run.time_limit_s || state.activeRun?.time_limit_s || 1;
   $("progress-bar").max = limit;
-  $("progress-bar").value = running ? Math.min(run.elapsed_s || 0, limit) : limit;
+  $("progress-bar").value = running ? Math.min(elapsed || 0, limit) : limit;
   $("cancel-run").disabled = !running;
+}
+
+// Elapsed time as the planner watches it: the wall time since the run started. While it runs the
+// server reports exactly that; once it ends, its elapsed_s is the solver's own clock, which starts
+// after the worker has loaded the scenario and so is a little shorter. An ended run therefore shows
+// finished_at - started_at, and no update ever moves the number back for the same run.
+const shownElapsed = { run: null, value: null };
+function elapsedOf(run, running) {
+  let value = run.elapsed_s ?? null;
+  if (!running && run.started_at && run.finished_at) {
+    const wall = (Date.parse(run.finished_at) - Date.parse(run.started_at)) / 1000;
+    if (Number.isFinite(wall)) value = Math.max(value ?? 0, wall);
+  }
+  if (shownElapsed.run === run.id && shownElapsed.value != null && (value == null || value < shownElapsed.value)) {
+    value = shownElapsed.value;
+  }
+  shownElapsed.run = run.id;
+  shownElapsed.value = value;
+  return value;
 }
 
 // Server-sent events over fetch: "event: x" / "data: {...}" lines, a blank line ends an event.
@@ -487,9 +507,16 @@ async function cancelRun() {
 const map = window.L ? L.map("map", { zoomSnap: 0.25, preferCanvas: false }).setView([39.5, -96], 4) : null;
 const unitLayer = map ? L.featureGroup().addTo(map) : null;
 const edgeLayer = map ? L.layerGroup().addTo(map) : null;
+const borderLayer = map ? L.layerGroup().addTo(map) : null; // territory outlines over unit polygons
 const repLayer = map ? L.layerGroup().addTo(map) : null;
+const UNIT_OUTLINE = "#ffffff";
+const BORDER_COLOR = "#1d232b";
+const FOCUS_COLOR = "#f0a500"; // the page's focus color (app.css --focus)
 let markersByTerritory = new Map();
 let edgesByTerritory = new Map();
+let bordersByTerritory = new Map();
+let unitEntries = new Map(); // unit id -> {unit, layer, latlng, html, text, base: {color, weight}}
+let focusedUnit = null;
 let lastBounds = null;
 const FIT = { padding: [24, 24], maxZoom: 12, animate: false }; // no animation: markers stay put under the mouse
 // The map shares its column with the tables: when they change height, keep all units in view.
@@ -497,8 +524,18 @@ const FIT = { padding: [24, 24], maxZoom: 12, animate: false }; // no animation:
 // under a still mouse gets no mouseout).
 const unitTip = map ? L.tooltip({ className: "unit-tip", direction: "top", offset: [0, -8] }) : null;
 const closeTooltips = () => map?.closeTooltip(unitTip);
-function showTip(marker, html) {
-  unitTip.setLatLng(marker.getLatLng()).setContent(html);
+// Above the unit, unless that would cut the tooltip off at the map's top edge (or sides).
+function showTip(latlng, html) {
+  const { x, y } = map.latLngToContainerPoint(latlng);
+  const { x: width } = map.getSize();
+  const direction = y < 140 ? (x < 110 ? "right" : x > width - 110 ? "left" : "bottom")
+    : x < 110 ? "right" : x > width - 110 ? "left" : "top";
+  const offset = { top: [0, -8], bottom: [0, 8], left: [-8, 0], right: [8, 0] }[direction];
+  if (unitTip.options.direction !== direction) {
+    map.closeTooltip(unitTip);
+    Object.assign(unitTip.options, { direction, offset });
+  }
+  unitTip.setLatLng(latlng).setContent(html);
   map.openTooltip(unitTip);
 }
 if (map) {
@@ -519,55 +556,156 @@ function escapeHtml(text) {
   return String(text).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 }
 
-// units colored by `colorFor(unit)`; `extra(unit)` adds lines to the tooltip and marker options.
+// GeoJSON [lon, lat] rings -> Leaflet [lat, lon]; a MultiPolygon becomes Leaflet's nested form.
+function latLngsOf(geometry) {
+  const ring = (positions) => positions.map(([lon, lat]) => [lat, lon]);
+  const polygon = (rings) => rings.map(ring);
+  return geometry.type === "MultiPolygon" ? geometry.coordinates.map(polygon) : polygon(geometry.coordinates);
+}
+
+function ringsOf(geometry) {
+  return geometry.type === "MultiPolygon" ? geometry.coordinates.flat() : geometry.coordinates;
+}
+
+// A territory's outline: the polygon edges of its units that no other unit of the same territory
+// shares. Needs boundaries that share vertices (clean county/ZIP files); when few edges are shared
+// at all, outlines would just redraw every unit, so none are drawn.
+function territoryBorders(units, territoryOf) {
+  const key = ([lon, lat]) => `${lon.toFixed(6)},${lat.toFixed(6)}`;
+  const edges = new Map(); // "territory|a|b" -> {territory, p, q, n}
+  const anyTerritory = new Map(); // "a|b" -> count over all units
+  for (const unit of units) {
+    const territory = territoryOf(unit);
+    if (!unit.geometry || territory == null) continue;
+    for (const ring of ringsOf(unit.geometry)) {
+      for (let i = 0; i + 1 < ring.length; i++) {
+        const a = key(ring[i]), b = key(ring[i + 1]);
+        if (a === b) continue;
+        const edge = a < b ? `${a}|${b}` : `${b}|${a}`;
+        anyTerritory.set(edge, (anyTerritory.get(edge) || 0) + 1);
+        const id = `${territory}|${edge}`;
+        const seen = edges.get(id);
+        if (seen) seen.n += 1;
+        else edges.set(id, { territory, p: ring[i], q: ring[i + 1], n: 1 });
+      }
+    }
+  }
+  let shared = 0;
+  for (const n of anyTerritory.values()) if (n > 1) shared += 1;
+  if (!anyTerritory.size || shared / anyTerritory.size < 0.25) return new Map();
+  const borders = new Map();
+  for (const { territory, p, q, n } of edges.values()) {
+    if (n !== 1) continue;
+    if (!borders.has(territory)) borders.set(territory, []);
+    borders.get(territory).push([[p[1], p[0]], [q[1], q[0]]]);
+  }
+  return borders;
+}
+
+// Diagonal hatching for moved units' polygons, drawn over their fill (an SVG pattern in Leaflet's renderer).
+function ensureHatch(layer) {
+  const svg = layer.getElement()?.ownerSVGElement;
+  if (!svg || svg.querySelector("#moved-hatch")) return;
+  const ns = "http://www.w3.org/2000/svg";
+  const defs = document.createElementNS(ns, "defs");
+  const pattern = document.createElementNS(ns, "pattern");
+  Object.entries({ id: "moved-hatch", width: 7, height: 7, patternUnits: "userSpaceOnUse", patternTransform: "rotate(45)" })
+    .forEach(([k, v]) => pattern.setAttribute(k, v));
+  const line = document.createElementNS(ns, "line");
+  Object.entries({ x1: 0, y1: 0, x2: 0, y2: 7, stroke: "#111", "stroke-width": 2.2, "stroke-opacity": 0.75 })
+    .forEach(([k, v]) => line.setAttribute(k, v));
+  pattern.append(line);
+  defs.append(pattern);
+  svg.prepend(defs);
+}
+
+// Units colored by `colorFor(unit)`: their polygons when the scenario has them, else points sized by
+// workload. `extra(unit)` adds tooltip lines and style (moved units in a comparison).
 function drawUnits(scenario, colorFor, { territoryOf = () => null, extra = () => ({}), title = "", centers = new Set(), reps = {},
   centerOf = {}, territoryColor = () => "#18324f" } = {}) {
   if (!map) return;
   closeTooltips();
+  focusedUnit = null;
   unitLayer.clearLayers();
   edgeLayer.clearLayers();
+  borderLayer.clearLayers();
   repLayer.clearLayers();
   markersByTerritory = new Map();
   edgesByTerritory = new Map();
+  unitEntries = new Map();
   const measures = measuresOf(scenario);
   const maxWorkload = Math.max(...scenario.units.map((u) => unitMeasure(u, "workload")), 1e-9);
   const byId = new Map(scenario.units.map((u) => [u.id, u]));
-  // Adjacency inside a territory, drawn faintly, shows it as one connected piece even without tiles.
+  // Adjacency inside a territory, drawn faintly, shows it as one connected piece even without tiles
+  // (not needed between polygons: they show it themselves).
   for (const [a, b] of scenario.adjacency || []) {
     const ua = byId.get(a), ub = byId.get(b);
     const ta = territoryOf(ua), tb = territoryOf(ub);
-    if (!ua || !ub || ta == null || ta !== tb) continue;
+    if (!ua || !ub || ta == null || ta !== tb || (ua.geometry && ub.geometry)) continue;
     const edge = L.polyline([[ua.lat, ua.lon], [ub.lat, ub.lon]], { color: colorFor(ua), weight: 2, opacity: 0.45, interactive: false });
     edge.addTo(edgeLayer);
     if (!edgesByTerritory.has(ta)) edgesByTerritory.set(ta, []);
     edgesByTerritory.get(ta).push(edge);
   }
-  const points = [];
+  const bounds = L.latLngBounds([]);
+  const hatched = [];
   for (const unit of scenario.units) {
     const territory = territoryOf(unit);
     const more = extra(unit);
     const isCenter = centers.has(unit.id);
-    const radius = 4 + 6 * Math.sqrt(unitMeasure(unit, "workload") / maxWorkload);
-    const marker = L.circleMarker([unit.lat, unit.lon], {
-      radius: radius + (more.radiusBoost || 0), fillColor: colorFor(unit), fillOpacity: more.fillOpacity ?? 0.9,
-      color: more.stroke || (isCenter ? "#111" : "#fff"), weight: more.weight || (isCenter ? 2.5 : 1),
-      opacity: 1, className: `unit-marker${more.className ? ` ${more.className}` : ""}${isCenter ? " center" : ""}`,
-    });
+    const className = `unit-marker${unit.geometry ? " unit-shape" : ""}${more.className ? ` ${more.className}` : ""}${isCenter ? " center" : ""}`;
+    let layer;
+    if (unit.geometry) {
+      layer = L.polygon(latLngsOf(unit.geometry), {
+        fillColor: colorFor(unit), fillOpacity: more.fillOpacity ?? 0.8, color: more.stroke || UNIT_OUTLINE,
+        weight: more.weight ? more.weight - 0.5 : 0.8, opacity: 1, className,
+      });
+      if (more.hatch) hatched.push(latLngsOf(unit.geometry));
+    } else {
+      const radius = 4 + 6 * Math.sqrt(unitMeasure(unit, "workload") / maxWorkload);
+      layer = L.circleMarker([unit.lat, unit.lon], {
+        radius: radius + (more.radiusBoost || 0), fillColor: colorFor(unit), fillOpacity: more.fillOpacity ?? 0.9,
+        color: more.stroke || (isCenter ? "#111" : UNIT_OUTLINE), weight: more.weight || (isCenter ? 2.5 : 1), opacity: 1, className,
+      });
+    }
     const lines = [`<strong>${escapeHtml(unit.name || unit.id)}</strong> <span class="hint">${escapeHtml(unit.id)}</span>`];
     if (territory != null) lines.push(`Territory <strong>${escapeHtml(territory)}</strong>${reps[territory] ? ` · rep ${escapeHtml(reps[territory])}` : ""}${isCenter ? " · center" : ""}`);
     for (const m of measures) lines.push(`${escapeHtml(m)}: ${fmt.format(unitMeasure(unit, m))}`);
     if (unit.lock) lines.push(`locked to ${escapeHtml(unit.lock)}`);
     lines.push(...(more.lines || []));
     const html = lines.join("<br>");
-    marker.on("mouseover", () => showTip(marker, html));
-    marker.on("mouseout", () => map.closeTooltip(unitTip));
-    marker.addTo(unitLayer);
-    marker.getElement()?.setAttribute("data-unit", unit.id);
+    const latlng = L.latLng(unit.lat, unit.lon);
+    layer.on("mouseover", () => showTip(latlng, html));
+    layer.on("mouseout", () => { if (focusedUnit !== unit.id) map.closeTooltip(unitTip); });
+    layer.on("click", () => { $("unit-select").value = unit.id; focusUnit(unit.id); });
+    layer.addTo(unitLayer);
+    layer.getElement()?.setAttribute("data-unit", unit.id);
+    unitEntries.set(unit.id, { unit, layer, latlng, html, text: htmlToText(html), base: { color: layer.options.color, weight: layer.options.weight } });
     if (territory != null) {
       if (!markersByTerritory.has(territory)) markersByTerritory.set(territory, []);
-      markersByTerritory.get(territory).push(marker);
+      markersByTerritory.get(territory).push(layer);
     }
-    points.push([unit.lat, unit.lon]);
+    bounds.extend(unit.geometry ? layer.getBounds() : latlng);
+  }
+  if (hatched.length) {
+    for (const latlngs of hatched) {
+      const overlay = L.polygon(latlngs, { stroke: false, fillColor: "url(#moved-hatch)", fillOpacity: 1, interactive: false, className: "moved-hatch" });
+      overlay.addTo(unitLayer);
+      ensureHatch(overlay);
+    }
+  }
+  bordersByTerritory = new Map();
+  for (const [territory, segments] of territoryBorders(scenario.units, territoryOf)) {
+    const line = L.polyline(segments, { color: BORDER_COLOR, weight: 2, opacity: 0.9, interactive: false, className: "territory-border" });
+    line.addTo(borderLayer);
+    bordersByTerritory.set(territory, line);
+  }
+  // A polygon's center is marked by a dot at the unit's location (points mark it with their outline).
+  for (const id of centers) {
+    const unit = byId.get(id);
+    if (!unit?.geometry) continue;
+    L.circleMarker([unit.lat, unit.lon], { radius: 4, color: "#fff", weight: 1.5, fillColor: "#111", fillOpacity: 1,
+      interactive: false, className: "center-dot" }).addTo(borderLayer);
   }
   for (const rep of scenario.reps || []) {
     const territory = Object.keys(reps).find((t) => reps[t] === rep.id);
@@ -583,11 +721,48 @@ function drawUnits(scenario, colorFor, { territoryOf = () => null, extra = () =>
       .bindTooltip(`Home of rep <strong>${escapeHtml(rep.name || rep.id)}</strong>${territory ? ` · territory ${escapeHtml(territory)}` : ""}`
         + `${rep.skills?.length ? `<br>skills: ${rep.skills.map(escapeHtml).join(", ")}` : ""}`)
       .addTo(repLayer);
-    points.push([rep.lat, rep.lon]);
+    bounds.extend([rep.lat, rep.lon]);
   }
-  lastBounds = points.length ? L.latLngBounds(points) : null;
+  lastBounds = bounds.isValid() ? bounds : null;
   if (lastBounds) map.fitBounds(lastBounds, FIT);
   if (title) $("view-title").textContent = title;
+  fillUnitPicker(scenario, territoryOf);
+}
+
+function htmlToText(html) {
+  const div = document.createElement("div");
+  div.innerHTML = html.replaceAll("<br>", "; ");
+  return div.textContent;
+}
+
+// The keyboard's way to the units on the map: one <select> (type to jump by name, arrows to step)
+// that outlines the unit, brings it into view and shows its tooltip (also read out through a live region).
+function fillUnitPicker(scenario, territoryOf) {
+  const select = $("unit-select");
+  const units = [...scenario.units].sort((a, b) => String(a.name || a.id).localeCompare(String(b.name || b.id), "en", { numeric: true }));
+  select.replaceChildren(new Option(`Pick one of ${units.length} units…`, ""), ...units.map((u) => {
+    const territory = territoryOf(u);
+    return new Option(`${u.name || u.id}${u.name && u.name !== u.id ? ` (${u.id})` : ""}${territory != null ? ` · ${territory}` : ""}`, u.id);
+  }));
+  $("unit-details").textContent = "";
+}
+
+function focusUnit(id) {
+  const previous = unitEntries.get(focusedUnit);
+  if (previous) previous.layer.setStyle(previous.base);
+  focusedUnit = null;
+  const entry = unitEntries.get(id);
+  if (!entry) {
+    closeTooltips();
+    $("unit-details").textContent = "";
+    return;
+  }
+  if (!map.getBounds().contains(entry.latlng)) map.panTo(entry.latlng, { animate: false });
+  entry.layer.setStyle({ color: FOCUS_COLOR, weight: entry.unit.geometry ? 3.5 : 3 });
+  entry.layer.bringToFront();
+  focusedUnit = id;
+  showTip(entry.latlng, entry.html);
+  $("unit-details").textContent = entry.text;
 }
 
 function highlightTerritory(territory) {
@@ -601,6 +776,7 @@ function highlightTerritory(territory) {
   for (const [t, edges] of edgesByTerritory) {
     for (const edge of edges) edge.setStyle({ opacity: territory == null || t === territory ? 0.45 : 0.08 });
   }
+  for (const [t, line] of bordersByTerritory) line.setStyle({ opacity: territory == null || t === territory ? 0.9 : 0.2 });
 }
 
 // -- plan view ----------------------------------------------------------------------------------
@@ -626,7 +802,7 @@ async function showRun(runId, { live = false } = {}) {
   for (const [name, value] of Object.entries(k)) {
     if (name.startsWith("max_") && name.endsWith("_dev")) parts.push(`max ${name.slice(4, -4)} dev ${(value * 100).toFixed(1)} %`);
   }
-  if (plan.runtime_s != null && !live) parts.push(`${plan.runtime_s.toFixed(1)} s`);
+  if (plan.runtime_s != null && !live) parts.push(`solver ${plan.runtime_s.toFixed(1)} s`);
   if (plan.violations?.length) parts.push(`${plan.violations.length} violations: ${plan.violations.slice(0, 3).join("; ")}`);
   $("view-summary").textContent = parts.join(" · ");
   renderKpis(plan, scenario, colors);
@@ -753,7 +929,8 @@ async function compareRuns(event) {
   const territoryOf = (u) => (u ? (moved.get(u.id)?.to ?? basePlan.assignment[u.id]) : null);
   state.shownRun = null;
   const shares = Object.entries(diff.moved_share).map(([m, s]) => `${(s * 100).toFixed(1)} % of ${m}`).join(", ");
-  $("view-summary").textContent = `Moved units (black outline) are colored by their territory in run ${shortId(otherId)}; `
+  const shaped = scenario.units.some((u) => u.geometry);
+  $("view-summary").textContent = `Moved units (black outline${shaped ? ", hatched" : ""}) are colored by their territory in run ${shortId(otherId)}; `
     + `the others stay where run ${shortId(baseId)} put them. ${diff.moved_units} units move (${shares}).`
     + (result.matched_territories ? " Territories were matched by shared workload." : "");
   $("kpi-panel").hidden = true;
@@ -765,7 +942,7 @@ async function compareRuns(event) {
     extra: (u) => {
       const m = moved.get(u.id);
       if (!m) return { fillOpacity: 0.3 };
-      return { className: "moved", stroke: "#111", weight: 3, radiusBoost: 2, fillOpacity: 1,
+      return { className: "moved", stroke: "#111", weight: 3, radiusBoost: 2, fillOpacity: 1, hatch: true,
         lines: [`<strong>moves ${escapeHtml(m.from)} → ${escapeHtml(m.to)}</strong>`] };
     },
     title: `Compare ${shortId(baseId)} → ${shortId(otherId)}: ${diff.moved_units} units move`,
@@ -819,6 +996,21 @@ function renderCompareTables(result, baseId, otherId, colors, scenario) {
     + shownMeasures.map((m) => `<td class="num">${fmt.format(u[m])}</td>`).join("") + "</tr>").join("")
     + (diff.units.length > limit ? `<tr><td colspan="4" class="hint">… and ${diff.units.length - limit} more (download the plans)</td></tr>` : "")
     + (diff.units.length ? "" : `<tr><td colspan="4" class="hint">No unit moves: the two plans are the same.</td></tr>`);
+  moved.tBodies[0].querySelectorAll("tr[data-unit]").forEach((tr, i) => { tr.tabIndex = i ? -1 : 0; });
+}
+
+// Rows of units as one tab stop: arrows, Home and End move between them (each shows its unit on the map).
+function stepRows(event) {
+  const row = event.target.closest("tr[data-unit]");
+  if (!row) return;
+  const rows = [...row.parentElement.querySelectorAll("tr[data-unit]")];
+  const i = rows.indexOf(row);
+  const to = { ArrowDown: i + 1, ArrowUp: i - 1, Home: 0, End: rows.length - 1 }[event.key];
+  if (to == null || !rows[to]) return;
+  event.preventDefault();
+  row.tabIndex = -1;
+  rows[to].tabIndex = 0;
+  rows[to].focus();
 }
 
 // -- upload -------------------------------------------------------------------------------------
@@ -883,6 +1075,7 @@ async function uploaded(created, filename) {
   $("upload-status").textContent = `Uploaded ${filename} as “${created.name}” (${created.units} units, k=${created.territories}).`;
   state.scenario = null;
   await loadScenarios(created.id);
+  $("scenario-select").focus(); // the next step is up there: its rules and Start run
 }
 
 // -- start --------------------------------------------------------------------------------------
@@ -893,6 +1086,15 @@ async function init() {
   $("logout").addEventListener("click", () => signOut());
   $("scenario-select").addEventListener("change", (e) => {
     if (e.target.value !== state.scenario?.id) selectScenario(e.target.value).catch(report);
+  });
+  $("unit-select").addEventListener("change", (e) => focusUnit(e.target.value));
+  $("unit-select").addEventListener("keydown", (e) => {
+    if (e.key === "Escape") { e.target.value = ""; focusUnit(""); }
+  });
+  $("moved-units").addEventListener("keydown", stepRows);
+  $("moved-units").addEventListener("focusin", (e) => {
+    const row = e.target.closest("tr[data-unit]");
+    if (row) focusUnit(row.dataset.unit);
   });
   $("run-form").addEventListener("submit", (e) => startRun(e).catch(report));
   $("cancel-run").addEventListener("click", cancelRun);
