@@ -87,10 +87,20 @@ class Distances(_Strict):
 
 
 class Tier(_Strict):
-    """Visit pattern of a customer grade: workload = visits_per_year x hours_per_visit."""
+    """Visit pattern of a customer grade:
+    workload = visits_per_year x (hours_per_visit + travel_hours_per_visit).
+
+    `travel_hours_per_visit` is the planner's estimate of the driving time a visit costs
+    (0 when travel is left out of the workload).
+    """
 
     visits_per_year: float = Field(ge=0, allow_inf_nan=False)
     hours_per_visit: float = Field(ge=0, allow_inf_nan=False)
+    travel_hours_per_visit: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+
+    def workload_hours(self) -> float:
+        """Hours a year one customer of this grade takes, travel included."""
+        return self.visits_per_year * (self.hours_per_visit + self.travel_hours_per_visit)
 
 
 class Objective(_Strict):
@@ -214,11 +224,11 @@ class Scenario(_Strict):
         return self
 
     def unit_workload(self, unit: Unit) -> float:
-        """Workload as given, else derived from the unit's tier (visits a year x hours a visit)."""
+        """Workload as given, else derived from the unit's tier (visits a year x (hours a visit +
+        travel hours a visit))."""
         if "workload" in unit.model_fields_set or unit.tier is None:
             return unit.workload
-        tier = self.tiers[unit.tier]
-        return tier.visits_per_year * tier.hours_per_visit
+        return self.tiers[unit.tier].workload_hours()
 
     def measure_names(self) -> set[str]:
         names = {"workload", "potential"}
