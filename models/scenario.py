@@ -103,6 +103,26 @@ class Tier(_Strict):
         return self.visits_per_year * (self.hours_per_visit + self.travel_hours_per_visit)
 
 
+class SkillRule(_Strict):
+    """How a unit's skills bind the rep serving it.
+
+    mode "hard" (default): the rep must hold every skill the unit needs.
+    mode "soft": a rep may lack some; each skill a unit needs that its rep lacks adds
+    `penalty` to the objective (in objective units: workload x km^distance_power).
+    """
+
+    mode: Literal["hard", "soft"] = "hard"
+    penalty: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _penalty_with_soft(self) -> "SkillRule":
+        if self.mode == "soft" and self.penalty is None:
+            raise ValueError("mode 'soft' needs 'penalty' (the cost of each skill a unit needs that its rep lacks)")
+        if self.mode == "hard" and self.penalty is not None:
+            raise ValueError("'penalty' applies only with mode 'soft' (hard skills cannot be broken)")
+        return self
+
+
 class Objective(_Strict):
     distance_power: Literal[1, 2] = 1
     disruption_weight: float = Field(default=0.0, ge=0, allow_inf_nan=False)
@@ -130,6 +150,7 @@ class Scenario(_Strict):
     disruption: Disruption = Field(default_factory=Disruption)
     tiers: dict[Id, Tier] = Field(default_factory=dict)
     regions: int | None = Field(default=None, ge=1)  # group territories into regions, solved top-down
+    skills: SkillRule = Field(default_factory=SkillRule)  # hard, or soft with a penalty per unserved skill
 
     @field_validator("balance")
     @classmethod
