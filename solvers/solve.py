@@ -158,7 +158,8 @@ def _heuristic(problem: Problem, options: SolveOptions, clock: Clock, warm_start
     search_clock = Clock(max(clock.remaining() - budget, 0.5 * clock.remaining()), clock.on_progress, clock.cancel)
     result = solve_heuristic(searched, options, search_clock, warm_start)
     if searched is not problem and result.labels is not None:
-        ev = evaluate(problem, align_to_current(problem, result.labels))
+        labels = result.labels if problem.rep_centric else align_to_current(problem, result.labels)
+        ev = evaluate(problem, labels)
         result = replace(result, objective=ev.objective if ev.feasible else result.objective, bound=None)
     return _with_bound(problem, result, clock, budget)
 

@@ -107,3 +107,15 @@ def test_same_seed_same_plan():
     a = solve(problem, SolveOptions(method="heuristic", time_limit_s=60, seed=7)).result.labels
     b = solve(problem, SolveOptions(method="heuristic", time_limit_s=60, seed=7)).result.labels
     assert (a == b).all()
+
+
+def test_fewest_moved_keeps_the_reps_numbering():
+    """minimize 'moved' runs the search with a large price per move; the plan must be scored
+    as numbered (territory t = rep t's), never renumbered to the current alignment."""
+    data = rep_grid(seed=5, objective={"minimize": "moved"})
+    data["balance"] = [{"measure": "workload", "tolerance": 0.3}]
+    problem = build_problem(parse_scenario(data))
+    out = solve(problem, SolveOptions(method="heuristic", time_limit_s=60, seed=0))
+    ev = check(problem, out)
+    assert out.result.objective == ev.moved.sum()
+    assert ev.moved.sum() < 0.2 * problem.n
