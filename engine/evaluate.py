@@ -29,12 +29,28 @@ class Evaluation:
     totals: np.ndarray  # (k, m)
     deviation: np.ndarray  # (k, m) (total - mean) / mean; 0 where mean is 0
     pieces: np.ndarray  # (k,) connected pieces per territory
-    unit_cost: np.ndarray  # (n,) w_i * d(i, center)^p
-    unit_distance: np.ndarray  # (n,) d(i, center)
+    unit_cost: np.ndarray  # (n,) w_i * d(i, center)^p (d from the rep's home when rep-centric)
+    unit_distance: np.ndarray  # (n,) d(i, center), or d(i, home of the territory's rep)
     compactness: float
     moved: np.ndarray  # (n,) bool: unit left its current territory
     objective: float
     violations: list[str]
+    rep_of_territory: np.ndarray | None = None  # (k,) rep index per territory (rep-centric problems)
+    unserved: np.ndarray | None = None  # (n,) bitmask of needed skills the unit's rep lacks
+    skill_penalty: float = 0.0  # soft skills: penalty x unserved skills (part of the objective)
+
+    def unserved_skills(self, problem: Problem) -> list[tuple[str, str, str, str]]:
+        """(unit id, skill, territory id, rep id) for every skill a unit needs that its rep lacks."""
+        if self.unserved is None or self.rep_of_territory is None:
+            return []
+        out = []
+        for i in np.flatnonzero(self.unserved):
+            t = int(self.labels[i])
+            rep = problem.rep_ids[int(self.rep_of_territory[t])]
+            for b, skill in enumerate(problem.skill_names):
+                if self.unserved[i] >> b & 1:
+                    out.append((problem.ids[i], skill, problem.territory_ids[t], rep))
+        return out
 
     @property
     def feasible(self) -> bool:
@@ -78,9 +94,16 @@ def best_centers(problem: Problem, labels: np.ndarray) -> np.ndarray:
 def evaluate(problem: Problem, labels, centers=None, rep_of_territory=None) -> Evaluation:
     """Evaluate the plan `labels` (territory index per unit).
 
-    `centers` (unit index per territory) is used when given (fixed centers); otherwise each
-    territory's best center is chosen, as the model would. `rep_of_territory` (rep index per
-    territory), when given, is checked against skills and capacities.
+    Without reps, travel is measured from each territory's center: `centers` (unit index per
+    territory) when given (fixed centers), otherwise each territory's best center, as the
+    model would choose it.
+
+    With reps (a rep-centric problem), territory t is served by rep `rep_of_territory[t]`
+    (default: `problem.rep_of_territories()`, the mapping every solver uses); travel is
+    measured from that rep's home (great-circle km), the rep's skills and capacities are
+    checked, and `centers` is only the territory's median unit, shown on maps. Skills a unit
+    needs that its rep lacks break the plan (hard skills) or add the scenario's penalty per
+    skill to the objective (soft skills).
     """
     labels = np.asarray(labels, dtype=np.int64)
     n, k = problem.n, problem.k
@@ -137,8 +160,16 @@ def evaluate(problem: Problem, labels, centers=None, rep_of_territory=None) -> E
                     f"frozen: territory {problem.territory_ids[t]} changed ({left} unit(s) left, {joined} joined)"
                 )
 
+    if rep_of_territory is None and problem.rep_centric:
+        rep_of_territory = problem.rep_of_territories()
+    unserved = None
+    skill_penalty = 0.0
     if rep_of_territory is not None:
-        violations += _rep_violations(problem, labels, totals, np.asarray(rep_of_territory))
+        rep_of_territory = np.asarray(rep_of_territory, dtype=np.int64)
+        unserved = problem.unserved_skills(labels, rep_of_territory)
+        violations += _rep_violations(problem, labels, totals, rep_of_territory, unserved)
+        if problem.soft_skills:
+            skill_penalty = problem.skill_penalty * float(problem.skill_count(unserved).sum())
 
     has_current = problem.current >= 0
     moved = has_current & (labels != problem.current)
@@ -149,16 +180,21 @@ def evaluate(problem: Problem, labels, centers=None, rep_of_territory=None) -> E
                 f"disruption: {share:.1%} of units move, more than max_moved_share {problem.max_moved_share:.1%}"
             )
 
-    valid = centers >= 0
-    center_of_unit = np.where(valid[labels], centers[labels], 0)
-    unit_distance = _distances_to_centers(problem, center_of_unit)
-    unit_distance[~valid[labels]] = 0.0
+    if rep_of_territory is not None and problem.rep_centric:
+        home = rep_of_territory[labels]
+        unit_distance = haversine_km(problem.lat, problem.lon, problem.rep_lat[home], problem.rep_lon[home])
+    else:
+        valid = centers >= 0
+        center_of_unit = np.where(valid[labels], centers[labels], 0)
+        unit_distance = _distances_to_centers(problem, center_of_unit)
+        unit_distance[~valid[labels]] = 0.0
     unit_cost = problem.weights * unit_distance**problem.distance_power
     compactness = float(unit_cost.sum())
     if problem.minimize == "moved":
-        objective = float(moved.sum())  # realignment: fewest moved units (compactness is a tie-break KPI)
+        # realignment: fewest moved units (compactness and the skill penalty are tie-break KPIs)
+        objective = float(moved.sum())
     else:
-        objective = compactness + problem.disruption_weight * float(moved.sum())
+        objective = compactness + problem.disruption_weight * float(moved.sum()) + skill_penalty
 
     return Evaluation(
         labels=labels,
@@ -172,6 +208,9 @@ def evaluate(problem: Problem, labels, centers=None, rep_of_territory=None) -> E
         moved=moved,
         objective=objective,
         violations=violations,
+        rep_of_territory=rep_of_territory,
+        unserved=unserved,
+        skill_penalty=skill_penalty,
     )
 
 
@@ -182,13 +221,13 @@ def _distances_to_centers(problem: Problem, center_of_unit: np.ndarray) -> np.nd
     return haversine_km(problem.lat, problem.lon, problem.lat[center_of_unit], problem.lon[center_of_unit])
 
 
-def _rep_violations(problem: Problem, labels: np.ndarray, totals: np.ndarray, rep_of_territory: np.ndarray) -> list[str]:
+def _rep_violations(problem: Problem, labels: np.ndarray, totals: np.ndarray, rep_of_territory: np.ndarray,
+                    unserved: np.ndarray) -> list[str]:
     out = []
-    rep_mask = problem.rep_skills[rep_of_territory[labels]]
-    lacking = np.flatnonzero(problem.unit_skills & ~rep_mask)
+    lacking = np.flatnonzero(unserved) if not problem.soft_skills else np.zeros(0, dtype=np.int64)
     for i in lacking[:20]:
         t = labels[i]
-        missing = [s for b, s in enumerate(problem.skill_names) if (problem.unit_skills[i] & ~rep_mask[i]) >> b & 1]
+        missing = [s for b, s in enumerate(problem.skill_names) if unserved[i] >> b & 1]
         out.append(
             f"skills: unit {problem.ids[i]} needs {', '.join(missing)} but rep {problem.rep_ids[rep_of_territory[t]]} "
             f"of territory {problem.territory_ids[t]} lacks it"

@@ -50,6 +50,43 @@ class Problem:
     regions: int | None = None  # territories grouped into this many contiguous, balanced regions
     frozen: np.ndarray = field(default=None)  # (k,) bool: the territory keeps exactly its current units
     minimize: str = "compactness"  # or "moved": fewest moved units first, compactness breaks ties
+    skill_penalty: float | None = None  # None: skills are hard; else the cost of each unserved skill
+
+    @property
+    def soft_skills(self) -> bool:
+        return self.skill_penalty is not None
+
+    @property
+    def rep_centric(self) -> bool:
+        """Reps are given (each with a home): territory t is served by a known rep and its travel
+        is measured from that rep's home (`rep_of_territories`)."""
+        return bool(self.rep_ids)
+
+    def rep_of_territories(self) -> np.ndarray | None:
+        """(k,) rep index per territory in a rep-centric problem (None without reps); see
+        `rep_of_territory_mapping`. Every solver and the evaluator share this mapping."""
+        if not self.rep_ids:
+            return None
+        return rep_of_territory_mapping(self.rep_current, self.k)
+
+    def unserved_skills(self, labels: np.ndarray, rep_of_territory: np.ndarray) -> np.ndarray:
+        """(n,) bitmask of the skills each unit needs that the rep of its territory lacks."""
+        return self.unit_skills & ~self.rep_skills[rep_of_territory[labels]]
+
+    def skill_count(self, masks: np.ndarray) -> np.ndarray:
+        """Number of skills in each bitmask of `masks`."""
+        masks = np.asarray(masks, dtype=np.int64)
+        out = np.zeros(masks.shape, dtype=np.int64)
+        for b in range(len(self.skill_names)):
+            out += (masks >> b) & 1
+        return out
+
+    def home_distances(self, rep_of_territory: np.ndarray, idx: np.ndarray | None = None) -> np.ndarray:
+        """(n or len(idx), k) great-circle km from units to the home of each territory's rep."""
+        lat = self.lat if idx is None else self.lat[idx]
+        lon = self.lon if idx is None else self.lon[idx]
+        return haversine_km(lat[:, None], lon[:, None], self.rep_lat[rep_of_territory][None, :],
+                            self.rep_lon[rep_of_territory][None, :])
 
     @property
     def n(self) -> int:
@@ -126,10 +163,34 @@ class Problem:
             frozen=np.zeros(k, dtype=bool),
         )
 
+    def without_reps(self) -> "Problem":
+        """The same problem with no reps: territories designed around unit centers (locks to a
+        rep's territory stay as territory locks)."""
+        return self.with_(
+            rep_ids=[], rep_lat=np.zeros(0), rep_lon=np.zeros(0), rep_skills=np.zeros(0, dtype=np.int64),
+            rep_capacity=np.zeros((0, len(self.measure_names))), rep_current=np.zeros(0, dtype=np.int64),
+            skill_penalty=None,
+        )
+
     def with_(self, **changes) -> "Problem":
         from dataclasses import replace
 
         return replace(self, **changes)
+
+
+def rep_of_territory_mapping(rep_current: np.ndarray, k: int) -> np.ndarray:
+    """Territory t is served by the rep whose current territory is t; the other reps take the
+    remaining territories in index order."""
+    rep_of = np.full(k, -1, dtype=np.int64)
+    free_reps = []
+    for r, cur in enumerate(np.asarray(rep_current).tolist()):
+        if 0 <= cur < k and rep_of[cur] < 0:
+            rep_of[cur] = r
+        else:
+            free_reps.append(r)
+    for t in np.flatnonzero(rep_of < 0):
+        rep_of[t] = free_reps.pop(0)
+    return rep_of
 
 
 def build_problem(scenario: Scenario) -> Problem:
@@ -180,9 +241,11 @@ def build_problem(scenario: Scenario) -> Problem:
 
     territory_ids = scenario.territory_ids()
     tindex = {t: i for i, t in enumerate(territory_ids)}
-    rep_territory = {}
-    for r, rep in enumerate(scenario.reps):
-        rep_territory[rep.id] = rep.current if rep.current in tindex else territory_ids[r]
+    rep_current = np.array([tindex.get(r.current, -1) if r.current else -1 for r in scenario.reps], dtype=np.int64)
+    rep_territory = {}  # a lock to a rep pins the unit to the territory that rep serves
+    if scenario.reps:
+        for t, r in enumerate(rep_of_territory_mapping(rep_current, k).tolist()):
+            rep_territory[scenario.reps[r].id] = territory_ids[t]
     locks = np.full(n, -1, dtype=np.int64)
     current = np.full(n, -1, dtype=np.int64)
     for i, u in enumerate(units):
@@ -237,8 +300,9 @@ def build_problem(scenario: Scenario) -> Problem:
         rep_lon=np.array([r.lon for r in reps], dtype=float),
         rep_skills=np.array([mask(r.skills) for r in reps], dtype=np.int64),
         rep_capacity=rep_capacity,
-        rep_current=np.array([tindex.get(r.current, -1) if r.current else -1 for r in reps], dtype=np.int64),
+        rep_current=rep_current,
         regions=scenario.regions,
         frozen=np.array([t in set(scenario.disruption.frozen) for t in territory_ids], dtype=bool),
         minimize=scenario.objective.minimize,
+        skill_penalty=scenario.skills.penalty if scenario.skills.mode == "soft" else None,
     )

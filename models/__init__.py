@@ -7,6 +7,7 @@ from models.scenario import (
     Objective,
     Rep,
     Scenario,
+    SkillRule,
     Tier,
     Unit,
 )
@@ -24,6 +25,7 @@ __all__ = [
     "Rep",
     "Scenario",
     "ScenarioError",
+    "SkillRule",
     "SolveOptions",
     "TerritoryKPIs",
     "TerritoryPlan",

@@ -161,10 +161,40 @@ class Distances(_Strict):
 
 
 class Tier(_Strict):
-    """Visit pattern of a customer grade: workload = visits_per_year x hours_per_visit."""
+    """Visit pattern of a customer grade:
+    workload = visits_per_year x (hours_per_visit + travel_hours_per_visit).
+
+    `travel_hours_per_visit` is the planner's estimate of the driving time a visit costs
+    (0 when travel is left out of the workload).
+    """
 
     visits_per_year: float = Field(ge=0, allow_inf_nan=False)
     hours_per_visit: float = Field(ge=0, allow_inf_nan=False)
+    travel_hours_per_visit: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+
+    def workload_hours(self) -> float:
+        """Hours a year one customer of this grade takes, travel included."""
+        return self.visits_per_year * (self.hours_per_visit + self.travel_hours_per_visit)
+
+
+class SkillRule(_Strict):
+    """How a unit's skills bind the rep serving it.
+
+    mode "hard" (default): the rep must hold every skill the unit needs.
+    mode "soft": a rep may lack some; each skill a unit needs that its rep lacks adds
+    `penalty` to the objective (in objective units: workload x km^distance_power).
+    """
+
+    mode: Literal["hard", "soft"] = "hard"
+    penalty: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _penalty_with_soft(self) -> "SkillRule":
+        if self.mode == "soft" and self.penalty is None:
+            raise ValueError("mode 'soft' needs 'penalty' (the cost of each skill a unit needs that its rep lacks)")
+        if self.mode == "hard" and self.penalty is not None:
+            raise ValueError("'penalty' applies only with mode 'soft' (hard skills cannot be broken)")
+        return self
 
 
 class Objective(_Strict):
@@ -194,6 +224,7 @@ class Scenario(_Strict):
     disruption: Disruption = Field(default_factory=Disruption)
     tiers: dict[Id, Tier] = Field(default_factory=dict)
     regions: int | None = Field(default=None, ge=1)  # group territories into regions, solved top-down
+    skills: SkillRule = Field(default_factory=SkillRule)  # hard, or soft with a penalty per unserved skill
 
     @field_validator("balance")
     @classmethod
@@ -288,11 +319,11 @@ class Scenario(_Strict):
         return self
 
     def unit_workload(self, unit: Unit) -> float:
-        """Workload as given, else derived from the unit's tier (visits a year x hours a visit)."""
+        """Workload as given, else derived from the unit's tier (visits a year x (hours a visit +
+        travel hours a visit))."""
         if "workload" in unit.model_fields_set or unit.tier is None:
             return unit.workload
-        tier = self.tiers[unit.tier]
-        return tier.visits_per_year * tier.hours_per_visit
+        return self.tiers[unit.tier].workload_hours()
 
     def measure_names(self) -> set[str]:
         names = {"workload", "potential"}

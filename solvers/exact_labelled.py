@@ -20,7 +20,9 @@ territory t (t = 0..k-1):
             x[i,t] + x[j,t] - 1 <= sum_{c in C} x[c,t]  otherwise, C separates i, j
 
 with moved_i = 1 - x[i, current_i] and c[i,t] = w_i d(i, home of t's rep)^p (without reps:
-d to the best center of t's current units). Mode "moved" is lexicographic in two solves:
+d to the best center of t's current units); with soft skills, x[i,t] is allowed when t's rep
+lacks a skill of i and c[i,t] adds the scenario's penalty per lacking skill. With reps the
+model's objective is the evaluator's, so its bound is a bound on the evaluated plan. Mode "moved" is lexicographic in two solves:
 the fewest moved units first (an integral objective, proved with zero gap), then the most
 compact plan among those. The returned objective is the model's (moved units in mode
 "moved"); the labels are territory indices, so no renumbering is needed.
@@ -362,7 +364,7 @@ def _diagnose(problem: Problem, options: SolveOptions, clock: Clock, message: st
         present.append("locks")
     if problem.frozen is not None and problem.frozen.any():
         present.append("frozen")
-    if problem.rep_ids and problem.unit_skills.any():
+    if problem.rep_ids and problem.unit_skills.any() and not problem.soft_skills:
         present.append("skills")
     if problem.rep_ids and np.isfinite(problem.rep_capacity).any():
         present.append("capacity")

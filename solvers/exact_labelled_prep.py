@@ -21,7 +21,6 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from engine.contiguity import territory_components
-from engine.geo import haversine_km
 from engine.problem import Problem
 from solvers.exact_prep import vertex_separator, vertex_weighted_paths
 
@@ -58,33 +57,28 @@ class LabelledPrep:
 
 
 def rep_of_territories(problem: Problem) -> np.ndarray | None:
-    """Territory t is served by the rep whose current territory is t; the other reps take the
-    remaining territories in index order."""
-    if not problem.rep_ids:
-        return None
-    k = problem.k
-    rep_of = np.full(k, -1, dtype=np.int64)
-    free_reps = []
-    for r, cur in enumerate(problem.rep_current):
-        if 0 <= cur < k and rep_of[cur] < 0:
-            rep_of[cur] = r
-        else:
-            free_reps.append(r)
-    for t in np.flatnonzero(rep_of < 0):
-        rep_of[t] = free_reps.pop(0)
-    return rep_of
+    """The rep serving each territory (the problem's shared mapping); None without reps."""
+    return problem.rep_of_territories()
+
+
+def skill_costs(problem: Problem, rep_of: np.ndarray | None) -> np.ndarray:
+    """(n, k) soft-skill penalty of unit i in territory t: penalty x the skills i needs that
+    t's rep lacks (zeros with hard skills or without reps)."""
+    if rep_of is None or not problem.soft_skills:
+        return np.zeros((problem.n, problem.k))
+    lacking = problem.unit_skills[:, None] & ~problem.rep_skills[rep_of][None, :]
+    return problem.skill_penalty * problem.skill_count(lacking).astype(float)
 
 
 def fixed_center_costs(problem: Problem, rep_of: np.ndarray | None) -> np.ndarray:
-    """cost[i, t] = w_i d(i, c_t)^p with c_t the home of t's rep, or without reps the best
-    center of t's current units (0 for a territory without current units)."""
+    """cost[i, t] = w_i d(i, c_t)^p with c_t the home of t's rep (as the evaluator measures
+    it), or without reps the best center of t's current units (0 for a territory without
+    current units)."""
     n, k = problem.n, problem.k
     p = problem.distance_power
     w = problem.weights
     if rep_of is not None:
-        d = haversine_km(problem.lat[:, None], problem.lon[:, None],
-                         problem.rep_lat[rep_of][None, :], problem.rep_lon[rep_of][None, :])
-        return w[:, None] * d**p
+        return w[:, None] * problem.home_distances(rep_of) ** p
     from engine.evaluate import best_centers
 
     cost = np.zeros((n, k))
@@ -106,7 +100,10 @@ def prepare_labelled(problem: Problem, rules: tuple[str, ...] = RULES) -> Labell
     m = len(problem.measure_names)
     tids = problem.territory_ids
     rep_of = rep_of_territories(problem)
-    cost = fixed_center_costs(problem, rep_of)
+    # the model's objective per x[i, t]: travel from the center plus, with soft skills, the
+    # penalty of each skill i needs that t's rep lacks (so the model's bound bounds the
+    # evaluator's objective)
+    cost = fixed_center_costs(problem, rep_of) + skill_costs(problem, rep_of)
     adj = problem.adj.tocsr()
     nbrs = [adj.indices[adj.indptr[i] : adj.indptr[i + 1]] for i in range(n)]
     upper = np.where(problem.balanced, problem.upper, np.inf)[None, :].repeat(k, axis=0)
@@ -125,7 +122,7 @@ def prepare_labelled(problem: Problem, rules: tuple[str, ...] = RULES) -> Labell
     def unit(i) -> str:
         return problem.ids[int(i)]
 
-    if "skills" in rules and rep_of is not None:
+    if "skills" in rules and rep_of is not None and not problem.soft_skills:
         lacking = (problem.unit_skills[:, None] & ~problem.rep_skills[rep_of][None, :]) != 0
         allowed &= ~lacking
         for i in np.flatnonzero(~allowed.any(axis=1))[:1]:
@@ -217,6 +214,7 @@ def moved_count(problem: Problem, labels: np.ndarray) -> int:
 
 
 def plan_compactness(prep: LabelledPrep, labels: np.ndarray) -> float:
+    """Fixed-center travel of a plan, plus the soft-skill penalties when skills are soft."""
     return float(prep.cost[np.arange(prep.n), labels].sum())
 
 

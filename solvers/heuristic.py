@@ -26,7 +26,7 @@ from engine.evaluate import evaluate
 from engine.problem import Problem
 from models.options import SolveOptions
 from solvers.base import Clock, SolveResult
-from solvers.heuristic_construct import grow, repair_contiguity, seeds
+from solvers.heuristic_construct import grow, repair_contiguity, repair_rules, seeds
 from solvers.heuristic_recom import recom_pair
 from solvers.heuristic_state import Ctx, State
 
@@ -62,6 +62,8 @@ class _Search:
         b += float((st.count == 0).sum())
         b += float((ctx.locked & (st.labels != ctx.locks)).sum())
         b += float(st.moved_excess())
+        if ctx.hard_skills or ctx.frozen.any():
+            b += float(st.disallowed())
         return b
 
     def record(self, st: State) -> None:
@@ -91,18 +93,18 @@ class _Search:
                 return
             st.recenter(range(ctx.k))
             improved = False
-            viol_t = ctx.viol(st.tot)
+            viol_t = ctx.viol(st.tot, np.arange(ctx.k))
             for t in np.argsort(-viol_t, kind="stable").tolist():
                 if viol_t[t] <= 1e-12 or self.stop():
                     break
                 for u in self.neighbours(st, t):
-                    pair_v = float(ctx.viol(st.tot[[t, u]]).sum())
+                    pair_v = float(ctx.viol(st.tot[[t, u]], np.array([t, u])).sum())
                     res = recom_pair(st, t, u, self.rng, n_trees=8, noise=1.5)
                     if res is not None and res[2] < pair_v - 1e-12:
                         st.set_labels(res[0], res[1])
                         improved = True
                         break
-                viol_t = ctx.viol(st.tot)
+                viol_t = ctx.viol(st.tot, np.arange(ctx.k))
             if not improved:
                 break
         if st.total_viol() <= 1e-12:
@@ -115,7 +117,7 @@ class _Search:
         for it in range(budget):
             if best_v <= 1e-12 or stale >= stale_max or self.stop():
                 break
-            viol_t = ctx.viol(st.tot)
+            viol_t = ctx.viol(st.tot, np.arange(ctx.k))
             bad = np.flatnonzero(viol_t > 1e-12)
             if len(bad) and self.rng.random() < 0.6:
                 t = int(bad[self.rng.integers(len(bad))])
@@ -288,7 +290,8 @@ def solve_heuristic(
         if (cur >= 0).all() and len(np.unique(cur)) == k:
             starts.insert(0, np.where(ctx.locked, ctx.locks, cur))
     n_starts = int(np.clip(1000 // max(n, 1), 4, 12)) if n <= 20000 else 2
-    if n >= SPLIT_MIN_UNITS and not ctx.locked.any() and not starts:
+    if n >= SPLIT_MIN_UNITS and not ctx.locked.any() and not starts and not ctx.fixed:
+        # (rep-centric problems grow from the reps' homes instead: the split ignores them)
         # at scale, region growing leaves balance to a repair that does not keep up with
         # hundreds of territories: bisect along spanning trees first (balanced by construction)
         from solvers.heuristic_split import recursive_split
@@ -308,6 +311,7 @@ def solve_heuristic(
             labels = s0
         if ctx.contiguity:
             labels = repair_contiguity(ctx, labels)
+        labels = repair_rules(ctx, labels)
         if np.bincount(labels, minlength=k).min() == 0:
             continue
         st = State(ctx, labels)

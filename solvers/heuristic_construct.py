@@ -9,6 +9,7 @@ import numpy as np
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
+from engine.geo import haversine_km
 from solvers.heuristic_state import Ctx
 
 
@@ -42,6 +43,8 @@ def seeds(ctx: Ctx, rng: np.random.Generator, lloyd: int = 3) -> np.ndarray:
     """k seed units: locked units first (one per territory with locks), the rest by weighted
     k-means++ and a few Lloyd steps on projected coordinates. Returns seed unit per territory."""
     n, k = ctx.n, ctx.k
+    if ctx.fixed:
+        return home_seeds(ctx)
     ncomp, comp = connected_components(ctx.problem.adj, directed=False)
     alloc = _allocate_seeds(ctx, comp, ncomp)
     seed = np.full(k, -1, dtype=np.int64)
@@ -121,6 +124,27 @@ def seeds(ctx: Ctx, rng: np.random.Generator, lloyd: int = 3) -> np.ndarray:
     return seed
 
 
+def home_seeds(ctx: Ctx) -> np.ndarray:
+    """Rep-centric seeds: per territory the unit nearest its rep's home that may join it (its
+    locked unit nearest the home when it has locked units); territories with locks first."""
+    k = ctx.k
+    seed = np.full(k, -1, dtype=np.int64)
+    taken = np.zeros(ctx.n, dtype=bool)
+    has_lock = np.zeros(k, dtype=bool)
+    has_lock[np.unique(ctx.locks[ctx.locked])] = True
+    for t in sorted(range(k), key=lambda t: (not has_lock[t], t)):
+        if has_lock[t]:
+            cand = np.flatnonzero(ctx.locks == t)
+        else:
+            cand = np.flatnonzero(~taken & ~ctx.locked & ctx.can_join(np.arange(ctx.n), np.full(ctx.n, t)))
+            if len(cand) == 0:
+                cand = np.flatnonzero(~taken & ~ctx.locked)
+        d = haversine_km(ctx.lat[cand], ctx.lon[cand], ctx.home_lat[t], ctx.home_lon[t])
+        seed[t] = cand[int(np.argmin(d))]
+        taken[seed[t]] = True
+    return seed
+
+
 def grow(ctx: Ctx, seed: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Balanced multi-source region growing: repeatedly the territory with the most room
     (largest remaining share of its targets) takes its frontier unit nearest its seed."""
@@ -129,7 +153,7 @@ def grow(ctx: Ctx, seed: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     labels = np.full(n, -1, dtype=np.int64)
     tot = np.zeros((k, max(ctx.nb, 1)))
     A = ctx.A if ctx.nb else ctx.w[:, None]
-    target = ctx.target if ctx.nb else np.array([max(ctx.w.sum() / k, 1e-12)])
+    target = ctx.target_t if ctx.nb else np.full((k, 1), max(ctx.w.sum() / k, 1e-12))
     target = np.where(target > 0, target, 1.0)
     cnt_target = n / k
     count = np.zeros(k)
@@ -143,12 +167,20 @@ def grow(ctx: Ctx, seed: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         if not nb:
             return
         arr = np.array(nb, dtype=np.int64)
-        d = ctx.dist(arr, np.full(len(arr), seed[t])) + tie[arr]
+        tt = np.full(len(arr), t)
+        if ctx.fixed or ctx.frozen.any():
+            keep = ctx.can_join(arr, tt)
+            arr, tt = arr[keep], tt[keep]
+            nb = arr.tolist()
+        if ctx.fixed:  # rep-centric: grow outwards from the rep's home
+            d = ctx.home_cost(arr, tt) / np.maximum(ctx.w[arr], 1e-12) + tie[arr]
+        else:
+            d = ctx.dist(arr, np.full(len(arr), seed[t])) + tie[arr]
         for v, dv in zip(nb, d.tolist()):
             heapq.heappush(heaps[t], (dv, v))
 
     def fill(t: int) -> float:
-        return float(np.max(tot[t] / target)) + 1e-3 * count[t] / cnt_target
+        return float(np.max(tot[t] / target[t])) + 1e-3 * count[t] / cnt_target
 
     for t in range(k):
         u = int(seed[t])
@@ -188,7 +220,7 @@ def grow(ctx: Ctx, seed: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def repair_contiguity(ctx: Ctx, labels: np.ndarray) -> np.ndarray:
-    """Keep each territory's main piece (most locked units, then most workload) and
+    """Keep each territory's main piece (most workload, then most locked units) and
     dissolve the other pieces into adjacent territories by flooding from assigned units.
     Pieces holding locked units of their own territory are kept."""
     import scipy.sparse as sp
@@ -205,8 +237,10 @@ def repair_contiguity(ctx: Ctx, labels: np.ndarray) -> np.ndarray:
             return labels
         comp_lab = np.zeros(ncomp, dtype=np.int64)
         comp_lab[comp] = labels
+        # the main piece is the heaviest (dissolving it would move the most); pieces holding
+        # locked units are joined to it along a path below, or kept
         score = np.bincount(comp, weights=ctx.w, minlength=ncomp) + 1.0
-        score = score / (score.max() + 1.0) + np.bincount(comp, weights=ctx.locked.astype(float), minlength=ncomp)
+        score = score / (score.max() + 1.0) + 1e-3 * np.bincount(comp, weights=ctx.locked.astype(float), minlength=ncomp)
         score += np.bincount(comp, minlength=ncomp) * 1e-9
         main = np.full(k, -1, dtype=np.int64)
         best = np.full(k, -np.inf)
@@ -283,3 +317,53 @@ def _path_between(ctx: Ctx, labels: np.ndarray, comp: np.ndarray, src: int, dst:
                 nxt.append(v)
         frontier = nxt
     return []
+
+
+def repair_rules(ctx: Ctx, labels: np.ndarray, rounds: int = 4) -> np.ndarray:
+    """Move units out of territories they may not join (hard skills, frozen territories): each
+    such unit joins the nearest (fewest hops) territory it may join, together with the units on
+    the path there, when they may join it too and are not locked; contiguity is then repaired.
+    Best effort: what is left stays a violation for the search and the evaluator."""
+    if not (ctx.hard_skills or ctx.frozen.any()):
+        return labels
+    labels = labels.copy()
+    ip, ix, locks = ctx.ip, ctx.ix, ctx.locks
+    for _ in range(rounds):
+        bad = np.flatnonzero(~ctx.can_join(np.arange(ctx.n), labels))
+        if len(bad) == 0:
+            return labels
+        for i in bad.tolist():
+            if ctx.can_join(i, labels[i]) or locks[i] >= 0:
+                continue
+            prev = {i: -1}
+            frontier = [i]
+            done = False
+            while frontier and not done:
+                nxt = []
+                for u in frontier:
+                    for v in ix[ip[u] : ip[u + 1]]:
+                        if v in prev:
+                            continue
+                        prev[v] = u
+                        t = int(labels[v])
+                        if ctx.can_join(i, t) and ctx.can_join(v, t):
+                            path = []
+                            x = u
+                            while x != -1:
+                                path.append(x)
+                                x = prev[x]
+                            arr = np.array(path, dtype=np.int64)
+                            if ctx.can_join(arr, np.full(len(arr), t)).all() and not (
+                                (locks[arr] >= 0) & (locks[arr] != t)
+                            ).any():
+                                labels[arr] = t
+                                done = True
+                                break
+                        if locks[v] < 0:
+                            nxt.append(v)
+                    if done:
+                        break
+                frontier = nxt
+        if ctx.contiguity:
+            labels = repair_contiguity(ctx, labels)
+    return labels

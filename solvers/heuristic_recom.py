@@ -23,6 +23,8 @@ def recom_pair(st: State, a: int, b: int, rng: np.random.Generator, n_trees: int
 
     Returns (members, new_labels, violation, est_cost) or None."""
     ctx = st.ctx
+    if ctx.frozen[a] or ctx.frozen[b]:
+        return None
     M = np.flatnonzero((st.labels == a) | (st.labels == b))
     m = len(M)
     if m < 2:
@@ -35,6 +37,8 @@ def recom_pair(st: State, a: int, b: int, rng: np.random.Generator, n_trees: int
         return None
     elen = ctx.dist(M[r], M[c]) + 1e-6
     elen = elen / elen.mean()
+    if ctx.fixed:
+        return _recom_fixed(st, a, b, rng, n_trees, noise, M, r, c, elen)
     if m <= _NCAND:
         cand = np.arange(m)
     else:
@@ -83,7 +87,7 @@ def recom_pair(st: State, a: int, b: int, rng: np.random.Generator, n_trees: int
         vs = order[1:]
         V = vals[vs]
         S = V[:, :nb]
-        viol = ctx.viol(S) + ctx.viol(Tot[:nb] - S)
+        viol = ctx.viol(S, a) + ctx.viol(Tot[:nb] - S, b)  # same bounds for a and b without reps
         la, lb, oa, size = V[:, nb], V[:, nb + 1], V[:, nb + 2], V[:, nb + 3]
         ok_a = (lb == 0) & (la == LA)  # subtree side can be territory a
         ok_b = (la == 0) & (lb == LB)
@@ -123,4 +127,70 @@ def recom_pair(st: State, a: int, b: int, rng: np.random.Generator, n_trees: int
                 sub_is_a = bool(ok_a[s])
             new = np.where(in_sub, a if sub_is_a else b, b if sub_is_a else a).astype(np.int64)
             best = (M, new, key[0], key[1])
+    return best
+
+
+def _spanning_trees(m, r, c, elen, rng, n_trees, noise):
+    """Random distance-weighted spanning trees of the union: (order, tin, size) per tree."""
+    T = sp.csr_matrix((np.arange(1, len(r) + 1, dtype=float), (r, c)), shape=(m, m))
+    perm = T.data.astype(np.int64) - 1
+    for _ in range(n_trees):
+        T.data = (elen * np.exp(noise * rng.standard_normal(len(r))))[perm]
+        mst = minimum_spanning_tree(T)
+        order, pred = depth_first_order(mst, int(rng.integers(m)), directed=False, return_predecessors=True)
+        if len(order) < m:
+            return
+        ol, pl = order.tolist(), pred.tolist()
+        sz = [1] * m
+        for v in reversed(ol[1:]):
+            sz[pl[v]] += sz[v]
+        tin = np.empty(m, dtype=np.int64)
+        tin[order] = np.arange(m)
+        yield order, tin, np.asarray(sz, dtype=np.int64)
+
+
+def _recom_fixed(st: State, a: int, b: int, rng, n_trees: int, noise: float, M, r, c, elen):
+    """Rep-centric merge-and-split: a and b keep their reps' homes, so each cut has two
+    orientations (subtree = a or subtree = b), scored exactly from subtree sums: per-territory
+    bounds (balance and capacity), locks, hard skills, and the cost from each home."""
+    ctx = st.ctx
+    m = len(M)
+    nb = ctx.nb
+    lk = ctx.locks[M]
+    ta, tb = np.full(m, a), np.full(m, b)
+    base = np.hstack([
+        ctx.A[M],
+        np.column_stack([
+            (lk == a) | ~ctx.can_join(M, ta),  # units that cannot be in b
+            (lk == b) | ~ctx.can_join(M, tb),  # units that cannot be in a
+            st.labels[M] == a,
+            ctx.assign_cost(M, ta, st.centers),
+            ctx.assign_cost(M, tb, st.centers),
+        ]).astype(float),
+    ])
+    Tot = base.sum(axis=0)
+    not_b, not_a = Tot[nb], Tot[nb + 1]
+    best = None
+    for order, tin, size in _spanning_trees(m, r, c, elen, rng, n_trees, noise):
+        cs = np.vstack([np.zeros((1, base.shape[1])), np.cumsum(base[order], axis=0)])
+        vs = order[1:]
+        V = cs[tin[vs] + size[vs]] - cs[tin[vs]]
+        S, R = V[:, :nb], Tot[:nb] - V[:, :nb]
+        # orientation 0: subtree is a; 1: subtree is b
+        viol = np.stack([ctx.viol(S, a) + ctx.viol(R, b), ctx.viol(S, b) + ctx.viol(R, a)])
+        valid = np.stack([(V[:, nb + 1] == 0) & (V[:, nb] == not_b),
+                          (V[:, nb] == 0) & (V[:, nb + 1] == not_a)])
+        cost = np.stack([V[:, nb + 3] + (Tot[nb + 4] - V[:, nb + 4]), V[:, nb + 4] + (Tot[nb + 3] - V[:, nb + 3])])
+        key_v = np.where(valid, viol, np.inf)
+        if not np.isfinite(key_v).any():
+            continue
+        vmin = key_v.min()
+        cand = np.where(key_v <= vmin + 1e-12, cost, np.inf)
+        o, j = np.unravel_index(int(np.argmin(cand)), cand.shape)
+        key = (float(vmin), float(cand[o, j]))
+        if best is None or key[0] < best[2] - 1e-12 or (key[0] <= best[2] + 1e-12 and key[1] < best[3]):
+            v = int(vs[j])
+            in_sub = (tin >= tin[v]) & (tin < tin[v] + size[v])
+            sub_t, rest_t = (a, b) if o == 0 else (b, a)
+            best = (M, np.where(in_sub, sub_t, rest_t).astype(np.int64), key[0], key[1])
     return best

@@ -1,6 +1,13 @@
 """Mutable plan state for the heuristic: labels, per-territory tallies, centers, unit costs,
 and the connectivity-preserving boundary-move local search.
 
+Rep-centric problems (reps with homes, `Problem.rep_centric`): territory t is served by rep
+`problem.rep_of_territories()[t]`; a unit's cost in t is measured from that rep's home (fixed
+centers, no re-centering) plus the soft-skill penalty, the rep's capacities are per-territory
+upper bounds next to the balance bounds, and (hard skills) a unit never joins a territory
+whose rep lacks one of its skills. Frozen territories: their units are locked and no other
+unit may join them (any mode).
+
 Everything here is linear in n per sweep (candidate moves are built with numpy from the CSR
 edge list); Python loops only run per applied move and cost O(degree), apart from the
 connectivity check, which is a BFS inside one territory that stops as soon as the
@@ -36,20 +43,41 @@ class Ctx:
         deg = np.diff(self.indptr)
         self.erow = np.repeat(np.arange(n, dtype=np.int64), deg)
         self.ecol = self.indices
-        self.bal = np.flatnonzero(problem.balanced)
+        self.rep_of = problem.rep_of_territories()  # (k,) or None
+        self.fixed = self.rep_of is not None
+        k = problem.k
+        cap = problem.rep_capacity[self.rep_of] if self.fixed else np.full((k, len(problem.measure_names)), np.inf)
+        # tracked measures: balanced ones, and those a rep's capacity limits
+        tracked = problem.balanced | np.isfinite(cap).any(axis=0)
+        self.bal = np.flatnonzero(tracked)
         self.nb = len(self.bal)
         self.A = np.ascontiguousarray(problem.measures[self.bal].T, dtype=float)  # (n, nb)
-        self.lo = problem.lower[self.bal].astype(float)
-        self.hi = problem.upper[self.bal].astype(float)
+        balanced = problem.balanced[self.bal]
+        self.lo = np.where(balanced, problem.lower[self.bal], 0.0).astype(float)
+        self.hi = np.where(balanced, problem.upper[self.bal], np.inf).astype(float)
+        self.hi_t = np.minimum(self.hi[None, :], cap[:, self.bal])  # (k, nb) with the reps' capacities
+        self.per_territory = bool((self.hi_t != self.hi[None, :]).any())
+        self.dev_w = balanced.astype(float)  # only balanced measures pull towards the target
         mean = problem.mean()[self.bal]
         self.mean = mean
         self.target = np.clip(mean, self.lo, self.hi)
+        self.target_t = np.clip(mean[None, :], self.lo[None, :], self.hi_t)
         sc = np.where(self.target > 0, self.target, np.where(mean > 0, mean, 1.0))
         self.scale = sc
         self.w = problem.weights.astype(float)
         self.p = int(problem.distance_power)
-        self.locks = np.asarray(problem.locks, dtype=np.int64)
+        self.locks = np.asarray(problem.locks, dtype=np.int64).copy()
+        self.frozen = np.zeros(k, dtype=bool) if problem.frozen is None else np.asarray(problem.frozen, dtype=bool)
+        in_frozen = (problem.current >= 0) & self.frozen[np.maximum(problem.current, 0)]
+        self.locks[in_frozen] = problem.current[in_frozen]  # a frozen territory keeps its units
         self.locked = self.locks >= 0
+        self.hard_skills = self.fixed and not problem.soft_skills and bool(problem.unit_skills.any())
+        self.unit_skills = problem.unit_skills
+        self.terr_skills = problem.rep_skills[self.rep_of] if self.fixed else None
+        self.skill_penalty = float(problem.skill_penalty or 0.0) if self.fixed else 0.0
+        if self.fixed:
+            self.home_lat = problem.rep_lat[self.rep_of]
+            self.home_lon = problem.rep_lon[self.rep_of]
         self.explicit = problem.explicit_distances
         self.lat = problem.lat
         self.lon = problem.lon
@@ -66,6 +94,40 @@ class Ctx:
         has_cur = int((self.current >= 0).sum())
         share = problem.max_moved_share
         self.move_cap = None if share is None or has_cur == 0 else int(np.floor(share * has_cur + 1e-9))
+
+    # ---- territory rules
+    def can_join(self, i, t) -> np.ndarray:
+        """May unit(s) i be in territory(ies) t: frozen territories take no one new; with hard
+        skills, t's rep must hold every skill of i. (Locks are checked where moves are built.)"""
+        i = np.asarray(i)
+        t = np.asarray(t)
+        ok = ~self.frozen[t] | (self.current[i] == t)
+        if self.hard_skills:
+            ok &= (self.unit_skills[i] & ~self.terr_skills[t]) == 0
+        return ok
+
+    def home_cost(self, i, t) -> np.ndarray:
+        """Rep-centric cost of unit(s) i in territory(ies) t: w d(i, home of t's rep)^p plus
+        the soft-skill penalty (the evaluator's objective terms)."""
+        d = haversine_km(self.lat[i], self.lon[i], self.home_lat[t], self.home_lon[t])
+        c = self.w[i] * (d if self.p == 1 else d * d)
+        if self.skill_penalty:
+            c = c + self.skill_penalty * self.problem.skill_count(self.unit_skills[i] & ~self.terr_skills[t])
+        return c
+
+    def assign_cost(self, i, t, centers: np.ndarray) -> np.ndarray:
+        """Cost of unit(s) i in territory(ies) t: travel from t's center (rep home when fixed),
+        soft-skill penalty and disruption."""
+        if self.fixed:
+            base = self.home_cost(i, t)
+        else:
+            base = self.unit_cost(i, centers[t])
+        return base + self.disruption(i, t)
+
+    def assign_cost1(self, i: int, t: int, centers: np.ndarray) -> float:
+        if self.fixed:
+            return float(self.home_cost(np.array([i]), np.array([t]))[0]) + self.disruption1(i, t)
+        return self.unit_cost1(i, int(centers[t])) + self.disruption1(i, t)
 
     # distances between unit pairs (vectorized)
     def dist(self, i, j) -> np.ndarray:
@@ -108,18 +170,21 @@ class Ctx:
         return self.lam * ((cur >= 0) & (cur != t))
 
     # balance penalty: relative violation of the bounds, summed over measures
-    def viol(self, tot: np.ndarray) -> np.ndarray:
-        """tot (..., nb) -> (...) summed relative bound violation."""
+    def viol(self, tot: np.ndarray, terr) -> np.ndarray:
+        """tot (..., nb) of territories `terr` (broadcast to tot's leading shape) -> (...)
+        summed relative bound violation (balance bounds and the rep's capacity)."""
         if self.nb == 0:
-            return np.zeros(tot.shape[:-1])
-        v = np.maximum(0.0, tot - self.hi) + np.maximum(0.0, self.lo - tot)
+            return np.zeros(np.shape(tot)[:-1])
+        hi = self.hi_t[terr] if self.per_territory else self.hi
+        v = np.maximum(0.0, tot - hi) + np.maximum(0.0, self.lo - tot)
         return (v / self.scale).sum(axis=-1)
 
-    def dev2(self, tot: np.ndarray) -> np.ndarray:
+    def dev2(self, tot: np.ndarray, terr) -> np.ndarray:
         if self.nb == 0:
-            return np.zeros(tot.shape[:-1])
-        d = (tot - self.target) / self.scale
-        return (d * d).sum(axis=-1)
+            return np.zeros(np.shape(tot)[:-1])
+        target = self.target_t[terr] if self.per_territory else self.target
+        d = (tot - target) / self.scale
+        return (d * d * self.dev_w).sum(axis=-1)
 
     def best_center(self, members: np.ndarray) -> int:
         """The member minimizing sum w d^p: the evaluator's own rule."""
@@ -189,6 +254,9 @@ class State:
             if len(members) == 0:
                 self.centers[t] = -1
                 continue
+            if c.fixed:  # the rep's home is the center: only the unit costs need setting
+                self.ucost[members] = c.assign_cost(members, np.full(len(members), t), self.centers)
+                continue
             ctr = c.best_center(members)
             if ctr != self.centers[t]:
                 changed = True
@@ -200,7 +268,11 @@ class State:
         return float(self.ucost.sum())
 
     def total_viol(self) -> float:
-        return float(self.ctx.viol(self.tot).sum())
+        return float(self.ctx.viol(self.tot, np.arange(self.ctx.k)).sum())
+
+    def disallowed(self) -> int:
+        """Units in a territory they may not join (frozen or, with hard skills, a rep lacking a skill)."""
+        return int((~self.ctx.can_join(np.arange(self.ctx.n), self.labels)).sum())
 
     def move(self, i: int, b: int) -> None:
         c = self.ctx
@@ -215,7 +287,7 @@ class State:
         self.count[b] += 1
         self.tot[a] -= c.A[i]
         self.tot[b] += c.A[i]
-        self.ucost[i] = c.unit_cost1(i, int(self.centers[b])) + c.disruption1(i, b)
+        self.ucost[i] = c.assign_cost1(i, b, self.centers)
 
     def set_labels(self, idx: np.ndarray, new: np.ndarray, recenter: bool = True) -> set[int]:
         """Bulk relabel; returns the touched territories (recentred when asked)."""
@@ -315,17 +387,20 @@ class State:
         i = key // c.k
         b = key % c.k
         a = lab[i]
-        ok = (~c.locked[i]) & (self.centers[a] != i) & (self.count[a] > 1) & (a != b)
+        ok = (~c.locked[i]) & (self.centers[a] != i) & (self.count[a] > 1) & (a != b) & c.can_join(i, b)
         return i[ok], a[ok], b[ok]
 
     def move_deltas(self, i, a, b):
         c = self.ctx
-        dcost = c.unit_cost(i, self.centers[b]) + c.disruption(i, b) - self.ucost[i]
+        dcost = c.assign_cost(i, b, self.centers) - self.ucost[i]
         ai = c.A[i]
         ta, tb = self.tot[a], self.tot[b]
         na, nb_ = ta - ai, tb + ai
-        dviol = c.viol(na) + c.viol(nb_) - c.viol(ta) - c.viol(tb)
-        ddev = c.dev2(na) + c.dev2(nb_) - c.dev2(ta) - c.dev2(tb)
+        dviol = c.viol(na, a) + c.viol(nb_, b) - c.viol(ta, a) - c.viol(tb, b)
+        if c.hard_skills or c.frozen.any():
+            # leaving a territory the unit may not be in repairs a rule (moves into one are never built)
+            dviol = dviol - (~c.can_join(i, a)).astype(float)
+        ddev = c.dev2(na, a) + c.dev2(nb_, b) - c.dev2(ta, a) - c.dev2(tb, b)
         return dcost, dviol, ddev
 
     def _pair_delta(self, i: int, a: int, b: int):
@@ -333,9 +408,13 @@ class State:
         ai = c.A[i]
         ta, tb = self.tot[a], self.tot[b]
         na, nb_ = ta - ai, tb + ai
-        v = c.viol(np.stack([na, nb_, ta, tb]))
-        d = c.dev2(np.stack([na, nb_, ta, tb]))
-        return v[0] + v[1] - v[2] - v[3], d[0] + d[1] - d[2] - d[3]
+        terr = np.array([a, b, a, b])
+        v = c.viol(np.stack([na, nb_, ta, tb]), terr)
+        d = c.dev2(np.stack([na, nb_, ta, tb]), terr)
+        out = v[0] + v[1] - v[2] - v[3]
+        if c.hard_skills or c.frozen.any():
+            out -= float(not c.can_join(i, a))
+        return out, d[0] + d[1] - d[2] - d[3]
 
     def _movable(self, i: int, a: int, b: int) -> bool:
         if self.labels[i] != a or self.count[a] <= 1 or self.centers[a] == i:
@@ -436,10 +515,11 @@ class State:
             if repair_cw is not None:
                 delta = c.A[i[gj]][None, :, :] - c.A[i[gi]][:, None, :]
                 ta, tb = self.tot[aa], self.tot[bb]
-                base = c.viol(np.stack([ta, tb])).sum()
-                based = c.dev2(np.stack([ta, tb])).sum()
-                dv = c.viol(ta + delta) + c.viol(tb - delta) - base
-                dd = c.dev2(ta + delta) + c.dev2(tb - delta) - based
+                ab = np.array([aa, bb])
+                base = c.viol(np.stack([ta, tb]), ab).sum()
+                based = c.dev2(np.stack([ta, tb]), ab).sum()
+                dv = c.viol(ta + delta, aa) + c.viol(tb - delta, bb) - base
+                dd = c.dev2(ta + delta, aa) + c.dev2(tb - delta, bb) - based
                 score = 1e3 * dv + dd + repair_cw * dc
                 okm = score < -EPS
                 dc = score
@@ -448,8 +528,8 @@ class State:
             elif c.nb:
                 delta = c.A[i[gj]][None, :, :] - c.A[i[gi]][:, None, :]  # (L, L, nb)
                 ta, tb = self.tot[aa], self.tot[bb]
-                base = c.viol(np.stack([ta, tb])).sum()
-                dv = c.viol(ta + delta) + c.viol(tb - delta) - base
+                base = c.viol(np.stack([ta, tb]), np.array([aa, bb])).sum()
+                dv = c.viol(ta + delta, aa) + c.viol(tb - delta, bb) - base
                 okm = (dc < -tol) & (dv <= EPS)
             else:
                 okm = dc < -tol

@@ -67,7 +67,7 @@ def _skills_and_capacity(problem: Problem) -> list[str]:
     if not problem.rep_ids:
         return out
     held = np.bitwise_or.reduce(problem.rep_skills) if len(problem.rep_skills) else np.int64(0)
-    for b, skill in enumerate(problem.skill_names):
+    for b, skill in enumerate(problem.skill_names if not problem.soft_skills else []):  # soft: a penalty, not a rule
         if held >> b & 1:
             continue
         units = [problem.ids[i] for i in np.flatnonzero(problem.unit_skills >> b & 1)]

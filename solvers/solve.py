@@ -61,21 +61,21 @@ def _solve_level(problem: Problem, options: SolveOptions, clock: Clock) -> Outco
     method = options.method
     if uses_labelled_model(problem, method):
         return _solve_labelled(problem, options, clock)
+    if problem.rep_centric:
+        return _solve_rep_heuristic(problem, options, clock)
     if method == "auto":
         result = _auto(problem, options, clock)
     elif method == "exact":
         result = _exact(problem, options, clock)
     else:
         result = _heuristic(problem, options, clock)
-    outcome = _verified(problem, replace(result, runtime_s=clock.elapsed()))
-    if problem.rep_ids and outcome.evaluation is not None:
-        outcome = _with_reps(problem, outcome)
-    return outcome
+    return _verified(problem, replace(result, runtime_s=clock.elapsed()))
 
 
 def uses_labelled_model(problem: Problem, method: str) -> bool:
     """Reps with homes (fixed centers) or a realignment that minimizes moved units need the
-    territory-indexed exact model; the heuristic path designs first and assigns reps after."""
+    territory-indexed exact model (up to EXACT_MAX_UNITS with `auto`); larger rep-centric
+    problems go to the rep-centric heuristic (`_solve_rep_heuristic`)."""
     if not (problem.rep_ids or problem.minimize == "moved"):
         return False
     return method == "exact" or (method == "auto" and problem.n <= EXACT_MAX_UNITS)
@@ -103,11 +103,22 @@ def _solve_labelled(problem: Problem, options: SolveOptions, clock: Clock) -> Ou
         result = replace(result, status="error",
                          message="the solver returned a plan that breaks: " + "; ".join(ev.violations[:5]))
     if result.objective is not None and abs(result.objective - ev.objective) > 1e-9 * max(1.0, abs(ev.objective)):
-        # travel from the reps' homes (the model) vs from the best unit center (the evaluator):
-        # report the evaluator's objective; the model's and its bound stay in the details
+        # Without reps the model measures travel from the best center of each territory's
+        # current units, the evaluator from the plan's best center: report the evaluator's
+        # objective; the model's and its bound stay in the details. With reps both measure
+        # from the reps' homes and agree, so the bound stands.
         details = {**result.details, "model_objective": result.objective, "model_bound": result.bound}
         result = replace(result, objective=ev.objective, bound=None, bound_source=None, details=details)
     return Outcome(result, ev, rep_of)
+
+
+def _solve_rep_heuristic(problem: Problem, options: SolveOptions, clock: Clock) -> Outcome:
+    """Rep-centric design at scale: territory t is built around the home of its rep
+    (`Problem.rep_of_territories`), with the rep's capacity, skills, locks, frozen territories
+    and the moved cap honoured by the search; the evaluator checks the plan as numbered."""
+    result = _heuristic(problem, options, clock)
+    outcome = _verified(problem, replace(result, runtime_s=clock.elapsed()))
+    return replace(outcome, rep_of_territory=problem.rep_of_territories())
 
 
 def _solve_hierarchy(problem: Problem, options: SolveOptions, clock: Clock) -> Outcome:
@@ -118,10 +129,14 @@ def _solve_hierarchy(problem: Problem, options: SolveOptions, clock: Clock) -> O
         return _solve_level(sub, sub_options, sub_clock).result
 
     result, regions = solve_hierarchy(problem, options, clock, solve_one)
-    outcome = _verified(problem, replace(result, runtime_s=clock.elapsed()))
-    if problem.rep_ids and outcome.evaluation is not None:
-        outcome = _with_reps(problem, outcome)
-    return replace(outcome, region_of_territory=regions)
+    if not problem.rep_ids:
+        outcome = _verified(problem, replace(result, runtime_s=clock.elapsed()))
+        return replace(outcome, region_of_territory=regions)
+    # regions and territories are designed without the reps, then reps are assigned to them
+    outcome = _verified(problem.without_reps(), replace(result, runtime_s=clock.elapsed()))
+    if outcome.evaluation is None:
+        return replace(outcome, region_of_territory=regions)
+    return _with_reps(problem, outcome, regions)
 
 
 # Share of the time limit the lower bound may take after a heuristic solve.
@@ -143,15 +158,24 @@ def _heuristic(problem: Problem, options: SolveOptions, clock: Clock, warm_start
     search_clock = Clock(max(clock.remaining() - budget, 0.5 * clock.remaining()), clock.on_progress, clock.cancel)
     result = solve_heuristic(searched, options, search_clock, warm_start)
     if searched is not problem and result.labels is not None:
-        ev = evaluate(problem, align_to_current(problem, result.labels))
+        labels = result.labels if problem.rep_centric else align_to_current(problem, result.labels)
+        ev = evaluate(problem, labels)
         result = replace(result, objective=ev.objective if ev.feasible else result.objective, bound=None)
     return _with_bound(problem, result, clock, budget)
 
 
 def _with_bound(problem: Problem, result: SolveResult, clock: Clock, budget_s: float) -> SolveResult:
-    """Attach the Lagrangian lower bound when the result has none or a weaker one."""
+    """Attach the Lagrangian lower bound when the result has none or a weaker one (with reps:
+    the per-unit cheapest-rep bound, as travel is measured from the reps' homes)."""
     from solvers.bound import lagrangian_bound
 
+    if problem.rep_centric:
+        from solvers.bound_homes import SOURCE, home_assignment_bound
+
+        b = home_assignment_bound(problem) if result.status in ("feasible", "no_solution") else None
+        if b is None or (result.bound is not None and result.bound >= b):
+            return result
+        return replace(result, bound=b, bound_source=SOURCE)
     if clock.should_stop() or result.status not in ("feasible", "no_solution"):
         return result
     bound_clock = Clock(min(budget_s, clock.remaining()), None, clock.cancel)
@@ -195,7 +219,8 @@ def _verified(problem: Problem, result: SolveResult) -> Outcome:
     """Re-evaluate the returned labels; a plan claimed feasible must pass every hard rule."""
     if result.labels is None:
         return Outcome(result, None)
-    if (problem.current >= 0).any():
+    if (problem.current >= 0).any() and not problem.rep_centric:
+        # rep-centric labels already name the territory of each rep: never renumber them
         result = replace(result, labels=align_to_current(problem, result.labels))
     ev = evaluate(problem, result.labels)
     status, message = result.status, result.message
@@ -215,18 +240,28 @@ def _verified(problem: Problem, result: SolveResult) -> Outcome:
     )
 
 
-def _with_reps(problem: Problem, outcome: Outcome) -> Outcome:
-    """Territories are designed first, then reps assigned to them exactly (bipartite)."""
-    from solvers.assign_reps import assign_reps
+def _with_reps(problem: Problem, outcome: Outcome, regions: np.ndarray | None) -> Outcome:
+    """Territories designed without the reps get reps by an exact bipartite assignment, then
+    are renumbered so that territory t is served by the rep the shared mapping gives it; the
+    evaluator then measures travel from the reps' homes."""
+    from solvers.assign_reps import assign_reps, labels_for_reps, territory_of_reps
 
     assignment = assign_reps(problem, outcome.evaluation)
     result = outcome.result
     if assignment.rep_of_territory is None:
         status = "no_solution" if result.status in ("optimal", "feasible") else result.status
         message = "; ".join(m for m in (result.message, assignment.message) if m)
-        return Outcome(replace(result, status=status, message=message), outcome.evaluation, None)
-    ev = evaluate(problem, result.labels, rep_of_territory=assignment.rep_of_territory)
-    status = result.status
+        return Outcome(replace(result, status=status, message=message, bound=None), None, None, regions)
+    labels = labels_for_reps(problem, result.labels, assignment.rep_of_territory)
+    if regions is not None:
+        renumbered = np.empty_like(regions)
+        renumbered[territory_of_reps(problem)[assignment.rep_of_territory]] = regions
+        regions = renumbered
+    ev = evaluate(problem, labels)
+    status, message = result.status, result.message
     if status in ("optimal", "feasible") and not ev.feasible:
-        status, result = "error", replace(result, message="rep assignment breaks: " + "; ".join(ev.violations[:5]))
-    return Outcome(replace(result, status=status), ev, assignment.rep_of_territory)
+        status, message = "error", "rep assignment breaks: " + "; ".join(ev.violations[:5])
+    # a bound of the design without reps does not bound travel from the reps' homes
+    result = replace(result, status=status, message=message, labels=labels, objective=ev.objective, bound=None,
+                     bound_source=None)
+    return Outcome(result, ev, problem.rep_of_territories(), regions)
