@@ -1,6 +1,9 @@
-"""Adjacency graphs as CSR matrices: from given edges, or derived from locations."""
+"""Adjacency graphs as CSR matrices: from given edges, or derived from boundaries or locations."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -109,3 +112,125 @@ def _prune_long(xy, ea, eb, factor):
             if (int(ea[e]), int(eb[e])) in in_mst:
                 keep[e] = True
     return ea[keep], eb[keep]
+
+
+@dataclass(frozen=True)
+class DerivedAdjacency:
+    """A derived adjacency graph and how it was made, in words a planner can check."""
+
+    adj: sp.csr_matrix
+    source: str  # "locations", "polygons" or "polygons+locations"
+    notes: tuple[str, ...] = ()
+    # unit index pairs joined although they do not touch (islands, gaps wider than the tolerance)
+    links: tuple[tuple[int, int], ...] = ()
+
+
+def derive_from_units(
+    ids: Sequence[str],
+    lat: np.ndarray,
+    lon: np.ndarray,
+    geometries: Sequence[dict | None],
+    *,
+    rule: str = "rook",
+    tolerance_m: float = 10.0,
+    min_border_m: float | None = None,
+) -> DerivedAdjacency:
+    """Adjacency from unit boundaries where units have them, else from locations; connected.
+
+    Units with a boundary (GeoJSON mapping, lon/lat) neighbour the units whose boundaries
+    they touch (engine.adjacency_polygons: rook by default, queen on request, within
+    `tolerance_m`). Units without one keep their edges of the location triangulation
+    (`derive`), to any unit. Groups that still touch nothing (an island, a unit across a
+    bay, a gap wider than the tolerance) are joined to the nearest group by unit location,
+    like a minimum spanning tree over the groups, and every such link is named in `notes`.
+    """
+    n = len(ids)
+    has = np.array([g is not None for g in geometries], dtype=bool)
+    if not has.any():
+        return DerivedAdjacency(derive(lat, lon), "locations")
+    from engine.adjacency_polygons import project_polygons, touching_pairs
+
+    polys = project_polygons(geometries, lat, lon)
+    with_shape = np.flatnonzero(has)
+    a, b = touching_pairs(polys[with_shape], rule=rule, tolerance_m=tolerance_m, min_border_m=min_border_m)
+    ea, eb = [with_shape[a]], [with_shape[b]]
+    notes = [f"adjacency from unit boundaries ({rule}, tolerance {tolerance_m:g} m): "
+             f"{len(a)} shared borders among {len(with_shape)} units"]
+    source = "polygons"
+    if not has.all():
+        source = "polygons+locations"
+        points = derive(lat, lon).tocoo()
+        upper = points.row < points.col
+        pa, pb = points.row[upper], points.col[upper]
+        by_location = ~has[pa] | ~has[pb]
+        ea.append(pa[by_location])
+        eb.append(pb[by_location])
+        missing = np.flatnonzero(~has)
+        notes.append(f"{_count(len(missing), 'unit has', 'units have')} no boundary ({_names(ids, missing)}): their neighbours come "
+                     f"from the triangulation of locations ({int(by_location.sum())} edges)")
+    adj = from_edges(n, np.concatenate(ea), np.concatenate(eb))
+    adj, links = connect_components(adj, project_km(lat, lon))
+    if links:
+        xy = project_km(lat, lon)
+        shown = [f"'{ids[i]}'-'{ids[j]}' ({np.hypot(*(xy[i] - xy[j])):.1f} km)" for i, j in links[:_SHOWN]]
+        more = f" and {len(links) - _SHOWN} more" if len(links) > _SHOWN else ""
+        notes.append(f"{_count(len(links), 'neighbour link', 'neighbour links')} added between units that do not touch, joining groups "
+                     f"whose boundaries touch no other group (islands, gaps wider than the tolerance) to the "
+                     f"nearest unit by location: {', '.join(shown)}{more}")
+    return DerivedAdjacency(adj, source, tuple(notes), tuple(links))
+
+
+_SHOWN = 5
+
+
+def _count(k: int, one: str, many: str) -> str:
+    return f"{k} {one if k == 1 else many}"
+
+
+def _names(ids: Sequence[str], idx: np.ndarray) -> str:
+    shown = ", ".join(f"'{ids[i]}'" for i in idx[:_SHOWN])
+    return shown + (f" and {len(idx) - _SHOWN} more" if len(idx) > _SHOWN else "")
+
+
+def connect_components(adj: sp.csr_matrix, xy: np.ndarray) -> tuple[sp.csr_matrix, list[tuple[int, int]]]:
+    """Join the graph's components by their shortest links between unit locations (km).
+
+    The links are a minimum spanning tree over the components, with the distance between two
+    components being that of their closest pair of units. The closest pair across any split
+    of the points is an edge of the Delaunay triangulation, so only its edges (plus ties
+    between units at one location) are candidates. Returns the graph and the links, (i, j) i < j.
+    """
+    count, label = components(adj)
+    if count == 1:
+        return adj, []
+    n = len(xy)
+    uniq, inverse = np.unique(np.round(xy, 6), axis=0, return_inverse=True)
+    inverse = inverse.ravel()
+    first = np.full(len(uniq), -1, dtype=np.int64)
+    first[inverse[::-1]] = np.arange(n)[::-1]
+    cand_a, cand_b = [np.arange(n)], [first[inverse]]  # units at one location, length 0
+    if len(uniq) == 2:
+        cand_a.append(first[[0]])
+        cand_b.append(first[[1]])
+    elif len(uniq) > 2:
+        da, db = _delaunay_edges(uniq)
+        cand_a.append(first[da])
+        cand_b.append(first[db])
+    ca, cb = np.concatenate(cand_a), np.concatenate(cand_b)
+    cross = label[ca] != label[cb]
+    ca, cb = ca[cross], cb[cross]
+    length = np.hypot(*(xy[ca] - xy[cb]).T)
+    order = np.argsort(length, kind="stable")
+    ca, cb, length = ca[order], cb[order], length[order]
+    la, lb = np.minimum(label[ca], label[cb]), np.maximum(label[ca], label[cb])
+    _, shortest = np.unique(la * count + lb, return_index=True)  # first = shortest per pair
+    ca, cb, la, lb, length = ca[shortest], cb[shortest], la[shortest], lb[shortest], length[shortest]
+    groups = sp.coo_matrix((length + 1e-9, (la, lb)), shape=(count, count)).tocsr()
+    tree = minimum_spanning_tree(groups).tocoo()
+    chosen = {(int(r), int(c)) for r, c in zip(np.minimum(tree.row, tree.col), np.maximum(tree.row, tree.col))}
+    pick = np.array([(int(x), int(y)) in chosen for x, y in zip(la, lb)], dtype=bool)
+    links = sorted((int(min(i, j)), int(max(i, j))) for i, j in zip(ca[pick], cb[pick]))
+    coo = adj.tocoo()
+    added = np.array(links, dtype=np.int64).reshape(-1, 2)
+    joined = from_edges(n, np.concatenate([coo.row, added[:, 0]]), np.concatenate([coo.col, added[:, 1]]))
+    return joined, links

@@ -39,6 +39,8 @@ class Problem:
     locks: np.ndarray = field(default=None)  # (n,) territory index or -1
     current: np.ndarray = field(default=None)  # (n,) territory index or -1
     adjacency_derived: bool = False
+    adjacency_source: str = "given"  # or how it was derived: "locations", "polygons", "polygons+locations"
+    adjacency_notes: tuple[str, ...] = ()  # what a derivation assumed, e.g. links between units that do not touch
     skill_names: list[str] = field(default_factory=list)
     unit_skills: np.ndarray = field(default=None)  # (n,) bitmask over skill_names
     rep_ids: list[str] = field(default_factory=list)
@@ -224,8 +226,11 @@ def build_problem(scenario: Scenario) -> Problem:
             upper[r] = rule.max if rule.max is not None else np.inf
 
     derived = scenario.adjacency is None
+    adjacency_source, adjacency_notes = "given", ()
     if derived:
-        adj = adjacency_mod.derive(lat, lon)
+        shapes = [u.geometry and {"type": u.geometry.type, "coordinates": u.geometry.coordinates} for u in units]
+        found = adjacency_mod.derive_from_units(ids, lat, lon, shapes)
+        adj, adjacency_source, adjacency_notes = found.adj, found.source, found.notes
     else:
         a = np.array([index[e[0]] for e in scenario.adjacency], dtype=np.int64)
         b = np.array([index[e[1]] for e in scenario.adjacency], dtype=np.int64)
@@ -293,6 +298,8 @@ def build_problem(scenario: Scenario) -> Problem:
         locks=locks,
         current=current,
         adjacency_derived=derived,
+        adjacency_source=adjacency_source,
+        adjacency_notes=adjacency_notes,
         skill_names=skill_names,
         unit_skills=np.array([mask(u.skills) for u in units], dtype=np.int64),
         rep_ids=[r.id for r in reps],

@@ -23,7 +23,8 @@ class _Strict(BaseModel):
 class UnitGeometry(_Strict):
     """A unit's boundary: a GeoJSON Polygon or MultiPolygon (RFC 7946), positions in lon/lat order.
 
-    Used for maps and exports only; the solver still works on `lat`/`lon` and the adjacency.
+    Drawn on maps and exported; when the scenario gives no `adjacency`, shared borders decide
+    which units are neighbours (engine.adjacency.derive_from_units). Distances use `lat`/`lon`.
     Checked: the type, nesting, at least 4 positions a ring, closed rings (last position equals
     the first), numeric coordinates with lon in [-180, 180] and lat in [-90, 90]. Ring
     orientation and self-intersection are not checked (RFC 7946 asks parsers not to reject them).
@@ -106,7 +107,7 @@ class Unit(_Strict):
     current: Id | None = None
     lock: Id | None = None
     tier: Id | None = None  # customer grade (A/B/C); derives workload when workload is not given
-    geometry: UnitGeometry | None = None  # boundary for maps and exports (GeoJSON, lon/lat)
+    geometry: UnitGeometry | None = None  # boundary (GeoJSON, lon/lat): maps, exports, derived adjacency
 
 
 class Rep(_Strict):

@@ -43,15 +43,19 @@ def test_scenarios_without_geometry_are_unchanged(example_dict):
     assert "geometry" not in s.model_dump(mode="json", exclude_unset=True)["units"][0]
 
 
-def test_the_solver_does_not_see_geometry():
+def test_boundaries_decide_adjacency_and_leave_locations_alone():
+    """Without `adjacency`, shared borders replace the triangulation of locations (details in
+    tests/engine/test_polygon_adjacency.py); distances still run from lat/lon."""
     plain = grid_scenario(3, 3, 3)
-    del plain["adjacency"]  # derived from locations, with or without polygons
+    rook = {tuple(sorted(e)) for e in plain.pop("adjacency")}
     shaped = copy.deepcopy(plain)
     for u in shaped["units"]:
-        x, y = u["lon"], u["lat"]
-        u["geometry"] = {"type": "Polygon", "coordinates": [[[x, y], [x + 0.1, y], [x + 0.1, y + 0.1], [x, y]]]}
+        x, y = u["lon"] - 0.05, u["lat"] - 0.05  # a 0.1 degree square centred on the unit
+        u["geometry"] = {"type": "Polygon", "coordinates": [[[x, y], [x + 0.1, y], [x + 0.1, y + 0.1], [x, y + 0.1], [x, y]]]}
     a, b = build_problem(parse_scenario(plain)), build_problem(parse_scenario(shaped))
-    assert b.adjacency_derived and (a.adj != b.adj).nnz == 0
+    assert a.adjacency_source == "locations" and b.adjacency_derived and b.adjacency_source == "polygons"
+    coo = b.adj.tocoo()
+    assert {tuple(sorted((b.ids[i], b.ids[j]))) for i, j in zip(coo.row, coo.col)} == rook
     assert (a.lat == b.lat).all() and (a.lon == b.lon).all()
 
 
