@@ -196,6 +196,12 @@ def main() -> None:
             r.update(n=n, k=a.k)
             results.append(r)
             print(json.dumps(r), flush=True)
+    # rows of sizes not run this time are kept from the last report (same k), so sizes can be
+    # run one at a time on a busy machine
+    old = ROOT / "benchmarks" / "results" / "peers.json"
+    if old.exists():
+        kept = [r for r in json.loads(old.read_text()) if r.get("n") not in a.sizes and r.get("k", a.k) == a.k]
+        results = sorted(kept + results, key=lambda r: (r["n"], PEERS.index(r["peer"])))
     write(results, a)
 
 
