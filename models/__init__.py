@@ -1,6 +1,7 @@
 """Pydantic schemas of Territoria's data contract (DESIGN.md section 5). Data only."""
 
 from models.scenario import (
+    AdjacencyRule,
     BalanceRule,
     Disruption,
     Distances,
@@ -16,6 +17,7 @@ from models.options import SolveOptions
 from models.errors import ScenarioError, format_validation_error
 
 __all__ = [
+    "AdjacencyRule",
     "BalanceRule",
     "Disruption",
     "Distances",
