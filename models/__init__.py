@@ -12,7 +12,16 @@ from models.scenario import (
     Tier,
     Unit,
 )
-from models.plan import Plan, PlanKPIs, TerritoryKPIs, TerritoryPlan, Transfer
+from models.plan import (
+    Plan,
+    PlanAdjacency,
+    PlanKPIs,
+    PlanSkills,
+    TerritoryKPIs,
+    TerritoryPlan,
+    Transfer,
+    UnservedSkill,
+)
 from models.options import SolveOptions
 from models.errors import ScenarioError, format_validation_error
 
@@ -23,7 +32,9 @@ __all__ = [
     "Distances",
     "Objective",
     "Plan",
+    "PlanAdjacency",
     "PlanKPIs",
+    "PlanSkills",
     "Rep",
     "Scenario",
     "ScenarioError",
@@ -34,5 +45,6 @@ __all__ = [
     "Tier",
     "Transfer",
     "Unit",
+    "UnservedSkill",
     "format_validation_error",
 ]
