@@ -34,14 +34,20 @@ def _fail_input(message: str) -> None:
     raise typer.Exit(EXIT_INVALID)
 
 
-def _load(path: Path, territories: int | None, reps_csv: Path | None) -> Problem:
+def _load(path: Path, territories: int | None, reps_csv: Path | None, settings: Path | None = None) -> Problem:
+    if path.suffix.lower() == ".csv" and territories is None and settings is None:
+        _fail_input("territories: give --territories K (or 'territories' in --settings) when solving a units CSV")
     try:
-        scenario = load_scenario(path, territories=territories, reps_csv=reps_csv)
+        scenario = load_scenario(path, territories=territories, reps_csv=reps_csv, settings=settings)
     except ScenarioError as e:
         _fail_input(str(e))
-    if path.suffix.lower() == ".csv" and territories is None:
-        _fail_input("territories: give --territories K when solving a units CSV")
     return build_problem(scenario)
+
+
+SettingsOption = Annotated[
+    Optional[Path],
+    typer.Option("--settings", help="With a units CSV: a JSON file of the scenario's other fields (territories, balance, tiers, ...)."),
+]
 
 
 def _fmt_num(v: float) -> str:
@@ -121,13 +127,14 @@ def solve_cmd(
     backend: Annotated[Optional[str], typer.Option(help="Exact backend (scip, highs, ...).")] = None,
     territories: Annotated[Optional[int], typer.Option(help="Number of territories (overrides the scenario).")] = None,
     reps_csv: Annotated[Optional[Path], typer.Option("--reps", help="reps.csv when the scenario is a units CSV.")] = None,
+    settings: SettingsOption = None,
     csv_out: Annotated[Optional[Path], typer.Option("--csv", help="Also write the assignment as CSV.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Solve a scenario and write the plan."""
     if method not in ("auto", "exact", "heuristic"):
         _fail_input(f"--method: '{method}' is not one of auto, exact, heuristic")
-    problem = _load(scenario, territories, reps_csv)
+    problem = _load(scenario, territories, reps_csv, settings)
     options = SolveOptions(method=method, time_limit_s=time_limit, seed=seed, backend=backend)
     cancel = threading.Event()
     with Progress(
@@ -170,9 +177,11 @@ def evaluate_cmd(
     scenario: Annotated[Path, typer.Argument(help="Scenario JSON.")],
     plan_path: Annotated[Path, typer.Argument(help="Plan JSON with an 'assignment'.")],
     territories: Annotated[Optional[int], typer.Option(help="Number of territories for a units CSV.")] = None,
+    reps_csv: Annotated[Optional[Path], typer.Option("--reps", help="reps.csv when the scenario is a units CSV.")] = None,
+    settings: SettingsOption = None,
 ) -> None:
     """Check a plan against a scenario: KPIs and every violated rule."""
-    problem = _load(scenario, territories, None)
+    problem = _load(scenario, territories, reps_csv, settings)
     try:
         labels = load_assignment(problem, plan_path)
     except ScenarioError as e:
