@@ -10,6 +10,7 @@ from typing import Annotated, Optional
 import typer
 from rich import box
 from rich.console import Console
+from rich.measure import Measurement
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -33,14 +34,20 @@ def _fail_input(message: str) -> None:
     raise typer.Exit(EXIT_INVALID)
 
 
-def _load(path: Path, territories: int | None, reps_csv: Path | None) -> Problem:
+def _load(path: Path, territories: int | None, reps_csv: Path | None, settings: Path | None = None) -> Problem:
+    if path.suffix.lower() == ".csv" and territories is None and settings is None:
+        _fail_input("territories: give --territories K (or 'territories' in --settings) when solving a units CSV")
     try:
-        scenario = load_scenario(path, territories=territories, reps_csv=reps_csv)
+        scenario = load_scenario(path, territories=territories, reps_csv=reps_csv, settings=settings)
     except ScenarioError as e:
         _fail_input(str(e))
-    if path.suffix.lower() == ".csv" and territories is None:
-        _fail_input("territories: give --territories K when solving a units CSV")
     return build_problem(scenario)
+
+
+SettingsOption = Annotated[
+    Optional[Path],
+    typer.Option("--settings", help="With a units CSV: a JSON file of the scenario's other fields (territories, balance, tiers, ...)."),
+]
 
 
 def _fmt_num(v: float) -> str:
@@ -50,21 +57,45 @@ def _fmt_num(v: float) -> str:
 def kpi_table(plan: Plan) -> Table:
     table = Table(title=f"{plan.scenario}: {plan.status}", title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False)
     has_reps = any(t.rep for t in plan.territories)
-    cols = ("territory", "rep", "units", "workload", "dev", "potential", "dev", "mean km", "contig")
-    for col in cols if has_reps else cols[:1] + cols[2:]:
+    distance = "home km" if plan.travel_from == "rep_home" else "mean km"
+    cols = ("territory", "rep", "units", "workload", "dev", "potential", "dev", distance, "contig")
+    for col in (cols if has_reps else cols[:1] + cols[2:]) + (("unserved",) if plan.skills else ()):
         table.add_column(col, justify="left" if col in ("territory", "rep") else "right", no_wrap=True)
     for t in plan.territories:
         k = t.kpis
         table.add_row(
             t.id, *([t.rep or "-"] if has_reps else []), str(k.units), _fmt_num(k.workload), f"{k.workload_dev:+.1%}", _fmt_num(k.potential),
             f"{k.potential_dev:+.1%}", f"{k.mean_distance_km:,.1f}", "yes" if k.contiguous else "[red]NO[/]",
+            *([str(getattr(k, "unserved_skills", 0))] if plan.skills else []),
         )
     return table
 
 
+def _notes(plan: Plan) -> list[str]:
+    """What the planner should know besides the table: how travel and contiguity were measured,
+    which skills go unserved."""
+    lines = []
+    if plan.travel_from == "rep_home" and plan.territories:
+        lines.append("travel is measured from each rep's home (a territory's center is its median unit, for the map)")
+    if plan.adjacency is not None:
+        lines += [f"adjacency ({plan.adjacency.source}): {note}" for note in plan.adjacency.notes]
+    skills = plan.skills
+    if skills is not None and (skills.unserved_count or skills.mode == "soft"):
+        shown = ", ".join(f"'{u.unit}' needs {u.skill} ({u.territory}, rep {u.rep})" for u in skills.unserved[:5])
+        more = f" and {skills.unserved_count - 5} more" if skills.unserved_count > 5 else ""
+        penalty = f", penalty {skills.penalty_total:,.6g}" if skills.mode == "soft" else ""
+        lines.append(f"skills ({skills.mode}): {skills.unserved_count} unserved{penalty}" + (f": {shown}{more}" if shown else ""))
+    return lines
+
+
 def print_summary(plan: Plan) -> None:
     if plan.territories:
-        out.print(kpi_table(plan))
+        table = kpi_table(plan)
+        if out.is_terminal:
+            out.print(table)
+        else:  # piped output has no width to respect: print the table whole, not cut to 80 columns
+            width = max(out.width, Measurement.get(out, out.options.update_width(1000), table).maximum)
+            Console(file=out.file, width=width).print(table)
     line = f"status [bold]{plan.status}[/]"
     if plan.stop_reason:
         line += f" ({plan.stop_reason})"
@@ -80,6 +111,8 @@ def print_summary(plan: Plan) -> None:
     out.print(line, highlight=False)
     if plan.message:
         out.print(f"[yellow]{plan.message}[/]", highlight=False, soft_wrap=True)
+    for note in _notes(plan):
+        out.print(note, highlight=False, soft_wrap=True, markup=False)
     for v in plan.violations[:10]:
         out.print(f"[red]violation:[/] {v}", highlight=False)
 
@@ -94,13 +127,14 @@ def solve_cmd(
     backend: Annotated[Optional[str], typer.Option(help="Exact backend (scip, highs, ...).")] = None,
     territories: Annotated[Optional[int], typer.Option(help="Number of territories (overrides the scenario).")] = None,
     reps_csv: Annotated[Optional[Path], typer.Option("--reps", help="reps.csv when the scenario is a units CSV.")] = None,
+    settings: SettingsOption = None,
     csv_out: Annotated[Optional[Path], typer.Option("--csv", help="Also write the assignment as CSV.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Solve a scenario and write the plan."""
     if method not in ("auto", "exact", "heuristic"):
         _fail_input(f"--method: '{method}' is not one of auto, exact, heuristic")
-    problem = _load(scenario, territories, reps_csv)
+    problem = _load(scenario, territories, reps_csv, settings)
     options = SolveOptions(method=method, time_limit_s=time_limit, seed=seed, backend=backend)
     cancel = threading.Event()
     with Progress(
@@ -143,9 +177,11 @@ def evaluate_cmd(
     scenario: Annotated[Path, typer.Argument(help="Scenario JSON.")],
     plan_path: Annotated[Path, typer.Argument(help="Plan JSON with an 'assignment'.")],
     territories: Annotated[Optional[int], typer.Option(help="Number of territories for a units CSV.")] = None,
+    reps_csv: Annotated[Optional[Path], typer.Option("--reps", help="reps.csv when the scenario is a units CSV.")] = None,
+    settings: SettingsOption = None,
 ) -> None:
     """Check a plan against a scenario: KPIs and every violated rule."""
-    problem = _load(scenario, territories, None)
+    problem = _load(scenario, territories, reps_csv, settings)
     try:
         labels = load_assignment(problem, plan_path)
     except ScenarioError as e:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from pydantic import ValidationError
 from engine.problem import Problem
 from models import Scenario, ScenarioError, format_validation_error
 
-_UNIT_COLUMNS = {"id", "name", "lat", "lon", "workload", "potential", "skills", "current", "lock"}
+_UNIT_COLUMNS = {"id", "name", "lat", "lon", "workload", "potential", "skills", "current", "lock", "tier", "geometry"}
 _REP_COLUMNS = {"id", "name", "lat", "lon", "skills", "current"}
 
 
@@ -43,16 +44,60 @@ def _read_json(path: Path) -> Any:
 
 
 def load_scenario(path: str | Path, **overrides: Any) -> Scenario:
-    """A scenario from a JSON file, or from a units CSV (with `territories` etc. as overrides)."""
+    """A scenario from a JSON file, or from a units CSV (with `territories` etc. as overrides).
+
+    For a units CSV, `reps_csv` names the reps file and `settings` a JSON file with the
+    scenario's other fields (territories, balance, tiers, skills, objective, adjacency_rule, ...);
+    the other overrides (e.g. the command line's --territories) win over the settings.
+    """
     path = Path(path)
+    reps_csv, settings = overrides.pop("reps_csv", None), overrides.pop("settings", None)
     if path.suffix.lower() == ".csv":
-        data = scenario_dict_from_csv(path, overrides.pop("reps_csv", None))
+        data = scenario_dict_from_csv(path, reps_csv)
+        if settings is not None:
+            data.update(_read_settings(Path(settings), reps_given=reps_csv is not None))
     else:
+        if settings is not None:
+            raise ScenarioError(f"{settings}: settings apply to a units CSV only; put these fields in {path.name}")
         data = _read_json(path)
         if not isinstance(data, dict):
             raise ScenarioError(f"{path}: expected a JSON object with 'units' and 'territories'")
     data.update({k: v for k, v in overrides.items() if v is not None})
-    return parse_scenario(data)
+    if path.suffix.lower() != ".csv":
+        return parse_scenario(data)
+    try:
+        return parse_scenario(data)
+    except ScenarioError as e:
+        raise ScenarioError(csv_locations(str(e), data, path.name, Path(reps_csv).name if reps_csv else None)) from None
+
+
+def _read_settings(path: Path, reps_given: bool) -> dict:
+    settings = _read_json(path)
+    if not isinstance(settings, dict):
+        raise ScenarioError(f"{path}: expected a JSON object of scenario fields (territories, balance, tiers, ...)")
+    if "units" in settings:
+        raise ScenarioError(f"{path}: units: the units come from the units CSV; remove 'units' from the settings")
+    if reps_given and "reps" in settings:
+        raise ScenarioError(f"{path}: reps: the reps come from the reps CSV; remove 'reps' from the settings or the reps CSV")
+    return settings
+
+
+def csv_locations(message: str, data: dict, units_name: str, reps_name: str | None = None) -> str:
+    """Rewrite `units[3]` in a validation message of the scenario `data` read from CSV as
+    `units.csv line 5 (id 'u')` (line 1 is the header), and likewise for reps, so a CSV's
+    errors name its row."""
+    def line(name: str, records: list):
+        def label(m: re.Match) -> str:
+            r = int(m.group(1))
+            record_id = m.group(2) or (f" (id '{records[r]['id']}')" if r < len(records) else "")
+            return f"{name} line {r + 2}{record_id}"
+        return label
+
+    id_label = r"( \(id '[^']*'\))?"
+    message = re.sub(r"\bunits\[(\d+)\]" + id_label, line(units_name, data.get("units", [])), message)
+    if reps_name is not None:
+        message = re.sub(r"\breps\[(\d+)\]" + id_label, line(reps_name, data.get("reps", [])), message)
+    return message
 
 
 def _num(value: str | None, where: str) -> float:
@@ -79,10 +124,33 @@ def _read_csv(path: Path, required: set[str]) -> list[dict[str, str]]:
     return rows
 
 
-def scenario_dict_from_csv(units_csv: Path, reps_csv: Path | None = None) -> dict:
-    """units.csv: one row a unit, columns id,lat,lon[,workload,potential,name,skills,current,lock,<measures>].
+def _geometry(text: str, where: str) -> Any:
+    """A unit boundary from a CSV cell: a GeoJSON object, or WKT (POLYGON / MULTIPOLYGON), lon/lat."""
+    if text.startswith("{"):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ScenarioError(f"{where}: not valid GeoJSON ({e.msg} at character {e.pos})") from None
+    if re.match(r"(?i)(multi)?polygon\b", text):
+        import shapely
+        from shapely.geometry import mapping
 
-    `skills` is a `;`-separated list; any other numeric column becomes an attribute (a measure).
+        try:
+            shape = shapely.from_wkt(text)
+        except shapely.errors.ShapelyError as e:
+            raise ScenarioError(f"{where}: not valid WKT ({e})") from None
+        return json.loads(json.dumps(mapping(shape)))  # tuples -> lists, as GeoJSON reads
+    raise ScenarioError(f"{where}: expected a GeoJSON Polygon/MultiPolygon object or WKT POLYGON/MULTIPOLYGON, "
+                        f"got '{text[:30]}'")
+
+
+def scenario_dict_from_csv(units_csv: Path, reps_csv: Path | None = None) -> dict:
+    """units.csv: one row a unit, columns
+    id,lat,lon[,workload,potential,name,skills,current,lock,tier,geometry,<measures>].
+
+    `skills` is a `;`-separated list; `tier` names a tier of the scenario's `tiers` (from the
+    settings); `geometry` is the unit's boundary as GeoJSON or WKT (lon/lat); any other numeric
+    column becomes an attribute (a measure).
     """
     units = []
     for r, row in enumerate(_read_csv(units_csv, {"id", "lat", "lon"}), start=2):
@@ -91,11 +159,13 @@ def scenario_dict_from_csv(units_csv: Path, reps_csv: Path | None = None) -> dic
         for col in ("workload", "potential"):
             if row.get(col, "") != "":
                 unit[col] = _num(row[col], f"{where}.{col}")
-        for col in ("name", "current", "lock"):
+        for col in ("name", "current", "lock", "tier"):
             if row.get(col):
                 unit[col] = row[col]
         if row.get("skills"):
             unit["skills"] = [s.strip() for s in row["skills"].split(";") if s.strip()]
+        if row.get("geometry", "").strip():
+            unit["geometry"] = _geometry(row["geometry"].strip(), f"{where}.geometry")
         attrs = {c: _num(v, f"{where}.{c}") for c, v in row.items() if c not in _UNIT_COLUMNS and c and v not in ("", None)}
         if attrs:
             unit["attributes"] = attrs

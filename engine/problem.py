@@ -229,8 +229,13 @@ def build_problem(scenario: Scenario) -> Problem:
     adjacency_source, adjacency_notes = "given", ()
     if derived:
         shapes = [u.geometry and {"type": u.geometry.type, "coordinates": u.geometry.coordinates} for u in units]
-        found = adjacency_mod.derive_from_units(ids, lat, lon, shapes)
+        rule = scenario.adjacency_rule
+        found = adjacency_mod.derive_from_units(
+            ids, lat, lon, shapes, **({} if rule is None else {"rule": rule.rule, "tolerance_m": rule.tolerance_m}))
         adj, adjacency_source, adjacency_notes = found.adj, found.source, found.notes
+        if rule is not None and adjacency_source == "locations":
+            adjacency_notes += ("adjacency_rule has no effect: no unit has a boundary (geometry), so neighbours "
+                                "come from the triangulation of locations",)
     else:
         a = np.array([index[e[0]] for e in scenario.adjacency], dtype=np.int64)
         b = np.array([index[e[1]] for e in scenario.adjacency], dtype=np.int64)

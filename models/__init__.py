@@ -1,6 +1,7 @@
 """Pydantic schemas of Territoria's data contract (DESIGN.md section 5). Data only."""
 
 from models.scenario import (
+    AdjacencyRule,
     BalanceRule,
     Disruption,
     Distances,
@@ -11,17 +12,29 @@ from models.scenario import (
     Tier,
     Unit,
 )
-from models.plan import Plan, PlanKPIs, TerritoryKPIs, TerritoryPlan, Transfer
+from models.plan import (
+    Plan,
+    PlanAdjacency,
+    PlanKPIs,
+    PlanSkills,
+    TerritoryKPIs,
+    TerritoryPlan,
+    Transfer,
+    UnservedSkill,
+)
 from models.options import SolveOptions
 from models.errors import ScenarioError, format_validation_error
 
 __all__ = [
+    "AdjacencyRule",
     "BalanceRule",
     "Disruption",
     "Distances",
     "Objective",
     "Plan",
+    "PlanAdjacency",
     "PlanKPIs",
+    "PlanSkills",
     "Rep",
     "Scenario",
     "ScenarioError",
@@ -32,5 +45,6 @@ __all__ = [
     "Tier",
     "Transfer",
     "Unit",
+    "UnservedSkill",
     "format_validation_error",
 ]

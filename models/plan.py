@@ -54,6 +54,40 @@ class Transfer(BaseModel):
     potential: float
 
 
+class PlanAdjacency(BaseModel):
+    """Where the contiguity graph came from, and what its derivation assumed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # "given" (the scenario's `adjacency`), or derived from "locations" (Delaunay, long edges
+    # pruned), "polygons" (unit boundaries) or "polygons+locations" (some units lack a boundary)
+    source: Literal["given", "locations", "polygons", "polygons+locations"]
+    notes: list[str] = Field(default_factory=list)  # e.g. links added between units that do not touch
+
+
+class UnservedSkill(BaseModel):
+    """A skill a unit needs that the rep serving its territory lacks."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    unit: str
+    skill: str
+    territory: str
+    rep: str
+
+
+class PlanSkills(BaseModel):
+    """How the plan serves the skills units need (only when units need skills and reps are known)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mode: Literal["hard", "soft"]
+    penalty_per_skill: float | None = None  # soft mode: objective units per unserved skill
+    unserved_count: int = 0
+    penalty_total: float = 0.0  # part of the objective (soft mode)
+    unserved: list[UnservedSkill] = Field(default_factory=list)
+
+
 class Plan(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -72,3 +106,8 @@ class Plan(BaseModel):
     territories: list[TerritoryPlan] = Field(default_factory=list)
     kpis: PlanKPIs | None = None
     transfers: list[Transfer] = Field(default_factory=list)
+    # where each territory's travel (mean_distance_km, compactness) is measured from: the home of
+    # the territory's rep, or its `center` unit. With reps, `center` is only the median unit (for maps).
+    travel_from: Literal["rep_home", "center"] | None = None
+    adjacency: PlanAdjacency | None = None
+    skills: PlanSkills | None = None

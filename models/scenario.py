@@ -198,6 +198,18 @@ class SkillRule(_Strict):
         return self
 
 
+class AdjacencyRule(_Strict):
+    """How unit boundaries decide neighbours when `adjacency` is derived (not given).
+
+    rule "rook" (default): two units are neighbours when they share a border longer than
+    `tolerance_m`; "queen": a shared corner suffices. Borders within `tolerance_m` metres of
+    each other count as shared (boundary files do not always snap exactly).
+    """
+
+    rule: Literal["rook", "queen"] = "rook"
+    tolerance_m: float = Field(default=10.0, ge=0, le=10_000, allow_inf_nan=False)
+
+
 class Objective(_Strict):
     distance_power: Literal[1, 2] = 1
     disruption_weight: float = Field(default=0.0, ge=0, allow_inf_nan=False)
@@ -216,6 +228,7 @@ class Scenario(_Strict):
     name: str = "scenario"
     units: list[Unit] = Field(min_length=1)
     adjacency: list[tuple[Id, Id]] | None = None
+    adjacency_rule: AdjacencyRule | None = None  # rook/queen and tolerance when adjacency comes from boundaries
     territories: int = Field(ge=1)
     reps: list[Rep] = Field(default_factory=list)
     balance: list[BalanceRule] = Field(default_factory=list)
@@ -263,6 +276,11 @@ class Scenario(_Strict):
             if rep.id in rep_ids:
                 raise ValueError(f"reps[{r}].id: duplicate rep id '{rep.id}'")
             rep_ids.add(rep.id)
+        if self.adjacency is not None and self.adjacency_rule is not None:
+            raise ValueError(
+                "adjacency_rule: applies only when adjacency is derived from unit boundaries, but this scenario "
+                "gives 'adjacency' explicitly; remove one of them"
+            )
         if self.adjacency is not None:
             for e, (a, b) in enumerate(self.adjacency):
                 for end, uid in (("0", a), ("1", b)):
