@@ -17,7 +17,7 @@ from api import errors, web
 from api.routes import api_router
 from api.runs import RunManager
 from api.settings import Settings
-from scenarios.db import make_engine, make_sessionmaker, upgrade
+from scenarios.db import is_sqlite, make_engine, make_sessionmaker, upgrade
 
 API_PREFIX = "/api/v1"
 
@@ -29,10 +29,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(settings.database_url)
+        # Reads on the event loop (api.deps.read_db, SQLite only) get a connection of their own.
+        read_engine = make_engine(settings.database_url, single_connection=True) if is_sqlite(settings.database_url) else engine
         manager = None
         try:
             await run_in_threadpool(upgrade, engine)
             app.state.engine = engine
+            app.state.read_engine = read_engine
             app.state.sessionmaker = make_sessionmaker(engine)
             manager = RunManager(database_url=settings.database_url, sessions=app.state.sessionmaker,
                                  max_workers=settings.max_workers)
@@ -43,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if manager is not None:
                 await run_in_threadpool(manager.shutdown)
             engine.dispose()
+            read_engine.dispose()
 
     app = FastAPI(
         title="Territoria",

@@ -22,18 +22,30 @@ from sqlalchemy.orm import Session, sessionmaker
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
-def make_engine(url: str, *, echo: bool = False) -> Engine:
-    """An engine for `url`; for a SQLite file: the folder created, WAL, foreign keys, busy timeout."""
+def is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def make_engine(url: str, *, echo: bool = False, single_connection: bool = False) -> Engine:
+    """An engine for `url`; for a SQLite file: the folder created, WAL, foreign keys, busy timeout.
+
+    `single_connection`: a pool of one connection, for a caller that uses it from one thread
+    only and never holds it across an await (the API's reads on the event loop): it then never
+    waits for a connection that other threads hold.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, echo=echo, pool_pre_ping=True)
+        if single_connection:
+            return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=1, max_overflow=0)
+        # As many connections as the server's thread pool runs requests at once (40), before they queue.
+        return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=30)
     database = parsed.database
     if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     # SQLite connections are cheap; a pool as large as the server's thread pool keeps requests
     # from queueing on connections rather than on the database.
-    engine = create_engine(url, echo=echo, pool_size=10, max_overflow=40,
-                           connect_args={"check_same_thread": False, "timeout": 30})
+    pool = dict(pool_size=1, max_overflow=0, pool_timeout=5) if single_connection else dict(pool_size=10, max_overflow=40)
+    engine = create_engine(url, echo=echo, **pool, connect_args={"check_same_thread": False, "timeout": 30})
 
     @event.listens_for(engine, "connect")
     def _sqlite_pragmas(dbapi_connection, _record) -> None:

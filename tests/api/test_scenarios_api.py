@@ -208,3 +208,61 @@ def test_times_are_utc_both_when_created_and_when_read_back(client):
     created = client.post(BASE, json=grid_scenario(1, 2, 1)).json()
     listed = client.get(BASE).json()["data"][0]
     assert created["created_at"] == listed["created_at"] and listed["created_at"].endswith("Z")
+
+
+def test_get_sends_the_stored_json_with_the_documented_schema(client):
+    sid = client.post(BASE, json=grid_scenario(2, 2, 2, balance=[{"measure": "workload", "tolerance": 0.05}])).json()["id"]
+    for path in (f"{BASE}/{sid}", f"{BASE}/{sid}/versions/1"):
+        r = client.get(path)
+        assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+        body = r.json()
+        assert list(body) == ["id", "version", "name", "units", "territories", "created_at", "scenario"]
+        assert body["scenario"] == grid_scenario(2, 2, 2, balance=[{"measure": "workload", "tolerance": 0.05}])
+        versions = client.get(f"{BASE}/{sid}/versions").json()["data"][0]
+        assert {k: body[k] for k in versions} == versions  # same envelope as the other routes write
+    spec = client.get("/api/v1/openapi.json").json()
+    get = spec["paths"]["/api/v1/scenarios/{scenario_id}"]["get"]
+    assert get["responses"]["200"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ScenarioVersionPublic"}
+    assert "ETag" in get["responses"]["200"]["headers"] and "304" in get["responses"]
+    assert get["security"] == [{"APIKeyHeader": []}]
+
+
+def test_etag_gives_304_until_a_new_version_and_404_after_delete(client):
+    sid = client.post(BASE, json=grid_scenario(2, 2, 2)).json()["id"]
+    first = client.get(f"{BASE}/{sid}")
+    etag = first.headers["etag"]
+    assert etag.startswith('"') and first.headers["cache-control"] == "private, no-cache"
+    not_modified = client.get(f"{BASE}/{sid}", headers={"If-None-Match": etag})
+    assert not_modified.status_code == 304 and not_modified.content == b"" and not_modified.headers["etag"] == etag
+    assert client.get(f"{BASE}/{sid}", headers={"If-None-Match": f'"other", W/{etag}'}).status_code == 304
+    assert client.get(f"{BASE}/{sid}", headers={"If-None-Match": '"other"'}).status_code == 200
+
+    client.put(f"{BASE}/{sid}", json=grid_scenario(2, 3, 3, name="wider"))
+    after_put = client.get(f"{BASE}/{sid}", headers={"If-None-Match": etag})
+    assert after_put.status_code == 200 and after_put.json()["version"] == 2 and after_put.json()["name"] == "wider"
+    assert after_put.headers["etag"] != etag
+    # Version 1 itself never changes: its own ETag still matches.
+    assert client.get(f"{BASE}/{sid}/versions/1", headers={"If-None-Match": etag}).status_code == 304
+
+    client.delete(f"{BASE}/{sid}")
+    assert client.get(f"{BASE}/{sid}", headers={"If-None-Match": after_put.headers["etag"]}).status_code == 404
+    assert client.get(f"{BASE}/{sid}/versions/1", headers={"If-None-Match": etag}).status_code == 404
+
+
+def test_a_revoked_key_is_refused_at_once(client):
+    sid = client.post(BASE, json=grid_scenario(1, 2, 1)).json()["id"]
+    key = client.headers["X-API-Key"]
+    assert client.get(f"{BASE}/{sid}").status_code == 200
+    # Revoked through another engine, as the CLI or another server process would.
+    app = client.app
+    from scenarios.db import make_engine, make_sessionmaker
+
+    other = make_engine(app.state.engine.url.render_as_string(hide_password=False))
+    try:
+        with make_sessionmaker(other)() as session:
+            assert repository.revoke_api_key(session, prefix=repository._lookup_prefix(key)) == 1
+    finally:
+        other.dispose()
+    for path in (f"{BASE}/{sid}", f"{BASE}/{sid}/versions/1", BASE):
+        r = client.get(path)
+        assert r.status_code == 401 and r.json()["detail"] == "invalid API key", path
