@@ -124,4 +124,5 @@ def test_cli_serve_starts_uvicorn_with_the_app(monkeypatch, tmp_path):
     result = CliRunner().invoke(cli, ["serve", "--port", "8123", "--database-url", url])
     assert result.exit_code == 0, result.output
     (served, kw), = calls
-    assert kw == {"host": "127.0.0.1", "port": 8123} and served.state.settings.database_url == url
+    assert kw == {"host": "127.0.0.1", "port": 8123, "loop": "asyncio", "http": "httptools"}
+    assert served.state.settings.database_url == url
