@@ -211,6 +211,8 @@ def apikey_create_cmd(
     tenant = tenant.strip()
     if not tenant:
         _fail_input("--tenant: give a non-empty name")
+    if len(tenant) > 200 or "\x00" in tenant:
+        _fail_input("--tenant: at most 200 characters, no NUL")
     engine, sessions = _migrated_sessionmaker(database_url)
     try:
         with sessions() as session:

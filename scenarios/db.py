@@ -1,7 +1,7 @@
 """Database engine, sessions and migrations. Nothing here runs at import time.
 
 SQLite (a local file, in WAL mode so readers do not block the writer) by default;
-any SQLAlchemy URL, e.g. postgresql+psycopg://..., otherwise. The schema is created and
+PostgreSQL with a postgresql:// URL (driver psycopg 3: `pip install territoria[postgres]`). The schema is created and
 upgraded by the Alembic migrations in scenarios/migrations, applied by `upgrade(engine)`.
 
     from scenarios.db import alembic_config
@@ -16,14 +16,24 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
+def database_url(url: str) -> URL:
+    """`url` parsed; plain postgresql:// (or postgres://) URLs get the psycopg 3 driver, the one installed."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url.removeprefix("postgres://")
+    parsed = make_url(url)
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
 def is_sqlite(url: str) -> bool:
-    return make_url(url).get_backend_name() == "sqlite"
+    return database_url(url).get_backend_name() == "sqlite"
 
 
 def make_engine(url: str, *, echo: bool = False, single_connection: bool = False) -> Engine:
@@ -33,12 +43,12 @@ def make_engine(url: str, *, echo: bool = False, single_connection: bool = False
     only and never holds it across an await (the API's reads on the event loop): it then never
     waits for a connection that other threads hold.
     """
-    parsed = make_url(url)
+    parsed = database_url(url)
     if parsed.get_backend_name() != "sqlite":
         if single_connection:
-            return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=1, max_overflow=0)
+            return create_engine(parsed, echo=echo, pool_pre_ping=True, pool_size=1, max_overflow=0)
         # As many connections as the server's thread pool runs requests at once (40), before they queue.
-        return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=30)
+        return create_engine(parsed, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=30)
     database = parsed.database
     if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import Connection, Integer, Text, and_, bindparam, cast, func, select, update
 from sqlalchemy.orm import Session, defer
 
-from models import Scenario
+from models import Scenario, ScenarioError
 from scenarios.tables import ACTIVE_STATES, ApiKey, Run, RunPlan, ScenarioRecord, ScenarioVersion, Tenant, utcnow
 
 KEY_PREFIX = "terr_"
@@ -128,8 +128,20 @@ def _live(tenant_id: int):
     return select(ScenarioRecord).where(ScenarioRecord.tenant_id == tenant_id, ScenarioRecord.deleted_at.is_(None))
 
 
+NAME_MAX = 500  # the name columns' length
+
+
+def _check_storable(scenario: Scenario) -> None:
+    """What every database stores: PostgreSQL enforces column lengths and refuses NUL characters in text."""
+    if len(scenario.name) > NAME_MAX:
+        raise ScenarioError(f"name: at most {NAME_MAX} characters (got {len(scenario.name)})")
+    if "\x00" in scenario.name:
+        raise ScenarioError("name: must not contain NUL characters")
+
+
 def create_scenario(session: Session, *, tenant_id: int, scenario: Scenario) -> ScenarioRecord:
-    """Save a new scenario as version 1."""
+    """Save a new scenario as version 1 (ScenarioError when its name cannot be stored)."""
+    _check_storable(scenario)
     record = ScenarioRecord(
         id=str(uuid.uuid4()), tenant_id=tenant_id, name=scenario.name, latest_version=1,
         units=len(scenario.units), territories=scenario.territories,
@@ -163,6 +175,7 @@ def list_scenarios(session: Session, *, tenant_id: int, offset: int = 0, limit: 
 
 def add_version(session: Session, *, tenant_id: int, scenario_id: str, scenario: Scenario) -> ScenarioRecord | None:
     """Save `scenario` as the next version; earlier versions stay. None when not found."""
+    _check_storable(scenario)
     record = session.scalar(_live(tenant_id).where(ScenarioRecord.id == scenario_id).with_for_update())
     if record is None:
         return None

@@ -22,8 +22,8 @@ def new_key(app, tenant: str) -> str:
 
 
 @pytest.fixture
-def app(tmp_path):
-    return create_app(Settings(database_url=f"sqlite:///{tmp_path / 'api.db'}"))
+def app(database_url):
+    return create_app(Settings(database_url=database_url))
 
 
 def test_missing_or_wrong_key_is_401(app):

@@ -1,6 +1,7 @@
 """Saved scenarios over HTTP: create, list (paged), get, put (versions), delete, validate, CSV upload.
 
-Each test gets its own app on a fresh SQLite file in tmp_path.
+Each test gets its own app on a fresh SQLite file in tmp_path, and again on a fresh PostgreSQL
+database (`database_url`, tests/scenarios/postgres.py).
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ BASE = "/api/v1/scenarios"
 
 
 @pytest.fixture
-def client(tmp_path):
-    app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'api.db'}"))
+def client(database_url):
+    app = create_app(Settings(database_url=database_url))
     with TestClient(app) as client:
         with app.state.sessionmaker() as session:
             key = repository.create_api_key(session, tenant_name="acme").key
