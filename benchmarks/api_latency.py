@@ -35,7 +35,7 @@ sys.path.insert(0, str(REPO))
 
 from api.cli import SERVER_OPTIONS  # noqa: E402
 from scenarios import repository  # noqa: E402
-from scenarios.db import make_engine, make_sessionmaker, upgrade  # noqa: E402
+from scenarios.db import database_url, make_engine, make_sessionmaker, upgrade  # noqa: E402
 
 API = "/api/v1"
 
@@ -118,6 +118,8 @@ def main() -> None:
     parser.add_argument("--tool", choices=("auto", "wrk", "httpx"), default="auto",
                         help="Load generator: wrk when installed (auto), or asyncio httpx.")
     parser.add_argument("--out", type=Path, default=None, help="Write the results as Markdown here.")
+    parser.add_argument("--database-url", default=None,
+                        help="An empty database to use (e.g. postgresql://...); default: a fresh SQLite file.")
     parser.add_argument("--loop", default=SERVER_OPTIONS["loop"], help="uvicorn --loop (auto, asyncio, uvloop).")
     parser.add_argument("--http", default=SERVER_OPTIONS["http"], help="uvicorn --http (auto, h11, httptools).")
     args = parser.parse_args()
@@ -125,8 +127,8 @@ def main() -> None:
     tool = ("wrk" if shutil.which("wrk") else "httpx") if args.tool == "auto" else args.tool
 
     with tempfile.TemporaryDirectory(prefix="territoria-bench-") as tmp:
-        db = Path(tmp) / "bench.db"
-        engine = make_engine(f"sqlite:///{db}")
+        url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
+        engine = make_engine(url)
         upgrade(engine)
         with make_sessionmaker(engine)() as session:
             key = repository.create_api_key(session, tenant_name="bench").key
@@ -137,7 +139,7 @@ def main() -> None:
         server = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1", "--port", str(port),
              "--log-level", "warning", "--no-access-log", "--loop", args.loop, "--http", args.http],
-            cwd=REPO, env={**os.environ, "TERRITORIA_DATABASE_URL": f"sqlite:///{db}"}, stdout=log, stderr=subprocess.STDOUT,
+            cwd=REPO, env={**os.environ, "TERRITORIA_DATABASE_URL": url}, stdout=log, stderr=subprocess.STDOUT,
         )
         try:
             with httpx.Client(base_url=base, headers={"X-API-Key": key}, timeout=30) as client:
@@ -192,7 +194,7 @@ def main() -> None:
         f"--http {args.http}`: {args.clients} "
         f"concurrent keep-alive connections ({'wrk, 2 threads' if tool == 'wrk' else 'asyncio httpx clients'}) on 127.0.0.1 doing GET /api/v1/scenarios/{{id}} "
         f"(the Iowa example, {size:,} bytes of JSON) for {args.seconds:g} s, against one uvicorn process "
-        "(SQLite in WAL mode), first idle, then while a heuristic solve of 1,000 points (16 territories) runs in a "
+        f"({'SQLite in WAL mode' if url.startswith('sqlite') else database_url(url).get_backend_name()}), first idle, then while a heuristic solve of 1,000 points (16 territories) runs in a "
         f"worker process (still running at the end of the measurement: {solving_throughout}).",
         "",
         *table,
