@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from email.parser import BytesParser
@@ -11,8 +12,8 @@ from typing import Annotated, TypeVar
 from fastapi import Depends, HTTPException, Request, Security, status
 from fastapi.security import APIKeyHeader
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from api.settings import Settings
 from scenarios import repository
@@ -31,22 +32,30 @@ api_key_header = APIKeyHeader(
 # asks for, or crash recovery could hold readers back), and a read of an indexed row takes tens
 # of microseconds, less than the hand-over to a worker thread and back, which under load is the
 # main cost of a request. So on SQLite `read_db` runs on the event loop; on a database across a
-# network (PostgreSQL) a query waits for a round trip, so it runs in the thread pool.
+# network (PostgreSQL) a query waits for a round trip, so it runs on one of a few threads of
+# its own (api.app.READ_THREADS), each with its own connection.
 
 T = TypeVar("T")
 
 
 def _on_connection(engine: Engine, fn: Callable[..., T], args, kwargs) -> T:
-    with engine.connect() as connection:
+    try:
+        with engine.connect() as connection:
+            return fn(connection, *args, **kwargs)
+    except DBAPIError as e:
+        if not e.connection_invalidated:  # not a dropped connection (the database restarted, ...)
+            raise
+    with engine.connect() as connection:  # once more, on a new connection: reads are safe to repeat
         return fn(connection, *args, **kwargs)
 
 
 async def read_db(request: Request, fn: Callable[..., T], /, *args, **kwargs) -> T:
-    """`fn(connection, *args, **kwargs)` on a pooled connection (read only: it is rolled back)."""
-    engine: Engine = request.app.state.read_engine
-    if engine.dialect.name == "sqlite":
-        return _on_connection(engine, fn, args, kwargs)
-    return await run_in_threadpool(_on_connection, engine, fn, args, kwargs)
+    """`fn(connection, *args, **kwargs)` on a connection of the read pool (read only: it is rolled back)."""
+    state = request.app.state
+    if state.read_executor is None:  # SQLite
+        return _on_connection(state.read_engine, fn, args, kwargs)
+    return await asyncio.get_running_loop().run_in_executor(
+        state.read_executor, _on_connection, state.read_engine, fn, args, kwargs)
 
 
 async def get_settings(request: Request) -> Settings:

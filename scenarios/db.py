@@ -36,17 +36,19 @@ def is_sqlite(url: str) -> bool:
     return database_url(url).get_backend_name() == "sqlite"
 
 
-def make_engine(url: str, *, echo: bool = False, single_connection: bool = False) -> Engine:
+def make_engine(url: str, *, echo: bool = False, connections: int | None = None) -> Engine:
     """An engine for `url`; for a SQLite file: the folder created, WAL, foreign keys, busy timeout.
 
-    `single_connection`: a pool of one connection, for a caller that uses it from one thread
-    only and never holds it across an await (the API's reads on the event loop): it then never
-    waits for a connection that other threads hold.
+    `connections`: a pool of exactly that many, for callers that use it from at most that many
+    threads at once (the API's reads, api.deps.read_db), so they never wait for a connection.
     """
     parsed = database_url(url)
     if parsed.get_backend_name() != "sqlite":
-        if single_connection:
-            return create_engine(parsed, echo=echo, pool_pre_ping=True, pool_size=1, max_overflow=0)
+        if connections is not None:
+            # No ping before each use (a round trip per read): a read that meets a dropped
+            # connection is retried once by its caller (api.deps.read_db), the pool having
+            # discarded its connections.
+            return create_engine(parsed, echo=echo, pool_size=connections, max_overflow=0)
         # As many connections as the server's thread pool runs requests at once (40), before they queue.
         return create_engine(parsed, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=30)
     database = parsed.database
@@ -54,7 +56,7 @@ def make_engine(url: str, *, echo: bool = False, single_connection: bool = False
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     # SQLite connections are cheap; a pool as large as the server's thread pool keeps requests
     # from queueing on connections rather than on the database.
-    pool = dict(pool_size=1, max_overflow=0, pool_timeout=5) if single_connection else dict(pool_size=10, max_overflow=40)
+    pool = dict(pool_size=10, max_overflow=40) if connections is None else dict(pool_size=connections, max_overflow=0, pool_timeout=5)
     engine = create_engine(url, echo=echo, **pool, connect_args={"check_same_thread": False, "timeout": 30})
 
     @event.listens_for(engine, "connect")

@@ -267,3 +267,27 @@ def test_a_revoked_key_is_refused_at_once(client):
     for path in (f"{BASE}/{sid}", f"{BASE}/{sid}/versions/1", BASE):
         r = client.get(path)
         assert r.status_code == 401 and r.json()["detail"] == "invalid API key", path
+
+
+def test_reads_survive_dropped_database_connections(postgres_url):
+    """PostgreSQL closes the server's connections (a restart, a failover): the next read still answers."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    app = create_app(Settings(database_url=postgres_url))
+    with TestClient(app) as client:
+        with app.state.sessionmaker() as session:
+            client.headers["X-API-Key"] = repository.create_api_key(session, tenant_name="acme").key
+        sid = client.post(BASE, json=grid_scenario(1, 2, 1)).json()["id"]
+        for _ in range(5):  # every read connection in use once
+            assert client.get(f"{BASE}/{sid}").status_code == 200
+        url = make_url(postgres_url)
+        with psycopg.connect(host=url.host, port=url.port, user=url.username, password=url.password, dbname="postgres",
+                             autocommit=True) as admin:
+            ended = admin.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = %s",
+                                  (url.database,)).fetchone()[0]
+        assert ended >= 1
+        for _ in range(5):
+            r = client.get(f"{BASE}/{sid}")
+            assert r.status_code == 200, r.text
+        assert client.get(BASE).status_code == 200  # the other routes' pool pings before use
