@@ -162,6 +162,8 @@ def main() -> None:
                         result = asyncio.run(_load(base, key, path, args.clients, args.seconds))
                     cpu1 = _cpu_seconds(server.pid)
                     result["cpu_us"] = None if cpu0 is None else (cpu1 - cpu0) / max(1, result["requests"]) * 1e6
+                    result["cpu_share"] = None if cpu0 is None else (cpu1 - cpu0) / args.seconds
+                    result["load"] = os.getloadavg()[0]
                     return result
 
                 idle = load()
@@ -181,12 +183,14 @@ def main() -> None:
             log.close()
 
     rows = [("idle", idle), ("while a solve runs", busy)]
-    table = ["| server | requests | errors | req/s | p50 ms | p90 ms | p99 ms | max ms | server CPU / request |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    table = ["| server | requests | errors | req/s | p50 ms | p90 ms | p99 ms | max ms | server CPU / request "
+             "| server's share of a core | load avg after |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for name, r in rows:
         cpu = "-" if r["cpu_us"] is None else f"{r['cpu_us']:.0f} us"
+        share = "-" if r["cpu_share"] is None else f"{r['cpu_share']:.2f}"
         table.append(f"| {name} | {r['requests']} | {r['errors']} | {r['rps']:.0f} | {r['p50']:.1f} | {r['p90']:.1f} "
-                     f"| {r['p99']:.1f} | {r['max']:.1f} | {cpu} |")
+                     f"| {r['p99']:.1f} | {r['max']:.1f} | {cpu} | {share} | {r['load']:.1f} |")
     text = "\n".join([
         "# API latency under load",
         "",
