@@ -174,19 +174,27 @@ def list_scenarios(session: Session, *, tenant_id: int, offset: int = 0, limit: 
 
 
 def add_version(session: Session, *, tenant_id: int, scenario_id: str, scenario: Scenario) -> ScenarioRecord | None:
-    """Save `scenario` as the next version; earlier versions stay. None when not found."""
+    """Save `scenario` as the next version; earlier versions stay. None when not found.
+
+    The version number is taken by an UPDATE ... RETURNING, which holds the write lock (SQLite)
+    or the row lock (PostgreSQL) until the commit: PUTs at the same time get distinct numbers.
+    (A SELECT ... FOR UPDATE first would not do on SQLite, which ignores FOR UPDATE.)
+    """
     _check_storable(scenario)
-    record = session.scalar(_live(tenant_id).where(ScenarioRecord.id == scenario_id).with_for_update())
+    record = session.scalars(
+        update(ScenarioRecord)
+        .where(ScenarioRecord.id == scenario_id, ScenarioRecord.tenant_id == tenant_id, ScenarioRecord.deleted_at.is_(None))
+        .values(latest_version=ScenarioRecord.latest_version + 1, name=scenario.name, units=len(scenario.units),
+                territories=scenario.territories, updated_at=utcnow())
+        .returning(ScenarioRecord)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    ).one_or_none()
     if record is None:
+        session.rollback()
         return None
-    record.latest_version += 1
-    record.name = scenario.name
-    record.units = len(scenario.units)
-    record.territories = scenario.territories
-    record.updated_at = utcnow()
     session.add(_version_row(record, scenario))
     session.commit()
-    return record
+    return record  # as this PUT left it (a later PUT may have moved on already)
 
 
 def list_versions(session: Session, *, tenant_id: int, scenario_id: str) -> list[ScenarioVersion] | None:

@@ -198,3 +198,24 @@ def test_plain_postgresql_urls_get_the_installed_driver():
     assert parse("postgres://u@h/terr").drivername == "postgresql+psycopg"
     assert parse("postgresql+psycopg2://u@h/terr").drivername == "postgresql+psycopg2"  # an explicit driver is kept
     assert parse("sqlite:///x.db").drivername == "sqlite"
+
+
+def test_concurrent_new_versions_get_distinct_numbers(engine):
+    """PUTs of one scenario at once: each gets its own version number (row lock on PostgreSQL, the write lock on SQLite)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    sessions = make_sessionmaker(engine)
+    with sessions() as session:
+        tenant = repo.get_or_create_tenant(session, name="a")
+        sid = repo.create_scenario(session, tenant_id=tenant.id, scenario=parse_scenario(grid_scenario(1, 2, 1))).id
+
+    def put(i: int) -> int:
+        with sessions() as session:
+            scenario = parse_scenario(grid_scenario(1, 2, 1, name=f"v{i}"))
+            return repo.add_version(session, tenant_id=tenant.id, scenario_id=sid, scenario=scenario).latest_version
+
+    with ThreadPoolExecutor(8) as pool:
+        versions = list(pool.map(put, range(16)))
+    assert sorted(versions) == list(range(2, 18))
+    with sessions() as session:
+        assert [v.version for v in repo.list_versions(session, tenant_id=tenant.id, scenario_id=sid)] == list(range(1, 18))
