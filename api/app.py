@@ -7,6 +7,7 @@ on shutdown, stops the workers and closes the engine. Routes live under /api/v1;
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -49,8 +50,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                  max_workers=settings.max_workers)
             await run_in_threadpool(manager.start)
             app.state.run_manager = manager
+            # Everything loaded so far (~140,000 objects: modules, the app, SQLAlchemy's and
+            # pydantic's caches) lives as long as the server. Out of the cyclic garbage collector's
+            # reach, a full collection takes well under 1 ms instead of ~100 ms (measured) during
+            # which no request would be answered.
+            gc.collect()
+            gc.freeze()
             yield
         finally:
+            gc.unfreeze()
             if manager is not None:
                 await run_in_threadpool(manager.shutdown)
             if read_executor is not None:
