@@ -206,8 +206,8 @@ def main() -> None:
         f"Machine: {platform.machine()}, {os.cpu_count()} cores shared by the load generator, the server and the "
         f"solver worker (1-minute load average {load_before:.1f} before the run: other jobs were using the machine too); "
         f"Python {platform.python_version()}. With a closed loop of {args.clients} clients, latency is mostly queueing "
-        "behind the server's throughput (one process, one event loop): mean latency ~ clients / req/s. The solver "
-        "worker takes one of the cores for itself.",
+        "behind the server's throughput (one process, one event loop): mean latency ~ clients / req/s, so the share "
+        "of a core the server gets decides the tail. The solver worker runs at nice 10.",
         "",
     ])
     print(text)
