@@ -212,6 +212,11 @@ def _migrated_sessionmaker(database_url: str | None):
     return engine, make_sessionmaker(engine)
 
 
+# The standard asyncio event loop, not uvloop even when installed: with uvloop, 50 keep-alive
+# clients saw the same throughput but a p99 latency 5-10x higher (some connections wait for
+# hundreds of ms; benchmarks/results/api_latency.md). HTTP parsing by httptools (a dependency).
+SERVER_OPTIONS = {"loop": "asyncio", "http": "httptools"}
+
 DatabaseOption = Annotated[
     Optional[str], typer.Option("--database-url", help="SQLAlchemy URL (default: TERRITORIA_DATABASE_URL or ./territoria.db).")
 ]
@@ -228,7 +233,7 @@ def serve_cmd(
 
     from api.app import create_app
 
-    uvicorn.run(create_app(_service_settings(database_url)), host=host, port=port)
+    uvicorn.run(create_app(_service_settings(database_url)), host=host, port=port, **SERVER_OPTIONS)
 
 
 @apikey_app.command("create")
@@ -242,6 +247,8 @@ def apikey_create_cmd(
     tenant = tenant.strip()
     if not tenant:
         _fail_input("--tenant: give a non-empty name")
+    if len(tenant) > 200 or "\x00" in tenant:
+        _fail_input("--tenant: at most 200 characters, no NUL")
     engine, sessions = _migrated_sessionmaker(database_url)
     try:
         with sessions() as session:

@@ -2,27 +2,60 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from email.parser import BytesParser
 from email.policy import HTTP
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, HTTPException, Request, Security, status
 from fastapi.security import APIKeyHeader
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from api.settings import Settings
 from scenarios import repository
-from scenarios.tables import Tenant
+from scenarios.repository import TenantRef
 
 api_key_header = APIKeyHeader(
     name="X-API-Key", auto_error=False, description="A key from `territoria apikey create --tenant NAME`."
 )
 
 
-# Dependencies that touch the database are sync (they run in the thread pool): a blocking
-# SQLite call on the event loop stalls every request when the database is busy.
+# Dependencies and routes that write are sync (they run in the thread pool): a writer may wait
+# for SQLite's lock (up to its busy timeout), which must never stall the event loop.
+#
+# Short reads go through `read_db` instead. On SQLite in WAL mode a reader never waits for a
+# lock (writers append to the WAL; only a checkpoint that truncates it, which this service never
+# asks for, or crash recovery could hold readers back), and a read of an indexed row takes tens
+# of microseconds, less than the hand-over to a worker thread and back, which under load is the
+# main cost of a request. So on SQLite `read_db` runs on the event loop; on a database across a
+# network (PostgreSQL) a query waits for a round trip, so it runs on one of a few threads of
+# its own (api.app.READ_THREADS), each with its own connection.
+
+T = TypeVar("T")
+
+
+def _on_connection(engine: Engine, fn: Callable[..., T], args, kwargs) -> T:
+    try:
+        with engine.connect() as connection:
+            return fn(connection, *args, **kwargs)
+    except DBAPIError as e:
+        if not e.connection_invalidated:  # not a dropped connection (the database restarted, ...)
+            raise
+    with engine.connect() as connection:  # once more, on a new connection: reads are safe to repeat
+        return fn(connection, *args, **kwargs)
+
+
+async def read_db(request: Request, fn: Callable[..., T], /, *args, **kwargs) -> T:
+    """`fn(connection, *args, **kwargs)` on a connection of the read pool (read only: it is rolled back)."""
+    state = request.app.state
+    if state.read_executor is None:  # SQLite
+        return _on_connection(state.read_engine, fn, args, kwargs)
+    return await asyncio.get_running_loop().run_in_executor(
+        state.read_executor, _on_connection, state.read_engine, fn, args, kwargs)
 
 
 async def get_settings(request: Request) -> Settings:
@@ -38,23 +71,34 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def get_tenant(session: SessionDep, api_key: Annotated[str | None, Security(api_key_header)]) -> Tenant:
-    """The tenant owning the X-API-Key; 401 when the key is missing, wrong or revoked."""
+ApiKeyDep = Annotated[str | None, Security(api_key_header)]
+
+
+def require_key(api_key: str | None) -> str:
+    """The key sent, or 401 when none was."""
     if not api_key:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing API key: send it in the X-API-Key header",
                             headers={"WWW-Authenticate": "APIKey"})
-    tenant = repository.tenant_for_key(session, key=api_key)
-    # End the lookup's transaction at once so the connection goes back to the pool while the
-    # route waits for its thread; the detached tenant keeps its loaded id and name.
-    if tenant is not None:
-        session.expunge(tenant)
-    session.rollback()
+    return api_key
+
+
+def invalid_key() -> HTTPException:
+    return HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid API key", headers={"WWW-Authenticate": "APIKey"})
+
+
+async def get_tenant(request: Request, api_key: ApiKeyDep) -> TenantRef:
+    """The tenant owning the X-API-Key; 401 when the key is missing, wrong or revoked.
+
+    Looked up in the database on every request (one indexed query, see `read_db`), never cached,
+    so a revoked key stops working at once whichever process revoked it.
+    """
+    tenant = await read_db(request, repository.tenant_for_key, key=require_key(api_key))
     if tenant is None:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid API key", headers={"WWW-Authenticate": "APIKey"})
+        raise invalid_key()
     return tenant
 
 
-TenantDep = Annotated[Tenant, Depends(get_tenant)]
+TenantDep = Annotated[TenantRef, Depends(get_tenant)]
 
 
 # -- multipart forms -------------------------------------------------------------------------

@@ -33,6 +33,9 @@ PROGRESS_EVERY_S = 1.0
 PLAN_EVERY_S = 5.0  # a best-so-far plan is evaluated and stored at most this often
 SERVER_STOPPED = "server stopped during the run"
 EXIT_ORPHANED = 3
+# Nice value of a worker: with the API at 0, the kernel gives the API process about nine tenths
+# of a core the two want at once (weights 1024 vs 110), so a solve barely slows requests down.
+WORKER_NICE = 10
 
 
 def plan_dict(plan) -> dict:
@@ -113,6 +116,7 @@ class _Progress:
 
 def run_in_worker(run_id: str, database_url: str, conn: Connection, threads: int = 1) -> None:
     """Process entry point: solve run `run_id` and store its outcome."""
+    _lower_priority()
     control = _Control(conn)
     engine = make_engine(database_url)
     sessions = make_sessionmaker(engine)
@@ -131,6 +135,14 @@ def run_in_worker(run_id: str, database_url: str, conn: Connection, threads: int
                                   message=f"internal error in the solver worker: {type(e).__name__}: {e}")
     finally:
         engine.dispose()
+
+
+def _lower_priority() -> None:
+    """Solves yield the CPU to the API: a busy server answers requests first, solves use what is left."""
+    try:
+        os.nice(WORKER_NICE)
+    except (AttributeError, OSError):  # not on this platform, or not allowed: solve at normal priority
+        pass
 
 
 def _solve(job: repository.RunJob, sessions, control: _Control, threads: int) -> None:

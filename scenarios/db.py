@@ -1,7 +1,7 @@
 """Database engine, sessions and migrations. Nothing here runs at import time.
 
 SQLite (a local file, in WAL mode so readers do not block the writer) by default;
-any SQLAlchemy URL, e.g. postgresql+psycopg://..., otherwise. The schema is created and
+PostgreSQL with a postgresql:// URL (driver psycopg 3: `pip install territoria[postgres]`). The schema is created and
 upgraded by the Alembic migrations in scenarios/migrations, applied by `upgrade(engine)`.
 
     from scenarios.db import alembic_config
@@ -16,24 +16,48 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
-def make_engine(url: str, *, echo: bool = False) -> Engine:
-    """An engine for `url`; for a SQLite file: the folder created, WAL, foreign keys, busy timeout."""
+def database_url(url: str) -> URL:
+    """`url` parsed; plain postgresql:// (or postgres://) URLs get the psycopg 3 driver, the one installed."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url.removeprefix("postgres://")
     parsed = make_url(url)
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def is_sqlite(url: str) -> bool:
+    return database_url(url).get_backend_name() == "sqlite"
+
+
+def make_engine(url: str, *, echo: bool = False, connections: int | None = None) -> Engine:
+    """An engine for `url`; for a SQLite file: the folder created, WAL, foreign keys, busy timeout.
+
+    `connections`: a pool of exactly that many, for callers that use it from at most that many
+    threads at once (the API's reads, api.deps.read_db), so they never wait for a connection.
+    """
+    parsed = database_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, echo=echo, pool_pre_ping=True)
+        if connections is not None:
+            # No ping before each use (a round trip per read): a read that meets a dropped
+            # connection is retried once by its caller (api.deps.read_db), the pool having
+            # discarded its connections.
+            return create_engine(parsed, echo=echo, pool_size=connections, max_overflow=0)
+        # As many connections as the server's thread pool runs requests at once (40), before they queue.
+        return create_engine(parsed, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=30)
     database = parsed.database
     if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     # SQLite connections are cheap; a pool as large as the server's thread pool keeps requests
     # from queueing on connections rather than on the database.
-    engine = create_engine(url, echo=echo, pool_size=10, max_overflow=40,
-                           connect_args={"check_same_thread": False, "timeout": 30})
+    pool = dict(pool_size=10, max_overflow=40) if connections is None else dict(pool_size=connections, max_overflow=0, pool_timeout=5)
+    engine = create_engine(url, echo=echo, **pool, connect_args={"check_same_thread": False, "timeout": 30})
 
     @event.listens_for(engine, "connect")
     def _sqlite_pragmas(dbapi_connection, _record) -> None:

@@ -15,12 +15,13 @@ import hmac
 import secrets
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session, defer, joinedload
+from sqlalchemy import Connection, Integer, Text, and_, bindparam, cast, func, select, update
+from sqlalchemy.orm import Session, defer
 
-from models import Scenario
+from models import Scenario, ScenarioError
 from scenarios.tables import ACTIVE_STATES, ApiKey, Run, RunPlan, ScenarioRecord, ScenarioVersion, Tenant, utcnow
 
 KEY_PREFIX = "terr_"
@@ -65,19 +66,36 @@ def create_api_key(session: Session, *, tenant_name: str) -> NewApiKey:
     return NewApiKey(key=key, tenant=tenant.name, prefix=row.prefix, id=row.id)
 
 
-def tenant_for_key(session: Session, *, key: str) -> Tenant | None:
-    """The tenant owning an active key, or None; the hash is compared in constant time."""
+@dataclass(frozen=True)
+class TenantRef:
+    """Who a request acts for: a tenant's id and name (a plain value, no database session attached)."""
+
+    id: int
+    name: str
+
+
+# Built once with bound parameters: SQLAlchemy then reuses the compiled SQL without rebuilding
+# the statement and its cache key on every request.
+_api_keys, _tenants = ApiKey.__table__, Tenant.__table__
+_KEY_LOOKUP = (
+    select(_api_keys.c.key_hash, _tenants.c.id, _tenants.c.name)
+    .join_from(_api_keys, _tenants, _tenants.c.id == _api_keys.c.tenant_id)
+    .where(_api_keys.c.prefix == bindparam("prefix"), _api_keys.c.revoked_at.is_(None))
+)
+
+
+def tenant_for_key(db: Session | Connection, *, key: str) -> TenantRef | None:
+    """The tenant owning an active key, or None; the hash is compared in constant time.
+
+    One indexed query per call, on a Session or a bare Connection, and nothing cached: a key
+    revoked by any process (the CLI, another server) is refused from the next request on.
+    """
     if not key.startswith(KEY_PREFIX) or len(key) > 200:
         return None
     digest = _hash_key(key)
-    rows = session.scalars(
-        select(ApiKey)
-        .options(joinedload(ApiKey.tenant))  # one query per request, not a lazy load after it
-        .where(ApiKey.prefix == _lookup_prefix(key), ApiKey.revoked_at.is_(None))
-    ).all()
-    for row in rows:
-        if hmac.compare_digest(row.key_hash, digest):
-            return row.tenant
+    for key_hash, tenant_id, name in db.execute(_KEY_LOOKUP, {"prefix": _lookup_prefix(key)}).all():
+        if hmac.compare_digest(key_hash, digest):
+            return TenantRef(id=tenant_id, name=name)
     return None
 
 
@@ -110,8 +128,20 @@ def _live(tenant_id: int):
     return select(ScenarioRecord).where(ScenarioRecord.tenant_id == tenant_id, ScenarioRecord.deleted_at.is_(None))
 
 
+NAME_MAX = 500  # the name columns' length
+
+
+def _check_storable(scenario: Scenario) -> None:
+    """What every database stores: PostgreSQL enforces column lengths and refuses NUL characters in text."""
+    if len(scenario.name) > NAME_MAX:
+        raise ScenarioError(f"name: at most {NAME_MAX} characters (got {len(scenario.name)})")
+    if "\x00" in scenario.name:
+        raise ScenarioError("name: must not contain NUL characters")
+
+
 def create_scenario(session: Session, *, tenant_id: int, scenario: Scenario) -> ScenarioRecord:
-    """Save a new scenario as version 1."""
+    """Save a new scenario as version 1 (ScenarioError when its name cannot be stored)."""
+    _check_storable(scenario)
     record = ScenarioRecord(
         id=str(uuid.uuid4()), tenant_id=tenant_id, name=scenario.name, latest_version=1,
         units=len(scenario.units), territories=scenario.territories,
@@ -144,18 +174,27 @@ def list_scenarios(session: Session, *, tenant_id: int, offset: int = 0, limit: 
 
 
 def add_version(session: Session, *, tenant_id: int, scenario_id: str, scenario: Scenario) -> ScenarioRecord | None:
-    """Save `scenario` as the next version; earlier versions stay. None when not found."""
-    record = session.scalar(_live(tenant_id).where(ScenarioRecord.id == scenario_id).with_for_update())
+    """Save `scenario` as the next version; earlier versions stay. None when not found.
+
+    The version number is taken by an UPDATE ... RETURNING, which holds the write lock (SQLite)
+    or the row lock (PostgreSQL) until the commit: PUTs at the same time get distinct numbers.
+    (A SELECT ... FOR UPDATE first would not do on SQLite, which ignores FOR UPDATE.)
+    """
+    _check_storable(scenario)
+    record = session.scalars(
+        update(ScenarioRecord)
+        .where(ScenarioRecord.id == scenario_id, ScenarioRecord.tenant_id == tenant_id, ScenarioRecord.deleted_at.is_(None))
+        .values(latest_version=ScenarioRecord.latest_version + 1, name=scenario.name, units=len(scenario.units),
+                territories=scenario.territories, updated_at=utcnow())
+        .returning(ScenarioRecord)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    ).one_or_none()
     if record is None:
+        session.rollback()
         return None
-    record.latest_version += 1
-    record.name = scenario.name
-    record.units = len(scenario.units)
-    record.territories = scenario.territories
-    record.updated_at = utcnow()
     session.add(_version_row(record, scenario))
     session.commit()
-    return record
+    return record  # as this PUT left it (a later PUT may have moved on already)
 
 
 def list_versions(session: Session, *, tenant_id: int, scenario_id: str) -> list[ScenarioVersion] | None:
@@ -183,6 +222,56 @@ def get_version(session: Session, *, tenant_id: int, scenario_id: str, version: 
             ScenarioVersion.version == (record.latest_version if version is None else version),
         )
     )
+
+
+@dataclass(frozen=True)
+class VersionText:
+    """One scenario version with its scenario JSON as the stored text (not parsed)."""
+
+    scenario_id: str
+    version: int
+    name: str
+    units: int
+    territories: int
+    created_at: datetime
+    data_json: str
+
+
+_s, _v = ScenarioRecord.__table__, ScenarioVersion.__table__
+# The caller's key rows (normally one) and, joined to them, the version asked for of a live
+# scenario of the key's tenant: authentication and the read in one statement.
+_VERSION_TEXT_FOR_KEY = (
+    select(_api_keys.c.key_hash, _api_keys.c.tenant_id,
+           _v.c.version, _v.c.name, _v.c.units, _v.c.territories, _v.c.created_at, cast(_v.c.data, Text))
+    .select_from(_api_keys)
+    .outerjoin(_s, and_(_s.c.tenant_id == _api_keys.c.tenant_id, _s.c.id == bindparam("scenario_id"),
+                        _s.c.deleted_at.is_(None)))
+    .outerjoin(_v, and_(_v.c.scenario_id == _s.c.id,
+                        # the version asked for, or the latest when it is NULL
+                        _v.c.version == func.coalesce(bindparam("version", type_=Integer), _s.c.latest_version)))
+    .where(_api_keys.c.prefix == bindparam("prefix"), _api_keys.c.revoked_at.is_(None))
+)
+
+
+def version_text_for_key(
+    db: Session | Connection, *, key: str, scenario_id: str, version: int | None = None,
+) -> tuple[int | None, VersionText | None]:
+    """(tenant id, version) for an API key: (None, None) when the key is not an active one,
+    (tenant id, None) when its tenant has no such live scenario or version.
+
+    `get_version` (the latest when `version` is None) and `tenant_for_key` in one query, for
+    reads that hand the scenario straight back to a client: the JSON stays text (no parsing),
+    no ORM objects. Nothing is cached: a revoked key or a deleted scenario is refused at once.
+    """
+    if not key.startswith(KEY_PREFIX) or len(key) > 200:
+        return None, None
+    digest = _hash_key(key)
+    rows = db.execute(_VERSION_TEXT_FOR_KEY,
+                      {"prefix": _lookup_prefix(key), "scenario_id": scenario_id, "version": version}).all()
+    for key_hash, tenant_id, *found in rows:
+        if hmac.compare_digest(key_hash, digest):
+            return tenant_id, (None if found[0] is None else VersionText(scenario_id, *found))
+    return None, None
 
 
 def delete_scenario(session: Session, *, tenant_id: int, scenario_id: str) -> bool:

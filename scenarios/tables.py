@@ -45,9 +45,12 @@ class UTCDateTime(TypeDecorator):
         return value
 
     def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
-        return value
+        if value is None:
+            return None
+        if value.tzinfo is None:  # SQLite
+            return value.replace(tzinfo=timezone.utc)
+        # PostgreSQL answers in the session's time zone, which may be any: always hand out UTC.
+        return value if value.tzinfo is timezone.utc else value.astimezone(timezone.utc)
 
 
 class Base(DeclarativeBase):

@@ -22,8 +22,8 @@ def new_key(app, tenant: str) -> str:
 
 
 @pytest.fixture
-def app(tmp_path):
-    return create_app(Settings(database_url=f"sqlite:///{tmp_path / 'api.db'}"))
+def app(database_url):
+    return create_app(Settings(database_url=database_url))
 
 
 def test_missing_or_wrong_key_is_401(app):
@@ -124,4 +124,5 @@ def test_cli_serve_starts_uvicorn_with_the_app(monkeypatch, tmp_path):
     result = CliRunner().invoke(cli, ["serve", "--port", "8123", "--database-url", url])
     assert result.exit_code == 0, result.output
     (served, kw), = calls
-    assert kw == {"host": "127.0.0.1", "port": 8123} and served.state.settings.database_url == url
+    assert kw == {"host": "127.0.0.1", "port": 8123, "loop": "asyncio", "http": "httptools"}
+    assert served.state.settings.database_url == url

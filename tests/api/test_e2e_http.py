@@ -1,8 +1,9 @@
 """End to end over real HTTP: a uvicorn server in a subprocess on a free 127.0.0.1 port.
 
 The second test kills the server with SIGKILL during a solve and restarts it on the same
-database file: saved scenarios and finished plans are there, the interrupted run is failed,
-and the orphaned solver worker has exited by itself.
+database: saved scenarios and finished plans are there, the interrupted run is failed, and
+the orphaned solver worker has exited by itself. Every test runs on a SQLite file and on a
+fresh PostgreSQL database (`database_url`, tests/scenarios/postgres.py).
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from scenarios.db import make_engine, make_sessionmaker
+from scenarios import repository
+from scenarios.db import make_engine, make_sessionmaker, upgrade
 from scenarios.tables import Run
 from tests.api.test_runs import API, long_points, small_grid
-from tests.conftest import REPO, api_key_for
+from tests.conftest import REPO
 
 
 def _free_port() -> int:
@@ -34,14 +36,14 @@ def _free_port() -> int:
 class Server:
     """`uvicorn api.app:create_app --factory` on 127.0.0.1 with TERRITORIA_* settings from the environment."""
 
-    def __init__(self, db: Path, log: Path, max_workers: int = 2) -> None:
-        self.db, self.log_path, self.max_workers = db, log, max_workers
+    def __init__(self, database_url: str, log: Path, max_workers: int = 2) -> None:
+        self.database_url, self.log_path, self.max_workers = database_url, log, max_workers
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout_s: float = 30.0) -> "Server":
-        env = {**os.environ, "TERRITORIA_DATABASE_URL": f"sqlite:///{self.db}", "TERRITORIA_MAX_WORKERS": str(self.max_workers)}
+        env = {**os.environ, "TERRITORIA_DATABASE_URL": self.database_url, "TERRITORIA_MAX_WORKERS": str(self.max_workers)}
         self.log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1",
@@ -70,12 +72,19 @@ class Server:
         self.log.close()
 
 
-def _api_key(db: Path) -> str:
-    return api_key_for(db, "acme")
+def _api_key(database_url: str) -> str:
+    """A key for tenant 'acme' in the database, migrated first."""
+    engine = make_engine(database_url)
+    try:
+        upgrade(engine)
+        with make_sessionmaker(engine)() as session:
+            return repository.create_api_key(session, tenant_name="acme").key
+    finally:
+        engine.dispose()
 
 
-def _worker_pid(db: Path, run_id: str, timeout_s: float = 20.0) -> int:
-    engine = make_engine(f"sqlite:///{db}")
+def _worker_pid(database_url: str, run_id: str, timeout_s: float = 20.0) -> int:
+    engine = make_engine(database_url)
     deadline = time.monotonic() + timeout_s
     try:
         while time.monotonic() < deadline:
@@ -112,10 +121,9 @@ def _ended(run: dict) -> bool:
 
 
 @pytest.fixture
-def server(tmp_path):
-    db = tmp_path / "e2e.db"
-    key = _api_key(db)
-    srv = Server(db, tmp_path / "server.log").start()
+def server(database_url, tmp_path):
+    key = _api_key(database_url)
+    srv = Server(database_url, tmp_path / "server.log").start()
     yield srv, key
     srv.stop()
 
@@ -151,10 +159,9 @@ def test_create_solve_poll_plan_compare_cancel_over_http(server):
 
 
 @pytest.mark.slow
-def test_kill_9_during_a_solve_then_restart_keeps_data_and_fails_the_run(tmp_path):
-    db = tmp_path / "durable.db"
-    key = _api_key(db)
-    first = Server(db, tmp_path / "first.log").start()
+def test_kill_9_during_a_solve_then_restart_keeps_data_and_fails_the_run(database_url, tmp_path):
+    key = _api_key(database_url)
+    first = Server(database_url, tmp_path / "first.log").start()
     try:
         with httpx.Client(base_url=first.url, headers={"X-API-Key": key}, timeout=30) as client:
             sid = client.post(f"{API}/scenarios", json=small_grid()).json()["id"]
@@ -164,7 +171,7 @@ def test_kill_9_during_a_solve_then_restart_keeps_data_and_fails_the_run(tmp_pat
             long_sid = client.post(f"{API}/scenarios", json=long_points()).json()["id"]
             interrupted = client.post(f"{API}/scenarios/{long_sid}/runs", json={"method": "heuristic", "time_limit_s": 60}).json()["id"]
             _poll(client, interrupted, lambda r: r["objective"] is not None, timeout_s=60)
-            pid = _worker_pid(db, interrupted)
+            pid = _worker_pid(database_url, interrupted)
         first.stop(signal.SIGKILL)
         deadline = time.monotonic() + 10
         while _alive(pid) and time.monotonic() < deadline:
@@ -173,7 +180,7 @@ def test_kill_9_during_a_solve_then_restart_keeps_data_and_fails_the_run(tmp_pat
     finally:
         first.stop()
 
-    second = Server(db, tmp_path / "second.log").start()
+    second = Server(database_url, tmp_path / "second.log").start()
     try:
         with httpx.Client(base_url=second.url, headers={"X-API-Key": key}, timeout=30) as client:
             assert client.get(f"{API}/scenarios/{sid}").json()["scenario"] == small_grid()

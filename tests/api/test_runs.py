@@ -1,6 +1,7 @@
 """Solver runs over HTTP (TestClient): submit, poll, plan exports, SSE, cancel, queue, restart, crash.
 
-Each test gets its own app on a fresh SQLite file; runs execute in real worker processes.
+Each test gets its own app on a fresh SQLite file, and again on a fresh PostgreSQL database
+(`database_url`, tests/scenarios/postgres.py); runs execute in real worker processes.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.runs_worker import WORKER_NICE
 from api.settings import Settings
 from scenarios import repository
 from scenarios.db import make_engine, make_sessionmaker, upgrade
@@ -69,16 +71,16 @@ def _client(app) -> TestClient:
 
 
 @pytest.fixture
-def client(tmp_path):
-    app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'api.db'}", max_workers=2))
+def client(database_url):
+    app = create_app(Settings(database_url=database_url, max_workers=2))
     client = _client(app)
     yield client
     client.__exit__(None, None, None)
 
 
 @pytest.fixture
-def one_worker(tmp_path):
-    app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'api.db'}", max_workers=1))
+def one_worker(database_url):
+    app = create_app(Settings(database_url=database_url, max_workers=1))
     client = _client(app)
     yield client
     client.__exit__(None, None, None)
@@ -203,11 +205,11 @@ def test_cancel_a_long_run_keeps_its_best_plan_and_queued_runs_wait(one_worker):
     assert wait_for(client.get, third, ended)["state"] == "finished"
 
 
-def test_a_worker_that_dies_ends_its_run_failed(client, tmp_path):
+def test_a_worker_that_dies_ends_its_run_failed(client, database_url):
     sid = _scenario(client, long_points(n=600, k=10))
     rid = _submit(client, sid, time_limit_s=60)
     wait_for(client.get, rid, lambda r: r["state"] == "running", timeout_s=30)
-    engine = make_engine(f"sqlite:///{tmp_path / 'api.db'}")
+    engine = make_engine(database_url)
     try:
         pid = None
         while pid is None:
@@ -215,14 +217,16 @@ def test_a_worker_that_dies_ends_its_run_failed(client, tmp_path):
                 pid = repository.get_run(session, tenant_id=1, run_id=rid).worker_pid
     finally:
         engine.dispose()
+    # Solves yield the CPU to the API (api.runs_worker.WORKER_NICE).
+    assert os.getpriority(os.PRIO_PROCESS, pid) == min(19, os.getpriority(os.PRIO_PROCESS, 0) + WORKER_NICE)
     os.kill(pid, signal.SIGKILL)
     run = wait_for(client.get, rid, ended, timeout_s=20)
     assert run["state"] == "failed" and "exit code -9" in run["message"]
 
 
-def test_restart_marks_interrupted_runs_failed(tmp_path):
+def test_restart_marks_interrupted_runs_failed(database_url):
     """Runs a dead server left queued or running end failed on the next start, keeping their progress."""
-    url = f"sqlite:///{tmp_path / 'api.db'}"
+    url = database_url
     engine = make_engine(url)
     upgrade(engine)
     sessions = make_sessionmaker(engine)
@@ -251,8 +255,8 @@ def test_restart_marks_interrupted_runs_failed(tmp_path):
         assert client.get(f"{API}/runs", params={"state": "failed"}).json()["count"] == 2
 
 
-def test_stopping_the_server_ends_its_runs_failed(tmp_path):
-    url = f"sqlite:///{tmp_path / 'api.db'}"
+def test_stopping_the_server_ends_its_runs_failed(database_url):
+    url = database_url
     app = create_app(Settings(database_url=url))
     client = _client(app)
     key = client.headers["X-API-Key"]
@@ -266,7 +270,7 @@ def test_stopping_the_server_ends_its_runs_failed(tmp_path):
         assert run["state"] == "failed" and run["message"].startswith("server stopped during the run"), run
 
 
-def test_worker_progress_stores_a_best_so_far_plan_when_the_solver_hands_one_over(tmp_path):
+def test_worker_progress_stores_a_best_so_far_plan_when_the_solver_hands_one_over(database_url):
     """Solvers report objective/bound; one that also passes `labels` gets its incumbent stored as the plan."""
     from dataclasses import dataclass
 
@@ -274,7 +278,7 @@ def test_worker_progress_stores_a_best_so_far_plan_when_the_solver_hands_one_ove
     from engine.io import parse_scenario
     from engine.problem import build_problem
 
-    engine = make_engine(f"sqlite:///{tmp_path / 'w.db'}")
+    engine = make_engine(database_url)
     upgrade(engine)
     sessions = make_sessionmaker(engine)
     with sessions() as session:

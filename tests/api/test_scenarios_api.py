@@ -1,6 +1,7 @@
 """Saved scenarios over HTTP: create, list (paged), get, put (versions), delete, validate, CSV upload.
 
-Each test gets its own app on a fresh SQLite file in tmp_path.
+Each test gets its own app on a fresh SQLite file in tmp_path, and again on a fresh PostgreSQL
+database (`database_url`, tests/scenarios/postgres.py).
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ BASE = "/api/v1/scenarios"
 
 
 @pytest.fixture
-def client(tmp_path):
-    app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'api.db'}"))
+def client(database_url):
+    app = create_app(Settings(database_url=database_url))
     with TestClient(app) as client:
         with app.state.sessionmaker() as session:
             key = repository.create_api_key(session, tenant_name="acme").key
@@ -208,3 +209,85 @@ def test_times_are_utc_both_when_created_and_when_read_back(client):
     created = client.post(BASE, json=grid_scenario(1, 2, 1)).json()
     listed = client.get(BASE).json()["data"][0]
     assert created["created_at"] == listed["created_at"] and listed["created_at"].endswith("Z")
+
+
+def test_get_sends_the_stored_json_with_the_documented_schema(client):
+    sid = client.post(BASE, json=grid_scenario(2, 2, 2, balance=[{"measure": "workload", "tolerance": 0.05}])).json()["id"]
+    for path in (f"{BASE}/{sid}", f"{BASE}/{sid}/versions/1"):
+        r = client.get(path)
+        assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+        body = r.json()
+        assert list(body) == ["id", "version", "name", "units", "territories", "created_at", "scenario"]
+        assert body["scenario"] == grid_scenario(2, 2, 2, balance=[{"measure": "workload", "tolerance": 0.05}])
+        versions = client.get(f"{BASE}/{sid}/versions").json()["data"][0]
+        assert {k: body[k] for k in versions} == versions  # same envelope as the other routes write
+    spec = client.get("/api/v1/openapi.json").json()
+    get = spec["paths"]["/api/v1/scenarios/{scenario_id}"]["get"]
+    assert get["responses"]["200"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ScenarioVersionPublic"}
+    assert "ETag" in get["responses"]["200"]["headers"] and "304" in get["responses"]
+    assert get["security"] == [{"APIKeyHeader": []}]
+
+
+def test_etag_gives_304_until_a_new_version_and_404_after_delete(client):
+    sid = client.post(BASE, json=grid_scenario(2, 2, 2)).json()["id"]
+    first = client.get(f"{BASE}/{sid}")
+    etag = first.headers["etag"]
+    assert etag.startswith('"') and first.headers["cache-control"] == "private, no-cache"
+    not_modified = client.get(f"{BASE}/{sid}", headers={"If-None-Match": etag})
+    assert not_modified.status_code == 304 and not_modified.content == b"" and not_modified.headers["etag"] == etag
+    assert client.get(f"{BASE}/{sid}", headers={"If-None-Match": f'"other", W/{etag}'}).status_code == 304
+    assert client.get(f"{BASE}/{sid}", headers={"If-None-Match": '"other"'}).status_code == 200
+
+    client.put(f"{BASE}/{sid}", json=grid_scenario(2, 3, 3, name="wider"))
+    after_put = client.get(f"{BASE}/{sid}", headers={"If-None-Match": etag})
+    assert after_put.status_code == 200 and after_put.json()["version"] == 2 and after_put.json()["name"] == "wider"
+    assert after_put.headers["etag"] != etag
+    # Version 1 itself never changes: its own ETag still matches.
+    assert client.get(f"{BASE}/{sid}/versions/1", headers={"If-None-Match": etag}).status_code == 304
+
+    client.delete(f"{BASE}/{sid}")
+    assert client.get(f"{BASE}/{sid}", headers={"If-None-Match": after_put.headers["etag"]}).status_code == 404
+    assert client.get(f"{BASE}/{sid}/versions/1", headers={"If-None-Match": etag}).status_code == 404
+
+
+def test_a_revoked_key_is_refused_at_once(client):
+    sid = client.post(BASE, json=grid_scenario(1, 2, 1)).json()["id"]
+    key = client.headers["X-API-Key"]
+    assert client.get(f"{BASE}/{sid}").status_code == 200
+    # Revoked through another engine, as the CLI or another server process would.
+    app = client.app
+    from scenarios.db import make_engine, make_sessionmaker
+
+    other = make_engine(app.state.engine.url.render_as_string(hide_password=False))
+    try:
+        with make_sessionmaker(other)() as session:
+            assert repository.revoke_api_key(session, prefix=repository._lookup_prefix(key)) == 1
+    finally:
+        other.dispose()
+    for path in (f"{BASE}/{sid}", f"{BASE}/{sid}/versions/1", BASE):
+        r = client.get(path)
+        assert r.status_code == 401 and r.json()["detail"] == "invalid API key", path
+
+
+def test_reads_survive_dropped_database_connections(postgres_url):
+    """PostgreSQL closes the server's connections (a restart, a failover): the next read still answers."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    app = create_app(Settings(database_url=postgres_url))
+    with TestClient(app) as client:
+        with app.state.sessionmaker() as session:
+            client.headers["X-API-Key"] = repository.create_api_key(session, tenant_name="acme").key
+        sid = client.post(BASE, json=grid_scenario(1, 2, 1)).json()["id"]
+        for _ in range(5):  # every read connection in use once
+            assert client.get(f"{BASE}/{sid}").status_code == 200
+        url = make_url(postgres_url)
+        with psycopg.connect(host=url.host, port=url.port, user=url.username, password=url.password, dbname="postgres",
+                             autocommit=True) as admin:
+            ended = admin.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = %s",
+                                  (url.database,)).fetchone()[0]
+        assert ended >= 1
+        for _ in range(5):
+            r = client.get(f"{BASE}/{sid}")
+            assert r.status_code == 200, r.text
+        assert client.get(BASE).status_code == 200  # the other routes' pool pings before use
