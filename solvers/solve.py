@@ -68,7 +68,7 @@ def _solve_level(problem: Problem, options: SolveOptions, clock: Clock) -> Outco
     elif method == "exact":
         result = _exact(problem, options, clock)
     else:
-        result = _heuristic(problem, options, clock)
+        result = _heuristic(problem, options, clock, final=True)
     return _verified(problem, replace(result, runtime_s=clock.elapsed()))
 
 
@@ -148,7 +148,10 @@ BOUND_SHARE = 0.15
 _MOVED_WEIGHT = 1e12
 
 
-def _heuristic(problem: Problem, options: SolveOptions, clock: Clock, warm_start=None) -> SolveResult:
+def _heuristic(problem: Problem, options: SolveOptions, clock: Clock, warm_start=None, final: bool = False) -> SolveResult:
+    """The heuristic, then the Lagrangian bound. `final`: this is the answer (not a warm start),
+    so the bound may use all the time the heuristic left: it often converges well before the
+    limit, and the bound stops by itself when its steps converge."""
     from solvers.heuristic import solve_heuristic
 
     searched = problem
@@ -161,7 +164,7 @@ def _heuristic(problem: Problem, options: SolveOptions, clock: Clock, warm_start
         labels = result.labels if problem.rep_centric else align_to_current(problem, result.labels)
         ev = evaluate(problem, labels)
         result = replace(result, objective=ev.objective if ev.feasible else result.objective, bound=None)
-    return _with_bound(problem, result, clock, budget)
+    return _with_bound(problem, result, clock, max(budget, clock.remaining()) if final else budget)
 
 
 def _with_bound(problem: Problem, result: SolveResult, clock: Clock, budget_s: float) -> SolveResult:
@@ -202,7 +205,7 @@ WARM_MAX_S = 40.0
 
 def _auto(problem: Problem, options: SolveOptions, clock: Clock) -> SolveResult:
     if problem.n > EXACT_MAX_UNITS:
-        return _heuristic(problem, options, clock)
+        return _heuristic(problem, options, clock, final=True)
     # A contiguous warm start first: on the county instances it is often already optimal, and
     # it leaves the exact method only the bound to prove. The heuristic stops when it
     # converges, so a generous share costs easy instances nothing; cut short on tight
