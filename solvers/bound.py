@@ -34,7 +34,7 @@ import numpy as np
 
 from engine.problem import Problem
 from solvers.base import Clock
-from solvers.bound_lists import NeighbourLists, neighbour_lists
+from solvers.bound_lists import _MAX_PAIRS_LONG, NeighbourLists, neighbour_lists, wide_clusters
 
 SOURCE_BALANCED = "lagrangian p-median relaxation, workload balance kept per center (contiguity and other measures dropped)"
 SOURCE_PLAIN = "lagrangian p-median relaxation (contiguity and balance dropped)"
@@ -58,6 +58,7 @@ def lagrangian_bound(
     labels: np.ndarray | None = None,
     max_list: int | None = None,
     max_pairs: int | None = None,
+    aggregate_groups: int | None = None,
 ) -> BoundResult | None:
     """Best Lagrangian bound found before the clock stops; None when it cannot be computed
     (explicit distance matrix too large, nothing found in time)."""
@@ -66,10 +67,37 @@ def lagrangian_bound(
     if n == 0 or k >= n or w.sum() <= 0:
         return BoundResult(0.0, SOURCE_PLAIN, 0, clock.elapsed())
     kw = {} if max_pairs is None else {"max_pairs": max_pairs}
+    groups = aggregate_groups if aggregate_groups is not None else _groups_for(problem, clock.remaining())
+    if groups and problem.explicit_distances is None and groups < n:
+        from solvers.bound_aggregate import aggregate
+
+        agg = aggregate(problem, groups)
+        lists = neighbour_lists(agg, k, clock, max_list=max_list, **kw)
+        if lists is None:
+            return None
+        res = _subgradient(agg, lists, clock, upper, None)
+        if res is None:
+            return None
+        note = f" (demand aggregated into {agg.n:,} clusters, distances shrunk by their radii)"
+        return BoundResult(res.bound, res.source + note, res.iterations, res.runtime_s)
     lists = neighbour_lists(problem, k, clock, max_list=max_list, **kw)
     if lists is None:
         return None
     return _subgradient(problem, lists, clock, upper, labels)
+
+
+def _groups_for(problem: Problem, seconds: float) -> int:
+    """Clusters to aggregate the demand into, or 0: only when one row per unit with long lists
+    would not fit (bound_lists.list_length); then as many as the time allows with such lists
+    (10 G^2 / k pairs, about 3e5 pairs per second available: the steps must converge), at
+    most a third of the units. Measured on 20,000 US places, k = 20, against a 50.0 M plan:
+    2,500 clusters gave 32.1 M in 10 s, 4,000 gave 35.3 M in 20 s, 5,653 gave 37.9 M in 45 s;
+    without aggregation 21.4 M in 45 s."""
+    n, k = problem.n, problem.k
+    if problem.explicit_distances is not None or n * int(np.ceil(10.0 * n / k)) <= _MAX_PAIRS_LONG:
+        return 0
+    pairs = float(np.clip(3e5 * max(seconds, 0.0), 1e6, _MAX_PAIRS_LONG))
+    return int(max(k + 1, min(n // 3, np.sqrt(pairs * k / 10.0))))
 
 
 def _bounds_on_workload(problem: Problem) -> tuple[float, float, bool]:
@@ -91,6 +119,9 @@ def _subgradient(problem: Problem, lists: NeighbourLists, clock: Clock, upper, l
     idx, dp, rp, mult = lists.idx, lists.dp, lists.radius_p, lists.mult  # rows: (R, m), (R, m), (R,), (R,)
     R = len(rp)
     w_idx = w[idx]
+    shrink = getattr(problem, "unit_shrink", None)
+    shrink = np.zeros(n) if shrink is None else np.asarray(shrink, dtype=float)
+    wide = np.flatnonzero(wide_clusters(shrink))
     lo, hi, balanced = _bounds_on_workload(problem)
 
     # start: each unit's distance to its plan center (or to a near neighbour)
@@ -122,6 +153,8 @@ def _subgradient(problem: Problem, lists: NeighbourLists, clock: Clock, upper, l
         it += 1
         # units of largest v are summed exactly over all rows
         top = np.argsort(-v)[:_TOP] if n > _TOP else np.arange(n)
+        if len(wide):  # clusters of large radius too: lists' outside radius ignores them
+            top = np.union1d(top, wide)
         is_top = np.zeros(n, dtype=bool)
         is_top[top] = True
         if not np.isfinite(hi):
@@ -134,13 +167,13 @@ def _subgradient(problem: Problem, lists: NeighbourLists, clock: Clock, upper, l
         top_list = [int(t) for t in top if pos[t]]
         negt = None
         if top_list:
-            if len(top_rows) > 8 * _TOP:
+            if len(top_rows) > 8 * _TOP + len(wide):
                 keep = set(top_list)
                 top_rows = {t: r for t, r in top_rows.items() if t in keep}
             for t in top_list:
                 if t not in top_rows:
                     d = _dist(problem, np.full(R, t), lists.rep)
-                    top_rows[t] = np.maximum(0.0, d * (1.0 - 1e-9) - lists.delta) ** p
+                    top_rows[t] = np.maximum(0.0, d * (1.0 - 1e-9) - lists.delta - shrink[t]) ** p
             D = np.vstack([top_rows[t] for t in top_list])  # (T, R)
             rt = D - v[top_list][:, None] - theta[None, :]
             negt = rt < 0

@@ -45,6 +45,21 @@ def list_length(n: int, k: int) -> int:
     return int(min(max(32, m), n - 1))
 
 
+_WIDE_SHARE = 0.02  # the widest 2 % of aggregated clusters (at most _WIDE_MAX) are summed exactly
+_WIDE_MAX = 256
+
+
+def wide_clusters(shrink: np.ndarray) -> np.ndarray:
+    """Mask of the aggregated clusters whose radius is among the largest (none without
+    aggregation): one outlying cluster would otherwise shrink every row's outside radius."""
+    mask = np.zeros(len(shrink), dtype=bool)
+    if not (shrink > 0).any():
+        return mask
+    t = int(min(_WIDE_MAX, np.ceil(_WIDE_SHARE * len(shrink))))
+    mask[np.argsort(-shrink, kind="stable")[:t]] = True
+    return mask
+
+
 def _to_km(chord: np.ndarray) -> np.ndarray:
     return 2.0 * EARTH_RADIUS_KM * np.arcsin(np.clip(chord / 2.0, 0.0, 1.0))
 
@@ -69,17 +84,27 @@ def neighbour_lists(
     if max_list is None and n * m <= _MAX_PAIRS_LONG:
         max_pairs = max(max_pairs, _MAX_PAIRS_LONG)
     rows = min(n, max(k, max_pairs // max(m, 1)))
+    # aggregated demand (solvers.bound_aggregate): each "unit" is a cluster whose members lie
+    # within shrink_g of it, and whose row stands for its center_count candidate centers
+    shrink = getattr(problem, "unit_shrink", None)
+    count = getattr(problem, "center_count", None)
+    shrink = np.zeros(n) if shrink is None else np.asarray(shrink, dtype=float)
+    count = np.ones(n, dtype=np.int64) if count is None else np.asarray(count, dtype=np.int64)
     if rows >= n:
         rep = np.arange(n)
-        mult = np.ones(n, dtype=np.int64)
-        delta = np.zeros(n)
+        mult = count.copy()
+        delta = shrink.copy()
     else:
         rng = np.random.default_rng(seed)
         rep = np.sort(rng.choice(n, rows, replace=False))
         chord, near = cKDTree(xyz[rep]).query(xyz, k=1, workers=-1)
-        mult = np.bincount(near, minlength=rows)
+        mult = np.bincount(near, weights=count, minlength=rows).astype(np.int64)
         delta = np.zeros(rows)
-        np.maximum.at(delta, near, _to_km(chord) * (1.0 + 1e-9) + 1e-9)
+        np.maximum.at(delta, near, _to_km(chord) * (1.0 + 1e-9) + 1e-9 + shrink)
+    # units outside a row's list are at least (d_(m+1) - delta - their radius) away: the widest
+    # clusters are summed exactly over all rows by the bound instead (wide_clusters), so the
+    # radius here is the largest of the others
+    max_shrink = float(shrink[~wide_clusters(shrink)].max(initial=0.0))
     R = len(rep)
     idx = np.empty((R, m), dtype=np.int32)
     dp = np.empty((R, m))
@@ -94,6 +119,6 @@ def neighbour_lists(
         d = _to_km(chord) * (1.0 - 1e-9)
         d = np.maximum(0.0, d - delta[s : s + block, None])
         idx[s : s + block] = nb[:, :m]
-        dp[s : s + block] = d[:, :m] ** p
-        radius_p[s : s + block] = d[:, m] ** p
+        dp[s : s + block] = np.maximum(0.0, d[:, :m] - shrink[nb[:, :m]]) ** p
+        radius_p[s : s + block] = np.maximum(0.0, d[:, m] - max_shrink) ** p
     return NeighbourLists(rep, mult, delta, idx, dp, radius_p)

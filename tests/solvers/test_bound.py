@@ -14,6 +14,7 @@ from engine.problem import build_problem
 from models import Scenario, SolveOptions
 from solvers.base import Clock
 from solvers.bound import SOURCE_BALANCED, SOURCE_PLAIN, lagrangian_bound
+from solvers.solve import solve
 
 
 def scenario(n, k, seed=0, tol=0.2, power=1, explicit=False, dup=0, balance=True):
@@ -123,3 +124,31 @@ def test_bound_honours_the_clock():
     res = lagrangian_bound(prob, Clock(1.0))
     assert time.monotonic() - t0 < 2.5
     assert res is None or res.bound >= 0
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("power", [1, 2])
+def test_aggregated_demand_bound_never_above_brute_force_optimum(seed, power):
+    """Clusters stand for their units with distances shrunk by the clusters' radii: still a
+    relaxation, whatever the clustering (few groups = big radii, short lists, grouped rows)."""
+    prob = scenario(7, 3, seed=seed, power=power, dup=seed % 3)
+    opt = brute_optimum(prob, contiguity=False)
+    if opt is None:
+        pytest.skip("no feasible plan")
+    for groups, m, pairs in ((4, None, None), (5, 2, None), (6, 3, 6), (4, None, 4)):
+        res = lagrangian_bound(prob, Clock(2.0), upper=opt, max_list=m, max_pairs=pairs, aggregate_groups=groups)
+        assert res is not None and "aggregated" in res.source
+        assert res.bound <= opt * (1 + 1e-12) + 1e-9, (groups, m, pairs, res.bound, opt)
+
+
+def test_aggregated_bound_below_a_feasible_plan_and_useful():
+    """Many units per territory (the regime where the bound aggregates): 300 clusters of 900
+    uniform points keep most of the unaggregated bound (measured 34.7 k vs 46.0 k)."""
+    prob = scenario(900, 3, seed=3, tol=0.1, power=1)
+    res = solve(prob, SolveOptions(method="heuristic", time_limit_s=15, seed=0)).result
+    assert res.status == "feasible"
+    full = lagrangian_bound(prob, Clock(5.0), upper=res.objective, aggregate_groups=0)
+    agg = lagrangian_bound(prob, Clock(5.0), upper=res.objective, aggregate_groups=300)
+    assert agg is not None and "aggregated into" in agg.source and "aggregated" not in full.source
+    assert agg.bound <= res.objective * (1 + 1e-12)
+    assert agg.bound > 0.6 * full.bound

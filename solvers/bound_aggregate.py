@@ -1,0 +1,101 @@
+"""Demand aggregation for the Lagrangian bound at scale (tens of thousands of units).
+
+Units are grouped into G clusters around representative points r_g; every unit i of cluster
+g lies within delta_g of r_g. For any center j (a unit of cluster h) the triangle inequality
+gives
+
+    d(i, j) >= max(0, d(r_g, r_h) - delta_g - delta_h),
+
+so a cluster of total workload W_g can be treated as one unit whose distance to every center
+is shrunk by its own radius (and the center's). The aggregated relaxation is still a
+relaxation: put X_gj = sum_{i in g} w_i x_ij / W_g, then sum_j X_gj = 1, X_gj <= y_j, the
+workload of center j is sum_g W_g X_gj, and the cost is at least sum_g W_g X_gj D_gj with
+D_gj the shrunk distance to the power p. Candidate centers of cluster h stand together
+as one row (`center_count` of them), with the same shrunk distances.
+
+Why: with one row per unit the bound's lists would need about 10 territories' worth of
+units per row (see bound_lists.list_length); at 20,000 units and k = 20 that is 200 M
+pairs. A few thousand tight clusters keep one row per cluster with long lists, and the
+radii (a few km) cost little against territories hundreds of km across.
+
+    aggregate(problem, groups, seed=0) -> Aggregated
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from engine.geo import EARTH_RADIUS_KM
+from engine.problem import Problem
+
+
+@dataclass(frozen=True, eq=False)
+class Aggregated:
+    """What lagrangian_bound and neighbour_lists read from a problem, for the clusters."""
+
+    n: int
+    k: int
+    lat: np.ndarray
+    lon: np.ndarray
+    weights: np.ndarray  # W_g, summed workload
+    unit_shrink: np.ndarray  # delta_g (km): every member lies within it of the representative
+    center_count: np.ndarray  # units of the cluster (candidate centers its row stands for)
+    distance_power: int
+    balanced: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    explicit_distances: None = None
+
+
+def _xyz(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    la, lo = np.radians(lat), np.radians(lon)
+    return np.column_stack([np.cos(la) * np.cos(lo), np.cos(la) * np.sin(lo), np.sin(la)])
+
+
+def aggregate(problem: Problem, groups: int, seed: int = 0, lloyd_steps: int = 4) -> Aggregated:
+    """Cluster the units into about `groups` groups (Lloyd steps on the unit sphere from a
+    random sample); each group's radius is measured exactly, by haversine, from its
+    representative, then padded for rounding."""
+    from engine.geo import haversine_km
+
+    n = problem.n
+    xyz = _xyz(problem.lat, problem.lon)
+    rng = np.random.default_rng(seed)
+    G = int(min(max(groups, problem.k), n))
+    centers = xyz[np.sort(rng.choice(n, G, replace=False))]
+    w = np.asarray(problem.weights, dtype=float)
+    mass = np.where(w > 0, w, 0.0) + 1e-9  # weight the means a little towards heavy units
+    for _ in range(lloyd_steps):
+        _, near = cKDTree(centers).query(xyz, k=1, workers=-1)
+        sums = np.zeros_like(centers)
+        np.add.at(sums, near, xyz * mass[:, None])
+        cnt = np.bincount(near, weights=mass, minlength=len(centers))
+        keep = cnt > 0
+        c = sums[keep] / cnt[keep, None]
+        centers = c / np.linalg.norm(c, axis=1, keepdims=True)
+    _, near = cKDTree(centers).query(xyz, k=1, workers=-1)
+    used, near = np.unique(near, return_inverse=True)
+    centers = centers[used]
+    lat = np.degrees(np.arcsin(np.clip(centers[:, 2], -1.0, 1.0)))
+    lon = np.degrees(np.arctan2(centers[:, 1], centers[:, 0]))
+    d = haversine_km(problem.lat, problem.lon, lat[near], lon[near])
+    shrink = np.zeros(len(centers))
+    np.maximum.at(shrink, near, d)
+    # pad: haversine rounding here and in the bound's own distances (both ~1e-9 relative)
+    shrink = shrink * (1.0 + 1e-9) + 1e-9 * EARTH_RADIUS_KM * 1e-3
+    return Aggregated(
+        n=len(centers),
+        k=problem.k,
+        lat=lat,
+        lon=lon,
+        weights=np.bincount(near, weights=w, minlength=len(centers)),
+        unit_shrink=shrink,
+        center_count=np.bincount(near, minlength=len(centers)).astype(np.int64),
+        distance_power=problem.distance_power,
+        balanced=problem.balanced,
+        lower=problem.lower,
+        upper=problem.upper,
+    )
