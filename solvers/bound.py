@@ -75,7 +75,14 @@ def lagrangian_bound(
         lists = neighbour_lists(agg, k, clock, max_list=max_list, **kw)
         if lists is None:
             return None
-        res = _subgradient(agg, lists, clock, upper, None)
+        v0 = None
+        if labels is not None:
+            # start from the plan: each cluster at its members' mean cost per unit of workload
+            v_unit = _plan_costs(problem, np.asarray(labels))
+            w = np.asarray(problem.weights, dtype=float)
+            tot = np.bincount(agg.member, weights=w * v_unit, minlength=agg.n)
+            v0 = np.where(agg.weights > 0, tot / np.where(agg.weights > 0, agg.weights, 1.0), 0.0)
+        res = _subgradient(agg, lists, clock, upper, None, v0=v0)
         if res is None:
             return None
         note = f" (demand aggregated into {agg.n:,} clusters, distances shrunk by their radii)"
@@ -111,7 +118,15 @@ def _bounds_on_workload(problem: Problem) -> tuple[float, float, bool]:
     return lo, hi, lo > 0 or np.isfinite(hi)
 
 
-def _subgradient(problem: Problem, lists: NeighbourLists, clock: Clock, upper, labels) -> BoundResult | None:
+def _plan_costs(problem: Problem, labels: np.ndarray) -> np.ndarray:
+    """d(i, center of i's territory)^p per unit, centers as the evaluator picks them."""
+    from engine.evaluate import best_centers
+
+    centers = best_centers(problem, labels)
+    return _dist_p(problem, np.arange(problem.n), centers[labels], problem.distance_power)
+
+
+def _subgradient(problem: Problem, lists: NeighbourLists, clock: Clock, upper, labels, v0=None) -> BoundResult | None:
     n, k = problem.n, problem.k
     p = problem.distance_power
     w = np.asarray(problem.weights, dtype=float)
@@ -125,11 +140,10 @@ def _subgradient(problem: Problem, lists: NeighbourLists, clock: Clock, upper, l
     lo, hi, balanced = _bounds_on_workload(problem)
 
     # start: each unit's distance to its plan center (or to a near neighbour)
-    if labels is not None:
-        from engine.evaluate import best_centers
-
-        centers = best_centers(problem, np.asarray(labels))
-        v = _dist_p(problem, np.arange(n), centers[np.asarray(labels)], p)
+    if v0 is not None:
+        v = np.asarray(v0, dtype=float).copy()
+    elif labels is not None:
+        v = _plan_costs(problem, np.asarray(labels))
     else:
         from scipy.spatial import cKDTree
         from engine.geo import project_km

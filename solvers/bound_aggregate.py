@@ -43,6 +43,7 @@ class Aggregated:
     weights: np.ndarray  # W_g, summed workload
     unit_shrink: np.ndarray  # delta_g (km): every member lies within it of the representative
     center_count: np.ndarray  # units of the cluster (candidate centers its row stands for)
+    member: np.ndarray  # cluster of each original unit
     distance_power: int
     balanced: np.ndarray
     lower: np.ndarray
@@ -94,6 +95,7 @@ def aggregate(problem: Problem, groups: int, seed: int = 0, lloyd_steps: int = 4
         weights=np.bincount(near, weights=w, minlength=len(centers)),
         unit_shrink=shrink,
         center_count=np.bincount(near, minlength=len(centers)).astype(np.int64),
+        member=near,
         distance_power=problem.distance_power,
         balanced=problem.balanced,
         lower=problem.lower,
