@@ -516,6 +516,7 @@ let markersByTerritory = new Map();
 let edgesByTerritory = new Map();
 let bordersByTerritory = new Map();
 let unitEntries = new Map(); // unit id -> {unit, layer, latlng, html, text, base: {color, weight}}
+let repEntries = new Map(); // rep id -> {latlng, html, text}: rep homes, reachable from the unit picker
 let focusedUnit = null;
 let lastBounds = null;
 const FIT = { padding: [24, 24], maxZoom: 12, animate: false }; // no animation: markers stay put under the mouse
@@ -633,6 +634,7 @@ function drawUnits(scenario, colorFor, { territoryOf = () => null, extra = () =>
   markersByTerritory = new Map();
   edgesByTerritory = new Map();
   unitEntries = new Map();
+  repEntries = new Map();
   const measures = measuresOf(scenario);
   const maxWorkload = Math.max(...scenario.units.map((u) => unitMeasure(u, "workload")), 1e-9);
   const byId = new Map(scenario.units.map((u) => [u.id, u]));
@@ -717,9 +719,14 @@ function drawUnits(scenario, colorFor, { territoryOf = () => null, extra = () =>
       L.polyline([[rep.lat, rep.lon], [center.lat, center.lon]], { color, weight: 2, dashArray: "6 5", opacity: 0.9, interactive: false })
         .addTo(repLayer);
     }
+    const repHtml = `Home of rep <strong>${escapeHtml(rep.name || rep.id)}</strong>${territory ? ` · territory ${escapeHtml(territory)}` : ""}`
+      + `${rep.skills?.length ? `<br>skills: ${rep.skills.map(escapeHtml).join(", ")}` : ""}`;
+    repEntries.set(rep.id, {
+      latlng: L.latLng(rep.lat, rep.lon), html: repHtml, territory,
+      text: `Home of rep ${rep.name || rep.id}${territory ? `, territory ${territory}` : ""}${rep.skills?.length ? `, skills ${rep.skills.join(", ")}` : ""}`,
+    });
     L.marker([rep.lat, rep.lon], { icon, keyboard: false, zIndexOffset: 1000 })
-      .bindTooltip(`Home of rep <strong>${escapeHtml(rep.name || rep.id)}</strong>${territory ? ` · territory ${escapeHtml(territory)}` : ""}`
-        + `${rep.skills?.length ? `<br>skills: ${rep.skills.map(escapeHtml).join(", ")}` : ""}`)
+      .bindTooltip(repHtml)
       .addTo(repLayer);
     bounds.extend([rep.lat, rep.lon]);
   }
@@ -740,10 +747,21 @@ function htmlToText(html) {
 function fillUnitPicker(scenario, territoryOf) {
   const select = $("unit-select");
   const units = [...scenario.units].sort((a, b) => String(a.name || a.id).localeCompare(String(b.name || b.id), "en", { numeric: true }));
-  select.replaceChildren(new Option(`Pick one of ${units.length} units…`, ""), ...units.map((u) => {
+  const unitOptions = units.map((u) => {
     const territory = territoryOf(u);
     return new Option(`${u.name || u.id}${u.name && u.name !== u.id ? ` (${u.id})` : ""}${territory != null ? ` · ${territory}` : ""}`, u.id);
-  }));
+  });
+  const children = [new Option(`Pick one of ${units.length} units…`, ""), ...unitOptions];
+  if (repEntries.size) {
+    // rep homes are on the map too: the same picker reaches them with the keyboard
+    const group = document.createElement("optgroup");
+    group.label = "Rep homes";
+    for (const [id, entry] of repEntries) {
+      group.append(new Option(`Rep ${id}${entry.territory ? ` · ${entry.territory}` : ""}`, `rep:${id}`));
+    }
+    children.push(group);
+  }
+  select.replaceChildren(...children);
   $("unit-details").textContent = "";
 }
 
@@ -751,6 +769,13 @@ function focusUnit(id) {
   const previous = unitEntries.get(focusedUnit);
   if (previous) previous.layer.setStyle(previous.base);
   focusedUnit = null;
+  const rep = typeof id === "string" && id.startsWith("rep:") ? repEntries.get(id.slice(4)) : null;
+  if (rep) {
+    if (!map.getBounds().contains(rep.latlng)) map.panTo(rep.latlng, { animate: false });
+    showTip(rep.latlng, rep.html);
+    $("unit-details").textContent = rep.text;
+    return;
+  }
   const entry = unitEntries.get(id);
   if (!entry) {
     closeTooltips();

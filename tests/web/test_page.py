@@ -225,3 +225,10 @@ def test_rep_homes_are_marked(page: Page, web_server, artifacts):
     page.locator(".rep-home").first.hover()
     expect(page.locator(".leaflet-tooltip")).to_contain_text("Home of rep")
     page.screenshot(path=str(artifacts / "reps.png"))
+    # the keyboard reaches rep homes through the unit picker: focus it, pick with the keyboard
+    page.mouse.move(0, 0)
+    page.locator("#unit-select").focus()
+    page.keyboard.press("End")
+    expect(page.locator("#unit-select")).to_have_value("rep:r-se")
+    expect(page.locator(".leaflet-tooltip")).to_contain_text("Home of rep r-se")
+    expect(page.locator("#unit-details")).to_contain_text("Home of rep r-se, territory T")
