@@ -230,5 +230,5 @@ def test_rep_homes_are_marked(page: Page, web_server, artifacts):
     page.locator("#unit-select").focus()
     page.keyboard.press("End")
     expect(page.locator("#unit-select")).to_have_value("rep:r-se")
-    expect(page.locator(".leaflet-tooltip")).to_contain_text("Home of rep r-se")
+    expect(page.locator(".leaflet-tooltip.unit-tip")).to_contain_text("Home of rep r-se")
     expect(page.locator("#unit-details")).to_contain_text("Home of rep r-se, territory T")
