@@ -291,7 +291,8 @@ def solve_heuristic(
             starts.insert(0, np.where(ctx.locked, ctx.locks, cur))
     n_starts = int(np.clip(1000 // max(n, 1), 4, 12)) if n <= 20000 else 2
     if n >= SPLIT_MIN_UNITS and not ctx.locked.any() and not starts and not ctx.fixed:
-        # (rep-centric problems grow from the reps' homes instead: the split ignores them)
+        # (rep-centric problems start from a balanced assignment to the homes instead: the
+        # split ignores them)
         # at scale, region growing leaves balance to a repair that does not keep up with
         # hundreds of territories: bisect along spanning trees first (balanced by construction)
         from solvers.heuristic_split import recursive_split
@@ -300,6 +301,14 @@ def solve_heuristic(
         if split is not None and np.bincount(split, minlength=k).min() > 0:
             starts.append(split)
             n_starts = 1 if n <= 20000 else 0
+    if ctx.fixed and ctx.move_cap is None and not starts:
+        # rep-centric: the cheapest balanced assignment to the homes (contiguity repaired in the
+        # loop); at scale it replaces region growing, which hems crowded homes in
+        from solvers.heuristic_price import balanced_assignment
+
+        starts.append(balanced_assignment(ctx))
+        if n >= SPLIT_MIN_UNITS:
+            n_starts = 0
     starts += [None] * n_starts
 
     for s0 in starts:
