@@ -204,6 +204,10 @@ def _subgradient(problem: Problem, lists: NeighbourLists, clock: Clock, upper, l
         inl = (vi > level[:, None]) & ~is_top[idx]
         rho += _outside_correction(vs, w[order_v], level)
         rho -= np.where(inl, w_idx * (level[:, None] - vi), 0.0).sum(axis=1)
+        # the units that correction counts are served by the row as far as theta is concerned
+        # (each term falls by w_i per unit of theta): without them in the load, theta climbs
+        # past the lists' radius and the bound sinks far below zero (100,000 units, k = 500)
+        load += _outside_weight(vs, w[order_v], level) - np.where(inl, w_idx, 0.0).sum(axis=1)
         if balanced:
             rho += np.where(theta > 0, theta * lo, np.where(theta < 0, theta * (hi if np.isfinite(hi) else 0.0), 0.0))
         # the k smallest rho_j: each row stands for `mult` candidate centers
@@ -256,6 +260,12 @@ def _subgradient(problem: Problem, lists: NeighbourLists, clock: Clock, upper, l
         iterations=it,
         runtime_s=clock.elapsed(),
     )
+
+
+def _outside_weight(vs: np.ndarray, ws: np.ndarray, level: np.ndarray) -> np.ndarray:
+    """For each level L: sum of w_i over units with v_i > L (v sorted ascending in vs)."""
+    cw = np.concatenate([[0.0], np.cumsum(ws[::-1])])[::-1]
+    return cw[np.searchsorted(vs, level, side="right")]
 
 
 def _outside_correction(vs: np.ndarray, ws: np.ndarray, level: np.ndarray) -> np.ndarray:
