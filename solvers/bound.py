@@ -34,7 +34,7 @@ import numpy as np
 
 from engine.problem import Problem
 from solvers.base import Clock
-from solvers.bound_lists import _MAX_PAIRS_LONG, NeighbourLists, neighbour_lists, wide_clusters
+from solvers.bound_lists import _MAX_PAIRS_LONG, NeighbourLists, long_lists_fit, neighbour_lists, wide_clusters
 
 SOURCE_BALANCED = "lagrangian p-median relaxation, workload balance kept per center (contiguity and other measures dropped)"
 SOURCE_PLAIN = "lagrangian p-median relaxation (contiguity and balance dropped)"
@@ -101,7 +101,7 @@ def _groups_for(problem: Problem, seconds: float) -> int:
     2,500 clusters gave 32.1 M in 10 s, 4,000 gave 35.3 M in 20 s, 5,653 gave 37.9 M in 45 s;
     without aggregation 21.4 M in 45 s."""
     n, k = problem.n, problem.k
-    if problem.explicit_distances is not None or n * int(np.ceil(10.0 * n / k)) <= _MAX_PAIRS_LONG:
+    if problem.explicit_distances is not None or long_lists_fit(n, k):
         return 0
     pairs = float(np.clip(3e5 * max(seconds, 0.0), 1e6, _MAX_PAIRS_LONG))
     return int(max(k + 1, min(n // 3, np.sqrt(pairs * k / 10.0))))

@@ -40,9 +40,13 @@ def list_length(n: int, k: int) -> int:
     k = 20 the converged bound was 5.84 M with 3.5 territories' worth and 7.41 M with 10 (the
     plan: 8.22 M); with k = 40, 2.43 M and 4.74 M (plan 6.18 M). At 20,000 units, longer lists
     mean fewer, coarser rows and fewer steps in the time there is: the bound got worse."""
-    long = int(np.ceil(10.0 * n / k))
-    m = long if n * long <= _MAX_PAIRS_LONG else int(np.ceil(3.5 * n / k))
+    m = int(np.ceil(10.0 * n / k)) if long_lists_fit(n, k) else int(np.ceil(3.5 * n / k))
     return int(min(max(32, m), n - 1))
+
+
+def long_lists_fit(n: int, k: int) -> bool:
+    """Can every unit keep its own row of 10 territories' worth of neighbours?"""
+    return n * int(np.ceil(10.0 * n / k)) <= _MAX_PAIRS_LONG
 
 
 _WIDE_SHARE = 0.02  # the widest 2 % of aggregated clusters (at most _WIDE_MAX) are summed exactly

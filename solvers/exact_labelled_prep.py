@@ -22,7 +22,7 @@ from scipy.optimize import linear_sum_assignment
 
 from engine.contiguity import territory_components
 from engine.problem import Problem
-from solvers.exact_prep import vertex_separator, vertex_weighted_paths
+from solvers.exact_prep import separator_toward, vertex_separator, vertex_weighted_paths
 
 _TOL = 1e-9
 _FORBIDDEN = 1e18
@@ -303,33 +303,6 @@ def _components(prep: LabelledPrep, members: np.ndarray) -> list[np.ndarray]:
     return comps
 
 
-def separator(prep: LabelledPrep, piece: np.ndarray, j: int) -> list[int]:
-    """The neighbours of `piece` that touch the side of j: a minimal piece-j vertex separator."""
-    in_piece = np.zeros(prep.n, dtype=bool)
-    in_piece[piece] = True
-    boundary = set()
-    for u in piece.tolist():
-        for v in prep.nbrs[u]:
-            if not in_piece[v]:
-                boundary.add(int(v))
-    blocked = in_piece.copy()
-    blocked[list(boundary)] = True
-    seen = np.zeros(prep.n, dtype=bool)
-    seen[j] = True
-    q = deque([j])
-    touch = set()
-    while q:
-        u = q.popleft()
-        for v in prep.nbrs[u]:
-            v = int(v)
-            if v in boundary:
-                touch.add(v)
-            elif not blocked[v] and not seen[v]:
-                seen[v] = True
-                q.append(v)
-    return sorted(touch)
-
-
 Cut = tuple[int, int, int, tuple[int, ...]]  # (t, i, j or -1 for a rooted cut, C)
 
 
@@ -356,7 +329,7 @@ def integer_cuts(prep: LabelledPrep, labels: np.ndarray, reps_per_piece: int = 2
             if ci == main:
                 continue
             for j in anchors:
-                sep = separator(prep, piece, j)
+                sep = separator_toward(prep.nbrs, prep.n, piece, j)
                 for i in piece.tolist():
                     C = tuple(c for c in sep if prep.allowed[c, t] and prep.pair_ok(i, c, j, t))
                     cuts.append((t, i, -1 if r >= 0 else j, C))

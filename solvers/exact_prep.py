@@ -176,35 +176,41 @@ def territory_pieces(prep: Prepared, members: np.ndarray, j: int) -> list[np.nda
     return out
 
 
-def minimal_separator(prep: Prepared, piece: np.ndarray, i: int, j: int) -> list[int]:
-    """A minimal i-j vertex separator inside N(piece), restricted to units that can lie on a
-    light i-j path and can be served by j. `piece` is a connected set containing i but not j,
-    none of whose neighbours outside it is ... (it is a component of a territory)."""
-    n = prep.n
+def separator_toward(nbrs, n: int, piece, j: int) -> list[int]:
+    """The neighbours of `piece` adjacent to the component of j once they are removed: a
+    minimal piece-j vertex separator (sorted). `piece` is connected and does not hold j."""
     in_piece = np.zeros(n, dtype=bool)
     in_piece[piece] = True
     boundary = set()
-    for u in piece:
-        for v in prep.nbrs[u]:
+    for u in np.asarray(piece).tolist():
+        for v in nbrs[u]:
             if not in_piece[v]:
                 boundary.add(int(v))
-    # minimalize: keep only boundary vertices adjacent to the component of j in G - boundary
     blocked = in_piece.copy()
-    for c in boundary:
-        blocked[c] = True
+    blocked[list(boundary)] = True
     seen = np.zeros(n, dtype=bool)
     seen[j] = True
     q = deque([j])
     touch = set()
     while q:
         u = q.popleft()
-        for v in prep.nbrs[u]:
+        for v in nbrs[u]:
+            v = int(v)
             if v in boundary:
-                touch.add(int(v))
+                touch.add(v)
             elif not blocked[v] and not seen[v]:
                 seen[v] = True
                 q.append(v)
-    return [c for c in sorted(touch) if prep.allowed[c, j] and prep.pair_ok(i, c, j)]
+    return sorted(touch)
+
+
+def minimal_separator(prep: Prepared, piece: np.ndarray, i: int, j: int, touch: list[int] | None = None) -> list[int]:
+    """A minimal i-j vertex separator inside N(piece), restricted to units that can lie on a
+    light i-j path and can be served by j. `piece` is a connected set containing i but not j
+    (a component of a territory); `touch`, when given, is separator_toward(piece, j) already."""
+    if touch is None:
+        touch = separator_toward(prep.nbrs, prep.n, piece, j)
+    return [c for c in touch if prep.allowed[c, j] and prep.pair_ok(i, c, j)]
 
 
 def integer_cuts(prep: Prepared, center_of: np.ndarray) -> list[tuple[int, int, list[int]]]:
@@ -215,9 +221,11 @@ def integer_cuts(prep: Prepared, center_of: np.ndarray) -> list[tuple[int, int, 
         j = int(j)
         members = np.flatnonzero(center_of == j)
         for piece in territory_pieces(prep, members, j):
-            # all units of the piece violate; cut for each (cheap, strengthens the LP)
+            # all units of the piece violate; cut for each (cheap, strengthens the LP): the
+            # separator is the piece's, only its length-U filter depends on the unit
+            touch = separator_toward(prep.nbrs, prep.n, piece, j)
             for i in piece:
-                cuts.append((int(i), j, minimal_separator(prep, piece, int(i), j)))
+                cuts.append((int(i), j, minimal_separator(prep, piece, int(i), j, touch)))
     return cuts
 
 
