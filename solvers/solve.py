@@ -11,7 +11,7 @@ from engine.align import align_to_current
 from engine.evaluate import Evaluation, evaluate
 from engine.problem import Problem
 from models import SolveOptions
-from solvers.base import Clock, ProgressCallback, SolveResult
+from solvers.base import Clock, ProgressCallback, SolveResult, warm_budget
 from solvers.precheck import infeasibility_reasons
 
 # `auto` uses the exact method up to this many units (x[i,j] has n^2 entries).
@@ -198,11 +198,6 @@ def _exact(problem: Problem, options: SolveOptions, clock: Clock, warm_start=Non
     return solve_exact(problem, options, clock, warm_start)
 
 
-# Share of the time limit (and seconds at most) the warm-start heuristic of `auto` may take.
-WARM_SHARE = 0.4
-WARM_MAX_S = 40.0
-
-
 def _auto(problem: Problem, options: SolveOptions, clock: Clock) -> SolveResult:
     if problem.n > EXACT_MAX_UNITS:
         return _heuristic(problem, options, clock, final=True)
@@ -211,7 +206,7 @@ def _auto(problem: Problem, options: SolveOptions, clock: Clock) -> SolveResult:
     # converges, so a generous share costs easy instances nothing; cut short on tight
     # tolerances (AL at +-0.5 %: 10 s gave a plan 32 % above the optimum, 40 s one 7 % above)
     # it hands the exact method an incumbent the bound never catches up with.
-    warm = _heuristic(problem, options, clock.sub(min(WARM_SHARE, WARM_MAX_S / max(clock.remaining(), 1e-9))))
+    warm = _heuristic(problem, options, clock.sub(warm_budget(clock.remaining()) / max(clock.remaining(), 1e-9)))
     if clock.should_stop():
         return warm
     warm_labels = warm.labels if warm.status == "feasible" else None
