@@ -23,7 +23,7 @@ from models import Scenario, SolveOptions  # noqa: E402
 from solvers.base import Clock  # noqa: E402
 from solvers.heuristic import solve_heuristic  # noqa: E402
 
-DATA = Path("/work/shared/data/districting")
+DATA = ROOT.parent / "shared/data/districting"
 
 
 def graph_scenario(path: Path, k: int, tol: float = 0.05, potential: str = "UPOP", name: str | None = None) -> dict:
@@ -31,6 +31,9 @@ def graph_scenario(path: Path, k: int, tol: float = 0.05, potential: str = "UPOP
     another column (+1 so no unit is zero)."""
     g = json.loads(path.read_text())
     nodes = g["nodes"]
+    missing = [nd.get("id") for nd in nodes if potential not in nd]
+    if missing:  # a silent 0 would turn the potential into a count of units
+        raise KeyError(f"{path.name}: column {potential} missing on {len(missing)} nodes")
     units = []
     for nd in nodes:
         lat = nd.get("C_Y", nd.get("INTPTLAT10"))
@@ -41,7 +44,7 @@ def graph_scenario(path: Path, k: int, tol: float = 0.05, potential: str = "UPOP
                 "lat": float(lat),
                 "lon": float(lon),
                 "workload": float(nd["TOTPOP"]) / 1000.0,
-                "potential": float(nd.get(potential, 0.0)) / 1000.0 + 0.1,
+                "potential": float(nd[potential]) / 1000.0 + 0.1,
             }
         )
     edges = set()
@@ -133,7 +136,7 @@ def main() -> None:
         instances.append((f"districting {st}", d, e["obj"]))
     instances += [
         ("county GA (UPOP)", graph_scenario(DATA / "county/county13.json", 4), None),
-        ("county KY (RPOP)", graph_scenario(DATA / "county/county21.json", 3, potential="RPOP"), None),
+        ("county KY (RURALPOP)", graph_scenario(DATA / "county/county21.json", 3, potential="RURALPOP"), None),
         ("county TX (UPOP)", graph_scenario(DATA / "county/county48.json", 4), None),
         ("tract NM (UPOP)", graph_scenario(DATA / "tract/tract35.json", 8), None),
         ("tract ME (VAP)", graph_scenario(DATA / "tract/tract23.json", 6, potential="VAP"), None),
