@@ -19,7 +19,7 @@
    county instances) where a different split of the same units is cheaper: 60 s, seed 0,
    AL 1.074 -> 1.002 of the published optimum, IA 1.048 -> 1.000, LA 1.016 -> 1.000,
    200 US places / 8 territories -5 %. Each group is solved once as it stands (remembered
-   by its members and labels), so the search ends when no group improves.
+   by the members of its territories), so the search ends when no group improves.
 
 Stopping is by iteration counts, no-improvement counters and sub-MIP node limits, so a
 seed gives the same plan whatever the machine speed; the clock is a safety net only (with
@@ -275,16 +275,20 @@ class _Search:
         """Exact-subproblem LNS (heuristic_lns): re-optimize the split of 2, 3, then 4
         neighbouring territories with the sub-MIP, going back to pairs after every
         improvement, until every group has been solved as it stands (remembered across
-        calls by its members and their labels) or `max_solves` sub-MIPs have run."""
+        calls by the members of its territories) or `max_solves` sub-MIPs have run."""
         from solvers.heuristic_lns import MAX_UNITS, reoptimize
 
         while not self.stop():
             improved = False
+            member_hash = {}
             for size in sizes:
                 for g in self.groups(st, size, MAX_UNITS):
                     if self.lns_solves >= max_solves or self.stop():
                         return
-                    key = self._group_key(st, g)
+                    if not member_hash:  # one O(n log n) pass per scan, not O(n) per group
+                        mem = st.members_by_territory(range(self.ctx.k))
+                        member_hash = {t: hash(v.tobytes()) for t, v in mem.items()}
+                    key = (g, tuple(member_hash[t] for t in g))
                     if key in self.lns_done:
                         continue
                     res, proved = reoptimize(st, list(g), self.clock, self.seed)
@@ -301,10 +305,6 @@ class _Search:
                     break
             if not improved:
                 return
-
-    def _group_key(self, st: State, g: tuple[int, ...]) -> tuple:
-        M = np.flatnonzero(np.isin(st.labels, g))
-        return (g, hash(M.tobytes()), hash(st.labels[M].tobytes()))
 
     def groups(self, st: State, size: int, max_units: int) -> list[tuple[int, ...]]:
         """Connected groups of `size` neighbouring territories with at most `max_units`
