@@ -20,12 +20,8 @@ from __future__ import annotations
 from itertools import permutations
 
 import numpy as np
-from pyscipopt import SCIP_PARAMSETTING, Model, quicksum
 
 from solvers.base import Clock
-from solvers.exact_common import add_warm_start, neighbor_cuts
-from solvers.exact_prep import prepare
-from solvers.exact_scip import _Connectivity
 from solvers.heuristic_state import State
 
 MAX_UNITS = 100  # largest union re-optimized (the model has m x candidates binaries)
@@ -48,6 +44,13 @@ def reoptimize(st: State, terrs: list[int], clock: Clock, seed: int) -> tuple[tu
     Returns ((members, new_labels) or None when nothing cheaper was found, proved): `proved`
     says the sub-MIP was solved to optimality, so re-solving it while the territories stay
     unchanged cannot pay."""
+    # SCIP and the exact machinery load only when a sub-MIP runs, not with every heuristic solve
+    from pyscipopt import SCIP_PARAMSETTING, Model, quicksum
+
+    from solvers.exact_common import add_warm_start, neighbor_cuts
+    from solvers.exact_prep import prepare
+    from solvers.exact_scip import _Connectivity
+
     ctx = st.ctx
     problem = ctx.problem
     kk = len(terrs)
