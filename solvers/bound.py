@@ -17,11 +17,18 @@ For any v and theta the Lagrangian function
 is a lower bound on the optimum (weak duality). Only pairs with d(i,j)^p < v_i + theta_j
 count, so each candidate center j keeps a fixed list of its m nearest units (KD-tree on
 3-D unit-sphere coordinates, which orders by great-circle distance exactly). Units outside
-the list are at least R_j away; theta_j is capped so that R_j^p >= v_i + theta_j for every
-unit not among the T units of largest v, and those T are summed exactly over all centers.
-So the truncated sums are exact, and the bound is valid whatever m is; m only decides how
-tight it can get. v follows Polyak subgradient steps towards the incumbent's objective;
-each theta_j follows its own derivative with a step that halves when the sign flips.
+the list are at least R_j away and are counted as if at R_j (prefix sums over v sorted);
+the T units of largest v are summed exactly over all centers. So the truncated sums are
+exact lower bounds, and the bound is valid whatever m is; m only decides how tight it can
+get. v follows Polyak subgradient steps towards the incumbent's objective; each theta_j
+follows its own derivative with a step that halves when the sign flips.
+
+The steps are steered by a float32 pass over the lists in row chunks that stay in cache;
+the bound reported is the float64 value at the best point (lists rounded down, so still a
+lower bound). Against the float64 pass over whole arrays, with the same lists in the same
+35 s on 20,000 US places: k = 20, 277 steps instead of 37, 28.5 M -> 37.9 M (plan 50.5 M);
+k = 100, 512 steps instead of 110, 9.8 M -> 12.2 M (plan 21.6 M); 5,000 places, k = 20, in
+25 s: 19.4 M -> 23.3 M (plan 25.5 M).
 
     lagrangian_bound(problem, clock, upper=None, labels=None) -> BoundResult | None
 """
@@ -126,14 +133,74 @@ def _plan_costs(problem: Problem, labels: np.ndarray) -> np.ndarray:
     return _dist_p(problem, np.arange(problem.n), centers[labels], problem.distance_power)
 
 
+class _Relaxation:
+    """LB(v, theta) for fixed lists, evaluated row chunk by row chunk (the chunk's temporaries
+    stay in cache). Lists are stored in float32, every value rounded down (a shorter distance
+    keeps the bound valid): idx, the gap rp_j - dp_ij >= 0 and w_i. The fast float32 pass
+    steers the ascent; the reported bound comes from the float64 pass over the same numbers.
+
+    For row j, level_j = rp_j - theta_j and s_i = v_i + theta_j, a list unit's term
+
+        w_i min(0, dp_ij - s_i) - w_i min(0, rp_j - s_i) = -w_i clip(v_i - level_j + gap_ij, 0, gap_ij)
+
+    is what it adds to the outside correction, which counts every non-top unit as if at rp_j."""
+
+    def __init__(self, problem: Problem, lists: NeighbourLists) -> None:
+        self.problem = problem
+        self.w = np.asarray(problem.weights, dtype=float)
+        self.idx = lists.idx
+        R, m = lists.idx.shape
+        self.rp = _down32(lists.radius_p).astype(float)  # exactly representable in float32
+        dp = np.minimum(lists.dp, lists.radius_p[:, None])
+        self.gap = _up32(self.rp[:, None] - dp)  # implied dp = rp - gap <= dp: still a lower bound
+        self.w32 = self.w[lists.idx].astype(np.float32)
+        self.chunk = max(1, 65536 // max(m, 1))
+
+    def rows(self, vt: np.ndarray, level: np.ndarray, exact: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Per row: the list terms (sum of -w clip(...)) and the weight they serve; vt is v with
+        the top units at -1e30 (their terms are summed separately)."""
+        R = len(level)
+        dt = np.float64 if exact else np.float32
+        vt = vt.astype(dt)
+        level = level.astype(dt)
+        rho = np.empty(R)
+        load = np.empty(R)
+        for a in range(0, R, self.chunk):
+            b = min(R, a + self.chunk)
+            gap = self.gap[a:b].astype(dt) if exact else self.gap[a:b]
+            wc = self.w[self.idx[a:b]] if exact else self.w32[a:b]
+            S = vt[self.idx[a:b]]
+            S -= level[a:b, None]
+            S += gap
+            np.clip(S, 0, gap, out=S)
+            rho[a:b] = -np.einsum("ij,ij->i", S, wc)
+            served = (S > 0) & (S < gap)
+            load[a:b] = np.einsum("ij,ij->i", served.astype(dt), wc)
+        return rho, load
+
+    def served(self, r: int, vt: np.ndarray, level: float) -> np.ndarray:
+        S = vt[self.idx[r]] - level + self.gap[r]
+        return self.idx[r][(S > 0) & (S < self.gap[r])]
+
+
+def _down32(x: np.ndarray) -> np.ndarray:
+    y = np.asarray(x, dtype=float).astype(np.float32)
+    return np.where(y.astype(float) > x, np.nextafter(y, np.float32(-np.inf)), y)
+
+
+def _up32(x: np.ndarray) -> np.ndarray:
+    y = np.asarray(x, dtype=float).astype(np.float32)
+    return np.maximum(np.where(y.astype(float) < x, np.nextafter(y, np.float32(np.inf)), y), np.float32(0))
+
+
 def _subgradient(problem: Problem, lists: NeighbourLists, clock: Clock, upper, labels, v0=None) -> BoundResult | None:
     n, k = problem.n, problem.k
     p = problem.distance_power
     w = np.asarray(problem.weights, dtype=float)
     pos = w > 0
-    idx, dp, rp, mult = lists.idx, lists.dp, lists.radius_p, lists.mult  # rows: (R, m), (R, m), (R,), (R,)
+    relax = _Relaxation(problem, lists)
+    rp, mult = relax.rp, lists.mult
     R = len(rp)
-    w_idx = w[idx]
     shrink = getattr(problem, "unit_shrink", None)
     shrink = np.zeros(n) if shrink is None else np.asarray(shrink, dtype=float)
     wide = np.flatnonzero(wide_clusters(shrink))
@@ -157,32 +224,23 @@ def _subgradient(problem: Problem, lists: NeighbourLists, clock: Clock, upper, l
     last_sign = np.zeros(R)
     top_rows: dict[int, np.ndarray] = {}
 
-    best = -np.inf
-    lam = 1.0
-    stale = 0
-    it = 0
-    while it < _MAX_ITER:
-        if clock.should_stop() and it > 0:
-            break
-        it += 1
+    def evaluate(v, theta, exact):
+        """LB(v, theta) and what the step needs."""
         # units of largest v are summed exactly over all rows
         top = np.argsort(-v)[:_TOP] if n > _TOP else np.arange(n)
         if len(wide):  # clusters of large radius too: lists' outside radius ignores them
             top = np.union1d(top, wide)
         is_top = np.zeros(n, dtype=bool)
         is_top[top] = True
-        if not np.isfinite(hi):
-            theta = np.maximum(theta, 0.0)
-        vi = v[idx]
-        red = dp - vi - theta[:, None]
-        neg = (red < 0) & ~is_top[idx]
-        rho = np.where(neg, w_idx * red, 0.0).sum(axis=1)
-        load = np.where(neg, w_idx, 0.0).sum(axis=1)
-        top_list = [int(t) for t in top if pos[t]]
+        vt = np.where(is_top, -1e30, v)
+        level = rp - theta
+        rho, load = relax.rows(vt, level, exact)
+        top_list = np.asarray([int(t) for t in top if pos[t]], dtype=np.int64)
         negt = None
-        if top_list:
+        if len(top_list):
+            nonlocal top_rows
             if len(top_rows) > 8 * _TOP + len(wide):
-                keep = set(top_list)
+                keep = set(top_list.tolist())
                 top_rows = {t: r for t, r in top_rows.items() if t in keep}
             for t in top_list:
                 if t not in top_rows:
@@ -194,20 +252,15 @@ def _subgradient(problem: Problem, lists: NeighbourLists, clock: Clock, upper, l
             wt = w[top_list][:, None]
             rho += np.where(negt, wt * rt, 0.0).sum(axis=0)
             load += np.where(negt, wt, 0.0).sum(axis=0)
-        # units outside a row's list are at least R away: w_i min(0, R^p - v_i - theta)
-        # bounds their term from below; summed over all non-top units by prefix sums, minus
-        # the list's own units (counted exactly above)
-        level = rp - theta
+        # every non-top unit counted as if at rp from the row: w_i min(0, rp - v_i - theta),
+        # summed by prefix sums over v sorted (the list units' terms above correct it); the
+        # units it counts are served by the row as far as theta is concerned: without them
+        # in the load, theta climbs past the lists' radius (100,000 units, k = 500)
         nontop = np.flatnonzero(~is_top)
         order_v = nontop[np.argsort(v[nontop], kind="stable")]
         vs = v[order_v]
-        inl = (vi > level[:, None]) & ~is_top[idx]
         rho += _outside_correction(vs, w[order_v], level)
-        rho -= np.where(inl, w_idx * (level[:, None] - vi), 0.0).sum(axis=1)
-        # the units that correction counts are served by the row as far as theta is concerned
-        # (each term falls by w_i per unit of theta): without them in the load, theta climbs
-        # past the lists' radius and the bound sinks far below zero (100,000 units, k = 500)
-        load += _outside_weight(vs, w[order_v], level) - np.where(inl, w_idx, 0.0).sum(axis=1)
+        load += _outside_weight(vs, w[order_v], level)
         if balanced:
             rho += np.where(theta > 0, theta * lo, np.where(theta < 0, theta * (hi if np.isfinite(hi) else 0.0), 0.0))
         # the k smallest rho_j: each row stands for `mult` candidate centers
@@ -217,8 +270,25 @@ def _subgradient(problem: Problem, lists: NeighbourLists, clock: Clock, upper, l
         rows = order[take > 0]
         cnt = take[take > 0].astype(float)
         value = float((w * v).sum() + (rho[rows] * cnt).sum())
-        if not np.isfinite(best) or value > best + 1e-12 * max(1.0, abs(best)):
-            best = value
+        return value, load, rows, cnt, (vt, level, top_list, negt, order_v, vs)
+
+    t0 = clock.elapsed()
+    best, _, _, _, _ = evaluate(v, theta, exact=True)  # a valid bound at once; and its cost
+    reserve = 1.5 * (clock.elapsed() - t0)
+    best_v, best_theta, best_approx, best_exact = v.copy(), theta.copy(), best, best
+    lam = 1.0
+    stale = 0
+    it = 1
+    while it < _MAX_ITER:
+        if clock.remaining() <= reserve or clock.cancelled():
+            break
+        it += 1
+        if not np.isfinite(hi):
+            theta = np.maximum(theta, 0.0)
+        value, load, rows, cnt, (vt, level, top_list, negt, order_v, vs) = evaluate(v, theta, exact=False)
+        if value > best_approx + 1e-12 * max(1.0, abs(best_approx)):
+            best_approx = value
+            best_v, best_theta = v.copy(), theta.copy()
             stale = 0
         else:
             stale += 1
@@ -227,14 +297,15 @@ def _subgradient(problem: Problem, lists: NeighbourLists, clock: Clock, upper, l
                 stale = 0
         if lam < 1e-4:
             break
+        best = max(best, value)
         # subgradient w.r.t. u = w v: 1 - (times unit i is served by the chosen centers)
         cover = np.zeros(n)
-        np.add.at(cover, idx[rows], neg[rows] * cnt[:, None])
+        for r, c in zip(rows, cnt):
+            cover[relax.served(r, vt, level[r])] += c
         if negt is not None:
-            cover[np.asarray(top_list)] += negt[:, rows] @ cnt
+            cover[top_list] += negt[:, rows] @ cnt
         start = np.searchsorted(vs, level[rows], side="right")
         cover[order_v] += np.cumsum(np.bincount(start, weights=cnt, minlength=len(vs) + 1))[: len(vs)]
-        np.add.at(cover, idx[rows], -(inl[rows] * cnt[:, None]))
         g = np.where(pos, 1.0 - cover, 0.0)
         norm = float((g * g).sum())
         if norm == 0:
@@ -251,9 +322,11 @@ def _subgradient(problem: Problem, lists: NeighbourLists, clock: Clock, upper, l
             tstep = np.where(flip, tstep * 0.5, tstep * 1.1)
             last_sign = sign
             theta = theta + tstep * sign
-    if not np.isfinite(best):
+    if it > 1:
+        best_exact = max(best_exact, evaluate(best_v, best_theta, exact=True)[0])
+    if not np.isfinite(best_exact):
         return None
-    bound = best - _SAFETY * max(1.0, abs(best))
+    bound = best_exact - _SAFETY * max(1.0, abs(best_exact))
     return BoundResult(
         bound=max(bound, 0.0),
         source=SOURCE_BALANCED if balanced else SOURCE_PLAIN,
