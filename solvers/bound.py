@@ -89,11 +89,14 @@ def lagrangian_bound(
             w = np.asarray(problem.weights, dtype=float)
             tot = np.bincount(agg.member, weights=w * v_unit, minlength=agg.n)
             v0 = np.where(agg.weights > 0, tot / np.where(agg.weights > 0, agg.weights, 1.0), 0.0)
-        res = _subgradient(agg, lists, clock, upper, None, v0=v0)
+        # the clusters' relaxation is the original's plus the offset C (bound_aggregate)
+        res = _subgradient(agg, lists, clock, None if upper is None else upper + agg.offset, None, v0=v0)
         if res is None:
             return None
-        note = f" (demand aggregated into {agg.n:,} clusters, distances shrunk by their radii)"
-        return BoundResult(res.bound, res.source + note, res.iterations, res.runtime_s)
+        how = "members' distance to their cluster subtracted" if agg.offset else "distances shrunk by their radii"
+        note = f" (demand aggregated into {agg.n:,} clusters, {how})"
+        bound = max(0.0, res.bound - agg.offset - _SAFETY * max(1.0, agg.offset))
+        return BoundResult(bound, res.source + note, res.iterations, res.runtime_s)
     lists = neighbour_lists(problem, k, clock, max_list=max_list, **kw)
     if lists is None:
         return None

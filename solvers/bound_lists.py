@@ -90,21 +90,24 @@ def neighbour_lists(
     rows = min(n, max(k, max_pairs // max(m, 1)))
     # aggregated demand (solvers.bound_aggregate): each "unit" is a cluster whose members lie
     # within shrink_g of it, and whose row stands for its center_count candidate centers
+    # (as a center, its candidate centers lie within center_shrink_g of it)
     shrink = getattr(problem, "unit_shrink", None)
     count = getattr(problem, "center_count", None)
     shrink = np.zeros(n) if shrink is None else np.asarray(shrink, dtype=float)
+    cshrink = getattr(problem, "center_shrink", None)
+    cshrink = shrink if cshrink is None else np.asarray(cshrink, dtype=float)
     count = np.ones(n, dtype=np.int64) if count is None else np.asarray(count, dtype=np.int64)
     if rows >= n:
         rep = np.arange(n)
         mult = count.copy()
-        delta = shrink.copy()
+        delta = cshrink.copy()
     else:
         rng = np.random.default_rng(seed)
         rep = np.sort(rng.choice(n, rows, replace=False))
         chord, near = cKDTree(xyz[rep]).query(xyz, k=1, workers=-1)
         mult = np.bincount(near, weights=count, minlength=rows).astype(np.int64)
         delta = np.zeros(rows)
-        np.maximum.at(delta, near, _to_km(chord) * (1.0 + 1e-9) + 1e-9 + shrink)
+        np.maximum.at(delta, near, _to_km(chord) * (1.0 + 1e-9) + 1e-9 + cshrink)
     # units outside a row's list are at least (d_(m+1) - delta - their radius) away: the widest
     # clusters are summed exactly over all rows by the bound instead (wide_clusters), so the
     # radius here is the largest of the others
