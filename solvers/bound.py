@@ -28,7 +28,11 @@ the bound reported is the float64 value at the best point (lists rounded down, s
 lower bound). Against the float64 pass over whole arrays, with the same lists in the same
 35 s on 20,000 US places: k = 20, 277 steps instead of 37, 28.5 M -> 37.9 M (plan 50.5 M);
 k = 100, 512 steps instead of 110, 9.8 M -> 12.2 M (plan 21.6 M); 5,000 places, k = 20, in
-25 s: 19.4 M -> 23.3 M (plan 25.5 M).
+25 s: 19.4 M -> 23.3 M (plan 25.5 M). Between full passes (every _FULL_EVERY steps) only the
+quarter of rows of smallest rho at the last full pass is recomputed, the others keep their
+list terms and theta: about twice the steps (20k/20, 8,000 clusters: 241 -> 480 in 35 s).
+The reported bound re-evaluates the best points (of any step, and of the full passes) in
+float64 over all rows.
 
     lagrangian_bound(problem, clock, upper=None, labels=None) -> BoundResult | None
 """
@@ -41,12 +45,16 @@ import numpy as np
 
 from engine.problem import Problem
 from solvers.base import Clock
-from solvers.bound_lists import _MAX_PAIRS_LONG, NeighbourLists, long_lists_fit, neighbour_lists, wide_clusters
+from solvers.bound_lists import NeighbourLists, down32, long_lists_fit, neighbour_lists, up32, wide_clusters
 
 SOURCE_BALANCED = "lagrangian p-median relaxation, workload balance kept per center (contiguity and other measures dropped)"
 SOURCE_PLAIN = "lagrangian p-median relaxation (contiguity and balance dropped)"
 _TOP = 32
 _MAX_ITER = 3000
+_AGG_LONG = 10.0  # territories' worth of clusters in an aggregated row's list
+_MAX_PAIRS_AGG = 24_000_000  # ~20 bytes a pair (lists, their float32 copies, the row subset)
+_FULL_EVERY = 4  # between full passes over the lists, only the rows most likely to be chosen
+_ACTIVE_SHARE = 0.25
 _SAFETY = 1e-9  # relative, absorbs floating-point rounding of the summed bound
 
 
@@ -79,7 +87,8 @@ def lagrangian_bound(
         from solvers.bound_aggregate import aggregate
 
         agg = aggregate(problem, groups)
-        lists = neighbour_lists(agg, k, clock, max_list=max_list, **kw)
+        m = max_list if max_list is not None else int(min(max(32, np.ceil(_AGG_LONG * agg.n / k)), agg.n - 1))
+        lists = neighbour_lists(agg, k, clock, max_list=m, max_pairs=max_pairs if max_pairs is not None else agg.n * m)
         if lists is None:
             return None
         v0 = None
@@ -105,16 +114,17 @@ def lagrangian_bound(
 
 def _groups_for(problem: Problem, seconds: float) -> int:
     """Clusters to aggregate the demand into, or 0: only when one row per unit with long lists
-    would not fit (bound_lists.list_length); then as many as the time allows with such lists
-    (10 G^2 / k pairs, about 3e5 pairs per second available: the steps must converge), at
-    most a third of the units. Measured on 20,000 US places, k = 20, against a 50.0 M plan:
-    2,500 clusters gave 32.1 M in 10 s, 4,000 gave 35.3 M in 20 s, 5,653 gave 37.9 M in 45 s;
-    without aggregation 21.4 M in 45 s."""
+    would not fit (bound_lists.long_lists_fit); then as many as the time allows with lists of
+    _AGG_LONG territories' worth (5.5e5 pairs per second available: the steps must converge),
+    at most 0.6 n. Measured in 35 s on 20,000 US places: k = 20 (plan 50.5 M), 4,581 clusters
+    39.5 M, 6,000 40.7 M, 8,000 41.9-42.0 M, 11,000 42.1 M (36 M pairs, 920 MB); k = 100 (plan
+    21.6 M), 6,663 clusters 13.1 M with 10 territories' worth, 11.6 M with 6; 12,000 clusters
+    15.4 M with 10 (the same in 80 s), 13.6 M with 6; lists matter more when k is large."""
     n, k = problem.n, problem.k
     if problem.explicit_distances is not None or long_lists_fit(n, k):
         return 0
-    pairs = float(np.clip(3e5 * max(seconds, 0.0), 1e6, _MAX_PAIRS_LONG))
-    return int(max(k + 1, min(n // 3, np.sqrt(pairs * k / 10.0))))
+    pairs = float(np.clip(7e5 * max(seconds, 0.0), 1e6, _MAX_PAIRS_AGG))
+    return int(max(k + 1, min(0.6 * n, np.sqrt(pairs * k / _AGG_LONG))))
 
 
 def _bounds_on_workload(problem: Problem) -> tuple[float, float, bool]:
@@ -153,15 +163,28 @@ class _Relaxation:
         self.w = np.asarray(problem.weights, dtype=float)
         self.idx = lists.idx
         R, m = lists.idx.shape
-        self.rp = _down32(lists.radius_p).astype(float)  # exactly representable in float32
-        dp = np.minimum(lists.dp, lists.radius_p[:, None])
-        self.gap = _up32(self.rp[:, None] - dp)  # implied dp = rp - gap <= dp: still a lower bound
-        self.w32 = self.w[lists.idx].astype(np.float32)
+        self.rp = down32(lists.radius_p).astype(float)  # exactly representable in float32
         self.chunk = max(1, 65536 // max(m, 1))
+        self._subset = None
+        self.gap = np.empty((R, m), dtype=np.float32)
+        self.w32 = np.empty((R, m), dtype=np.float32)
+        for a in range(0, R, self.chunk):
+            b = min(R, a + self.chunk)
+            dp = np.minimum(lists.dp[a:b].astype(float), self.rp[a:b, None])
+            self.gap[a:b] = up32(self.rp[a:b, None] - dp)  # implied dp = rp - gap <= dp: still a lower bound
+            self.w32[a:b] = self.w[lists.idx[a:b]]
 
-    def rows(self, vt: np.ndarray, level: np.ndarray, exact: bool) -> tuple[np.ndarray, np.ndarray]:
-        """Per row: the list terms (sum of -w clip(...)) and the weight they serve; vt is v with
-        the top units at -1e30 (their terms are summed separately)."""
+    def rows(self, vt: np.ndarray, level: np.ndarray, exact: bool, subset: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Per row (of `subset` when given, float32 only): the list terms (sum of -w clip(...))
+        and the weight they serve; vt is v with the top units at -1e30 (their terms are
+        summed separately)."""
+        if subset is not None:
+            if self._subset is None or not np.array_equal(self._subset[0], subset):
+                self._subset = (subset, self.idx[subset], self.gap[subset], self.w32[subset])
+            _, idx, gaps, w32 = self._subset
+            level = level[subset]
+        else:
+            idx, gaps, w32 = self.idx, self.gap, self.w32
         R = len(level)
         dt = np.float64 if exact else np.float32
         vt = vt.astype(dt)
@@ -170,30 +193,22 @@ class _Relaxation:
         load = np.empty(R)
         for a in range(0, R, self.chunk):
             b = min(R, a + self.chunk)
-            gap = self.gap[a:b].astype(dt) if exact else self.gap[a:b]
-            wc = self.w[self.idx[a:b]] if exact else self.w32[a:b]
-            S = vt[self.idx[a:b]]
+            gap = gaps[a:b].astype(dt) if exact else gaps[a:b]
+            wc = self.w[idx[a:b]] if exact else w32[a:b]
+            S = vt[idx[a:b]]
             S -= level[a:b, None]
             S += gap
-            np.clip(S, 0, gap, out=S)
+            served = S > 0
+            served &= S < gap
+            np.maximum(S, 0, out=S)
+            np.minimum(S, gap, out=S)
             rho[a:b] = -np.einsum("ij,ij->i", S, wc)
-            served = (S > 0) & (S < gap)
-            load[a:b] = np.einsum("ij,ij->i", served.astype(dt), wc)
+            load[a:b] = np.einsum("ij,ij->i", served, wc, dtype=dt)
         return rho, load
 
     def served(self, r: int, vt: np.ndarray, level: float) -> np.ndarray:
         S = vt[self.idx[r]] - level + self.gap[r]
         return self.idx[r][(S > 0) & (S < self.gap[r])]
-
-
-def _down32(x: np.ndarray) -> np.ndarray:
-    y = np.asarray(x, dtype=float).astype(np.float32)
-    return np.where(y.astype(float) > x, np.nextafter(y, np.float32(-np.inf)), y)
-
-
-def _up32(x: np.ndarray) -> np.ndarray:
-    y = np.asarray(x, dtype=float).astype(np.float32)
-    return np.maximum(np.where(y.astype(float) < x, np.nextafter(y, np.float32(np.inf)), y), np.float32(0))
 
 
 def _subgradient(problem: Problem, lists: NeighbourLists, clock: Clock, upper, labels, v0=None) -> BoundResult | None:
@@ -227,8 +242,11 @@ def _subgradient(problem: Problem, lists: NeighbourLists, clock: Clock, upper, l
     last_sign = np.zeros(R)
     top_rows: dict[int, np.ndarray] = {}
 
-    def evaluate(v, theta, exact):
-        """LB(v, theta) and what the step needs."""
+    list_part = np.zeros((2, R))  # rows' list terms and load at the last full pass
+
+    def evaluate(v, theta, exact, subset=None):
+        """LB(v, theta) and what the step needs; with a subset of rows, the others' list
+        terms are those of the last full pass (an estimate that only steers)."""
         # units of largest v are summed exactly over all rows
         top = np.argsort(-v)[:_TOP] if n > _TOP else np.arange(n)
         if len(wide):  # clusters of large radius too: lists' outside radius ignores them
@@ -237,7 +255,13 @@ def _subgradient(problem: Problem, lists: NeighbourLists, clock: Clock, upper, l
         is_top[top] = True
         vt = np.where(is_top, -1e30, v)
         level = rp - theta
-        rho, load = relax.rows(vt, level, exact)
+        if subset is None:
+            rho, load = relax.rows(vt, level, exact)
+            list_part[0], list_part[1] = rho, load
+            rho, load = rho.copy(), load.copy()
+        else:
+            rho, load = list_part[0].copy(), list_part[1].copy()
+            rho[subset], load[subset] = relax.rows(vt, level, exact, subset)
         top_list = np.asarray([int(t) for t in top if pos[t]], dtype=np.int64)
         negt = None
         if len(top_list):
@@ -273,12 +297,14 @@ def _subgradient(problem: Problem, lists: NeighbourLists, clock: Clock, upper, l
         rows = order[take > 0]
         cnt = take[take > 0].astype(float)
         value = float((w * v).sum() + (rho[rows] * cnt).sum())
-        return value, load, rows, cnt, (vt, level, top_list, negt, order_v, vs)
+        return value, load, rows, cnt, (vt, level, top_list, negt, order_v, vs, rho)
 
     t0 = clock.elapsed()
     best, _, _, _, _ = evaluate(v, theta, exact=True)  # a valid bound at once; and its cost
-    reserve = 1.5 * (clock.elapsed() - t0)
+    reserve = 3.0 * (clock.elapsed() - t0)
+    subset = None  # rows of smallest rho at the last full pass, between full passes
     best_v, best_theta, best_approx, best_exact = v.copy(), theta.copy(), best, best
+    full_v, full_theta = best_v, best_theta
     lam = 1.0
     stale = 0
     it = 1
@@ -288,10 +314,16 @@ def _subgradient(problem: Problem, lists: NeighbourLists, clock: Clock, upper, l
         it += 1
         if not np.isfinite(hi):
             theta = np.maximum(theta, 0.0)
-        value, load, rows, cnt, (vt, level, top_list, negt, order_v, vs) = evaluate(v, theta, exact=False)
+        full = subset is None or it % _FULL_EVERY == 0
+        value, load, rows, cnt, (vt, level, top_list, negt, order_v, vs, rho) = evaluate(
+            v, theta, exact=False, subset=None if full else subset)
+        if full and R * _ACTIVE_SHARE > 4 * len(rows):
+            subset = np.sort(np.argsort(rho, kind="stable")[: int(R * _ACTIVE_SHARE)])
         if value > best_approx + 1e-12 * max(1.0, abs(best_approx)):
             best_approx = value
             best_v, best_theta = v.copy(), theta.copy()
+            if full:
+                full_v, full_theta = best_v, best_theta
             stale = 0
         else:
             stale += 1
@@ -322,11 +354,18 @@ def _subgradient(problem: Problem, lists: NeighbourLists, clock: Clock, upper, l
             deriv = np.where(theta > 0, lo - load, np.where(theta < 0, hi - load, at_zero))
             sign = np.sign(deriv)
             flip = sign * last_sign < 0
-            tstep = np.where(flip, tstep * 0.5, tstep * 1.1)
-            last_sign = sign
-            theta = theta + tstep * sign
+            new_step = np.where(flip, tstep * 0.5, tstep * 1.1)
+            if full:
+                theta, last_sign, tstep = theta + new_step * sign, sign, new_step
+            else:  # rows outside the subset keep theta: their load is stale
+                sub = subset
+                theta, tstep = theta.copy(), tstep.copy()
+                theta[sub] += new_step[sub] * sign[sub]
+                tstep[sub], last_sign[sub] = new_step[sub], sign[sub]
     if it > 1:
         best_exact = max(best_exact, evaluate(best_v, best_theta, exact=True)[0])
+        if full_v is not best_v and clock.remaining() > reserve / 3.0:
+            best_exact = max(best_exact, evaluate(full_v, full_theta, exact=True)[0])
     if not np.isfinite(best_exact):
         return None
     bound = best_exact - _SAFETY * max(1.0, abs(best_exact))
