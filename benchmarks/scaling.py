@@ -3,7 +3,9 @@
 Each size runs in its own subprocess so peak memory (ru_maxrss) is its own. n <= 20,000:
 US places (GeoNames); above: customers around those places (5 % share an address).
 
-    .venv/bin/python benchmarks/scaling.py [--sizes 1000 5000 20000 100000]
+    .venv/bin/python benchmarks/scaling.py [--sizes 1000 5000 20000 100000] [--k 20]
+
+--k overrides the number of territories of the sizes run (rows are kept per (n, k)).
 
 Writes benchmarks/results/scaling.md. Timings on a shared 2-core machine are noisy.
 """
@@ -50,21 +52,24 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", type=int, nargs="*", default=list(PLAN))
     ap.add_argument("--one", type=int)
+    ap.add_argument("--k", type=int)
     a = ap.parse_args()
     if a.one:
         k, tl = PLAN[a.one]
-        print(json.dumps(one(a.one, k, tl)))
+        print(json.dumps(one(a.one, a.k or k, tl)))
         return
     rows = []
     for n in a.sizes:
-        p = subprocess.run([sys.executable, __file__, "--one", str(n)], capture_output=True, text=True)
+        extra = ["--k", str(a.k)] if a.k else []
+        p = subprocess.run([sys.executable, __file__, "--one", str(n), *extra], capture_output=True, text=True)
         rows.append(json.loads(p.stdout.strip().splitlines()[-1]))
         print(rows[-1], flush=True)
     # sizes not rerun keep their last measured row, so sizes can be run one at a time
     store = ROOT / "benchmarks" / "results" / "scaling.json"
     if store.exists():
-        rows += [r for r in json.loads(store.read_text()) if r["n"] not in a.sizes]
-    rows.sort(key=lambda r: r["n"])
+        done = {(r["n"], r["k"]) for r in rows}
+        rows += [r for r in json.loads(store.read_text()) if (r["n"], r["k"]) not in done]
+    rows.sort(key=lambda r: (r["n"], r["k"]))
     store.write_text(json.dumps(rows, indent=1))
     lines = ["# Scaling", "",
              "Heuristic via solve() (bound included), workload +-5 %, potential +-10 %. n <= 20,000: US places",
