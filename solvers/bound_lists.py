@@ -18,8 +18,10 @@ from engine.geo import EARTH_RADIUS_KM
 from engine.problem import Problem
 from solvers.base import Clock
 
-_MAX_PAIRS = 4_000_000  # grouped rows: ~50 MB for idx (int32) + d^p (float64), temporaries x4
-_MAX_PAIRS_LONG = 16_000_000  # one row per unit with long lists: ~200 MB, temporaries x4
+# idx (int32) and d^p (float32) here, the bound's float32 gap and weights, a quarter of the
+# rows copied again: ~20 bytes a pair; the bound's temporaries are per chunk of rows
+_MAX_PAIRS = 4_000_000  # grouped rows: ~80 MB
+_MAX_PAIRS_LONG = 16_000_000  # one row per unit with long lists: ~320 MB
 _MAX_EXPLICIT = 4000
 _LONG = 10.0  # territories' worth of units in a long list
 
