@@ -115,15 +115,17 @@ def lagrangian_bound(
 def _groups_for(problem: Problem, seconds: float) -> int:
     """Clusters to aggregate the demand into, or 0: only when one row per unit with long lists
     would not fit (bound_lists.long_lists_fit); then as many as the time allows with lists of
-    _AGG_LONG territories' worth (5.5e5 pairs per second available: the steps must converge),
-    at most 0.6 n. Measured in 35 s on 20,000 US places: k = 20 (plan 50.5 M), 4,581 clusters
-    39.5 M, 6,000 40.7 M, 8,000 41.9-42.0 M, 11,000 42.1 M (36 M pairs, 920 MB); k = 100 (plan
-    21.6 M), 6,663 clusters 13.1 M with 10 territories' worth, 11.6 M with 6; 12,000 clusters
-    15.4 M with 10 (the same in 80 s), 13.6 M with 6; lists matter more when k is large."""
+    _AGG_LONG territories' worth (1.4e6 pairs per second available: the steps must converge),
+    at most 0.6 n and _MAX_PAIRS_AGG pairs. Measured on 20,000 US places, k = 20 (plan 50.5 M):
+    in 9 s (what a 60 s solve leaves), 2,500 clusters 35.7 M (converged in 5 s), 3,549 37.3 M,
+    5,000 40.1 M, 7,000 34.2 M (45 steps); in 35 s, 4,581 39.5 M, 6,000 40.7 M, 8,000 42.0 M,
+    11,000 42.1 M (36 M pairs, 920 MB). k = 100 (plan 21.6 M), in 35 s: 6,663 clusters 13.1 M
+    with 10 territories' worth, 11.6 M with 6; 12,000 clusters 15.4 M with 10 (the same in
+    80 s), 13.6 M with 6: lists matter more when k is large; in 9 s 12,000 gave 14.1 M."""
     n, k = problem.n, problem.k
     if problem.explicit_distances is not None or long_lists_fit(n, k):
         return 0
-    pairs = float(np.clip(7e5 * max(seconds, 0.0), 1e6, _MAX_PAIRS_AGG))
+    pairs = float(np.clip(1.4e6 * max(seconds, 0.0), 1e6, _MAX_PAIRS_AGG))
     return int(max(k + 1, min(0.6 * n, np.sqrt(pairs * k / _AGG_LONG))))
 
 
