@@ -17,11 +17,22 @@ For any v and theta the Lagrangian function
 is a lower bound on the optimum (weak duality). Only pairs with d(i,j)^p < v_i + theta_j
 count, so each candidate center j keeps a fixed list of its m nearest units (KD-tree on
 3-D unit-sphere coordinates, which orders by great-circle distance exactly). Units outside
-the list are at least R_j away; theta_j is capped so that R_j^p >= v_i + theta_j for every
-unit not among the T units of largest v, and those T are summed exactly over all centers.
-So the truncated sums are exact, and the bound is valid whatever m is; m only decides how
-tight it can get. v follows Polyak subgradient steps towards the incumbent's objective;
-each theta_j follows its own derivative with a step that halves when the sign flips.
+the list are at least R_j away and are counted as if at R_j (prefix sums over v sorted);
+the T units of largest v are summed exactly over all centers. So the truncated sums are
+exact lower bounds, and the bound is valid whatever m is; m only decides how tight it can
+get. v follows Polyak subgradient steps towards the incumbent's objective; each theta_j
+follows its own derivative with a step that halves when the sign flips.
+
+The steps are steered by a float32 pass over the lists in row chunks that stay in cache;
+the bound reported is the float64 value at the best point (lists rounded down, so still a
+lower bound). Against the float64 pass over whole arrays, with the same lists in the same
+35 s on 20,000 US places: k = 20, 277 steps instead of 37, 28.5 M -> 37.9 M (plan 50.5 M);
+k = 100, 512 steps instead of 110, 9.8 M -> 12.2 M (plan 21.6 M); 5,000 places, k = 20, in
+25 s: 19.4 M -> 23.3 M (plan 25.5 M). Between full passes (every _FULL_EVERY steps) only the
+quarter of rows of smallest rho at the last full pass is recomputed, the others keep their
+list terms and theta: about twice the steps (20k/20, 8,000 clusters: 241 -> 480 in 35 s).
+The reported bound re-evaluates the best points (of any step, and of the full passes) in
+float64 over all rows.
 
     lagrangian_bound(problem, clock, upper=None, labels=None) -> BoundResult | None
 """
@@ -34,12 +45,16 @@ import numpy as np
 
 from engine.problem import Problem
 from solvers.base import Clock
-from solvers.bound_lists import _MAX_PAIRS_LONG, NeighbourLists, long_lists_fit, neighbour_lists, wide_clusters
+from solvers.bound_lists import NeighbourLists, down32, long_lists_fit, neighbour_lists, up32, wide_clusters
 
 SOURCE_BALANCED = "lagrangian p-median relaxation, workload balance kept per center (contiguity and other measures dropped)"
 SOURCE_PLAIN = "lagrangian p-median relaxation (contiguity and balance dropped)"
 _TOP = 32
 _MAX_ITER = 3000
+_AGG_LONG = 10.0  # territories' worth of clusters in an aggregated row's list
+_MAX_PAIRS_AGG = 24_000_000  # ~20 bytes a pair (lists, their float32 copies, the row subset)
+_FULL_EVERY = 4  # between full passes over the lists, only the rows most likely to be chosen
+_ACTIVE_SHARE = 0.25
 _SAFETY = 1e-9  # relative, absorbs floating-point rounding of the summed bound
 
 
@@ -72,7 +87,8 @@ def lagrangian_bound(
         from solvers.bound_aggregate import aggregate
 
         agg = aggregate(problem, groups)
-        lists = neighbour_lists(agg, k, clock, max_list=max_list, **kw)
+        m = max_list if max_list is not None else int(min(max(32, np.ceil(_AGG_LONG * agg.n / k)), agg.n - 1))
+        lists = neighbour_lists(agg, k, clock, max_list=m, max_pairs=max_pairs if max_pairs is not None else agg.n * m)
         if lists is None:
             return None
         v0 = None
@@ -82,11 +98,14 @@ def lagrangian_bound(
             w = np.asarray(problem.weights, dtype=float)
             tot = np.bincount(agg.member, weights=w * v_unit, minlength=agg.n)
             v0 = np.where(agg.weights > 0, tot / np.where(agg.weights > 0, agg.weights, 1.0), 0.0)
-        res = _subgradient(agg, lists, clock, upper, None, v0=v0)
+        # the clusters' relaxation is the original's plus the offset C (bound_aggregate)
+        res = _subgradient(agg, lists, clock, None if upper is None else upper + agg.offset, None, v0=v0)
         if res is None:
             return None
-        note = f" (demand aggregated into {agg.n:,} clusters, distances shrunk by their radii)"
-        return BoundResult(res.bound, res.source + note, res.iterations, res.runtime_s)
+        how = "members' distance to their cluster subtracted" if agg.offset else "distances shrunk by their radii"
+        note = f" (demand aggregated into {agg.n:,} clusters, {how})"
+        bound = max(0.0, res.bound - agg.offset - _SAFETY * max(1.0, agg.offset))
+        return BoundResult(bound, res.source + note, res.iterations, res.runtime_s)
     lists = neighbour_lists(problem, k, clock, max_list=max_list, **kw)
     if lists is None:
         return None
@@ -95,16 +114,19 @@ def lagrangian_bound(
 
 def _groups_for(problem: Problem, seconds: float) -> int:
     """Clusters to aggregate the demand into, or 0: only when one row per unit with long lists
-    would not fit (bound_lists.list_length); then as many as the time allows with such lists
-    (10 G^2 / k pairs, about 3e5 pairs per second available: the steps must converge), at
-    most a third of the units. Measured on 20,000 US places, k = 20, against a 50.0 M plan:
-    2,500 clusters gave 32.1 M in 10 s, 4,000 gave 35.3 M in 20 s, 5,653 gave 37.9 M in 45 s;
-    without aggregation 21.4 M in 45 s."""
+    would not fit (bound_lists.long_lists_fit); then as many as the time allows with lists of
+    _AGG_LONG territories' worth (1.4e6 pairs per second available: the steps must converge),
+    at most 0.6 n and _MAX_PAIRS_AGG pairs. Measured on 20,000 US places, k = 20 (plan 50.5 M):
+    in 9 s (what a 60 s solve leaves), 2,500 clusters 35.7 M (converged in 5 s), 3,549 37.3 M,
+    5,000 40.1 M, 7,000 34.2 M (45 steps); in 35 s, 4,581 39.5 M, 6,000 40.7 M, 8,000 42.0 M,
+    11,000 42.1 M (36 M pairs, 920 MB). k = 100 (plan 21.6 M), in 35 s: 6,663 clusters 13.1 M
+    with 10 territories' worth, 11.6 M with 6; 12,000 clusters 15.4 M with 10 (the same in
+    80 s), 13.6 M with 6: lists matter more when k is large; in 9 s 12,000 gave 14.1 M."""
     n, k = problem.n, problem.k
     if problem.explicit_distances is not None or long_lists_fit(n, k):
         return 0
-    pairs = float(np.clip(3e5 * max(seconds, 0.0), 1e6, _MAX_PAIRS_LONG))
-    return int(max(k + 1, min(n // 3, np.sqrt(pairs * k / 10.0))))
+    pairs = float(np.clip(1.4e6 * max(seconds, 0.0), 1e6, _MAX_PAIRS_AGG))
+    return int(max(k + 1, min(0.6 * n, np.sqrt(pairs * k / _AGG_LONG))))
 
 
 def _bounds_on_workload(problem: Problem) -> tuple[float, float, bool]:
@@ -126,14 +148,79 @@ def _plan_costs(problem: Problem, labels: np.ndarray) -> np.ndarray:
     return _dist_p(problem, np.arange(problem.n), centers[labels], problem.distance_power)
 
 
+class _Relaxation:
+    """LB(v, theta) for fixed lists, evaluated row chunk by row chunk (the chunk's temporaries
+    stay in cache). Lists are stored in float32, every value rounded down (a shorter distance
+    keeps the bound valid): idx, the gap rp_j - dp_ij >= 0 and w_i. The fast float32 pass
+    steers the ascent; the reported bound comes from the float64 pass over the same numbers.
+
+    For row j, level_j = rp_j - theta_j and s_i = v_i + theta_j, a list unit's term
+
+        w_i min(0, dp_ij - s_i) - w_i min(0, rp_j - s_i) = -w_i clip(v_i - level_j + gap_ij, 0, gap_ij)
+
+    is what it adds to the outside correction, which counts every non-top unit as if at rp_j."""
+
+    def __init__(self, problem: Problem, lists: NeighbourLists) -> None:
+        self.problem = problem
+        self.w = np.asarray(problem.weights, dtype=float)
+        self.idx = lists.idx
+        R, m = lists.idx.shape
+        self.rp = down32(lists.radius_p).astype(float)  # exactly representable in float32
+        self.chunk = max(1, 65536 // max(m, 1))
+        self._subset = None
+        self.gap = np.empty((R, m), dtype=np.float32)
+        self.w32 = np.empty((R, m), dtype=np.float32)
+        for a in range(0, R, self.chunk):
+            b = min(R, a + self.chunk)
+            dp = np.minimum(lists.dp[a:b].astype(float), self.rp[a:b, None])
+            self.gap[a:b] = up32(self.rp[a:b, None] - dp)  # implied dp = rp - gap <= dp: still a lower bound
+            self.w32[a:b] = self.w[lists.idx[a:b]]
+
+    def rows(self, vt: np.ndarray, level: np.ndarray, exact: bool, subset: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Per row (of `subset` when given, float32 only): the list terms (sum of -w clip(...))
+        and the weight they serve; vt is v with the top units at -1e30 (their terms are
+        summed separately)."""
+        if subset is not None:
+            if self._subset is None or not np.array_equal(self._subset[0], subset):
+                self._subset = (subset, self.idx[subset], self.gap[subset], self.w32[subset])
+            _, idx, gaps, w32 = self._subset
+            level = level[subset]
+        else:
+            idx, gaps, w32 = self.idx, self.gap, self.w32
+        R = len(level)
+        dt = np.float64 if exact else np.float32
+        vt = vt.astype(dt)
+        level = level.astype(dt)
+        rho = np.empty(R)
+        load = np.empty(R)
+        for a in range(0, R, self.chunk):
+            b = min(R, a + self.chunk)
+            gap = gaps[a:b].astype(dt) if exact else gaps[a:b]
+            wc = self.w[idx[a:b]] if exact else w32[a:b]
+            S = vt[idx[a:b]]
+            S -= level[a:b, None]
+            S += gap
+            served = S > 0
+            served &= S < gap
+            np.maximum(S, 0, out=S)
+            np.minimum(S, gap, out=S)
+            rho[a:b] = -np.einsum("ij,ij->i", S, wc)
+            load[a:b] = np.einsum("ij,ij->i", served, wc, dtype=dt)
+        return rho, load
+
+    def served(self, r: int, vt: np.ndarray, level: float) -> np.ndarray:
+        S = vt[self.idx[r]] - level + self.gap[r]
+        return self.idx[r][(S > 0) & (S < self.gap[r])]
+
+
 def _subgradient(problem: Problem, lists: NeighbourLists, clock: Clock, upper, labels, v0=None) -> BoundResult | None:
     n, k = problem.n, problem.k
     p = problem.distance_power
     w = np.asarray(problem.weights, dtype=float)
     pos = w > 0
-    idx, dp, rp, mult = lists.idx, lists.dp, lists.radius_p, lists.mult  # rows: (R, m), (R, m), (R,), (R,)
+    relax = _Relaxation(problem, lists)
+    rp, mult = relax.rp, lists.mult
     R = len(rp)
-    w_idx = w[idx]
     shrink = getattr(problem, "unit_shrink", None)
     shrink = np.zeros(n) if shrink is None else np.asarray(shrink, dtype=float)
     wide = np.flatnonzero(wide_clusters(shrink))
@@ -157,32 +244,32 @@ def _subgradient(problem: Problem, lists: NeighbourLists, clock: Clock, upper, l
     last_sign = np.zeros(R)
     top_rows: dict[int, np.ndarray] = {}
 
-    best = -np.inf
-    lam = 1.0
-    stale = 0
-    it = 0
-    while it < _MAX_ITER:
-        if clock.should_stop() and it > 0:
-            break
-        it += 1
+    list_part = np.zeros((2, R))  # rows' list terms and load at the last full pass
+
+    def evaluate(v, theta, exact, subset=None):
+        """LB(v, theta) and what the step needs; with a subset of rows, the others' list
+        terms are those of the last full pass (an estimate that only steers)."""
         # units of largest v are summed exactly over all rows
         top = np.argsort(-v)[:_TOP] if n > _TOP else np.arange(n)
         if len(wide):  # clusters of large radius too: lists' outside radius ignores them
             top = np.union1d(top, wide)
         is_top = np.zeros(n, dtype=bool)
         is_top[top] = True
-        if not np.isfinite(hi):
-            theta = np.maximum(theta, 0.0)
-        vi = v[idx]
-        red = dp - vi - theta[:, None]
-        neg = (red < 0) & ~is_top[idx]
-        rho = np.where(neg, w_idx * red, 0.0).sum(axis=1)
-        load = np.where(neg, w_idx, 0.0).sum(axis=1)
-        top_list = [int(t) for t in top if pos[t]]
+        vt = np.where(is_top, -1e30, v)
+        level = rp - theta
+        if subset is None:
+            rho, load = relax.rows(vt, level, exact)
+            list_part[0], list_part[1] = rho, load
+            rho, load = rho.copy(), load.copy()
+        else:
+            rho, load = list_part[0].copy(), list_part[1].copy()
+            rho[subset], load[subset] = relax.rows(vt, level, exact, subset)
+        top_list = np.asarray([int(t) for t in top if pos[t]], dtype=np.int64)
         negt = None
-        if top_list:
+        if len(top_list):
+            nonlocal top_rows
             if len(top_rows) > 8 * _TOP + len(wide):
-                keep = set(top_list)
+                keep = set(top_list.tolist())
                 top_rows = {t: r for t, r in top_rows.items() if t in keep}
             for t in top_list:
                 if t not in top_rows:
@@ -194,20 +281,15 @@ def _subgradient(problem: Problem, lists: NeighbourLists, clock: Clock, upper, l
             wt = w[top_list][:, None]
             rho += np.where(negt, wt * rt, 0.0).sum(axis=0)
             load += np.where(negt, wt, 0.0).sum(axis=0)
-        # units outside a row's list are at least R away: w_i min(0, R^p - v_i - theta)
-        # bounds their term from below; summed over all non-top units by prefix sums, minus
-        # the list's own units (counted exactly above)
-        level = rp - theta
+        # every non-top unit counted as if at rp from the row: w_i min(0, rp - v_i - theta),
+        # summed by prefix sums over v sorted (the list units' terms above correct it); the
+        # units it counts are served by the row as far as theta is concerned: without them
+        # in the load, theta climbs past the lists' radius (100,000 units, k = 500)
         nontop = np.flatnonzero(~is_top)
         order_v = nontop[np.argsort(v[nontop], kind="stable")]
         vs = v[order_v]
-        inl = (vi > level[:, None]) & ~is_top[idx]
         rho += _outside_correction(vs, w[order_v], level)
-        rho -= np.where(inl, w_idx * (level[:, None] - vi), 0.0).sum(axis=1)
-        # the units that correction counts are served by the row as far as theta is concerned
-        # (each term falls by w_i per unit of theta): without them in the load, theta climbs
-        # past the lists' radius and the bound sinks far below zero (100,000 units, k = 500)
-        load += _outside_weight(vs, w[order_v], level) - np.where(inl, w_idx, 0.0).sum(axis=1)
+        load += _outside_weight(vs, w[order_v], level)
         if balanced:
             rho += np.where(theta > 0, theta * lo, np.where(theta < 0, theta * (hi if np.isfinite(hi) else 0.0), 0.0))
         # the k smallest rho_j: each row stands for `mult` candidate centers
@@ -217,8 +299,33 @@ def _subgradient(problem: Problem, lists: NeighbourLists, clock: Clock, upper, l
         rows = order[take > 0]
         cnt = take[take > 0].astype(float)
         value = float((w * v).sum() + (rho[rows] * cnt).sum())
-        if not np.isfinite(best) or value > best + 1e-12 * max(1.0, abs(best)):
-            best = value
+        return value, load, rows, cnt, (vt, level, top_list, negt, order_v, vs, rho)
+
+    t0 = clock.elapsed()
+    best, _, _, _, _ = evaluate(v, theta, exact=True)  # a valid bound at once; and its cost
+    reserve = 3.0 * (clock.elapsed() - t0)
+    subset = None  # rows of smallest rho at the last full pass, between full passes
+    best_v, best_theta, best_approx, best_exact = v.copy(), theta.copy(), best, best
+    full_v, full_theta = best_v, best_theta
+    lam = 1.0
+    stale = 0
+    it = 1
+    while it < _MAX_ITER:
+        if clock.remaining() <= reserve or clock.cancelled():
+            break
+        it += 1
+        if not np.isfinite(hi):
+            theta = np.maximum(theta, 0.0)
+        full = subset is None or it % _FULL_EVERY == 0
+        value, load, rows, cnt, (vt, level, top_list, negt, order_v, vs, rho) = evaluate(
+            v, theta, exact=False, subset=None if full else subset)
+        if full and R * _ACTIVE_SHARE > 4 * len(rows):
+            subset = np.sort(np.argsort(rho, kind="stable")[: int(R * _ACTIVE_SHARE)])
+        if value > best_approx + 1e-12 * max(1.0, abs(best_approx)):
+            best_approx = value
+            best_v, best_theta = v.copy(), theta.copy()
+            if full:
+                full_v, full_theta = best_v, best_theta
             stale = 0
         else:
             stale += 1
@@ -227,14 +334,15 @@ def _subgradient(problem: Problem, lists: NeighbourLists, clock: Clock, upper, l
                 stale = 0
         if lam < 1e-4:
             break
+        best = max(best, value)
         # subgradient w.r.t. u = w v: 1 - (times unit i is served by the chosen centers)
         cover = np.zeros(n)
-        np.add.at(cover, idx[rows], neg[rows] * cnt[:, None])
+        for r, c in zip(rows, cnt):
+            cover[relax.served(r, vt, level[r])] += c
         if negt is not None:
-            cover[np.asarray(top_list)] += negt[:, rows] @ cnt
+            cover[top_list] += negt[:, rows] @ cnt
         start = np.searchsorted(vs, level[rows], side="right")
         cover[order_v] += np.cumsum(np.bincount(start, weights=cnt, minlength=len(vs) + 1))[: len(vs)]
-        np.add.at(cover, idx[rows], -(inl[rows] * cnt[:, None]))
         g = np.where(pos, 1.0 - cover, 0.0)
         norm = float((g * g).sum())
         if norm == 0:
@@ -248,12 +356,21 @@ def _subgradient(problem: Problem, lists: NeighbourLists, clock: Clock, upper, l
             deriv = np.where(theta > 0, lo - load, np.where(theta < 0, hi - load, at_zero))
             sign = np.sign(deriv)
             flip = sign * last_sign < 0
-            tstep = np.where(flip, tstep * 0.5, tstep * 1.1)
-            last_sign = sign
-            theta = theta + tstep * sign
-    if not np.isfinite(best):
+            new_step = np.where(flip, tstep * 0.5, tstep * 1.1)
+            if full:
+                theta, last_sign, tstep = theta + new_step * sign, sign, new_step
+            else:  # rows outside the subset keep theta: their load is stale
+                sub = subset
+                theta, tstep = theta.copy(), tstep.copy()
+                theta[sub] += new_step[sub] * sign[sub]
+                tstep[sub], last_sign[sub] = new_step[sub], sign[sub]
+    if it > 1:
+        best_exact = max(best_exact, evaluate(best_v, best_theta, exact=True)[0])
+        if full_v is not best_v and clock.remaining() > reserve / 3.0:
+            best_exact = max(best_exact, evaluate(full_v, full_theta, exact=True)[0])
+    if not np.isfinite(best_exact):
         return None
-    bound = best - _SAFETY * max(1.0, abs(best))
+    bound = best_exact - _SAFETY * max(1.0, abs(best_exact))
     return BoundResult(
         bound=max(bound, 0.0),
         source=SOURCE_BALANCED if balanced else SOURCE_PLAIN,

@@ -18,9 +18,12 @@ from engine.geo import EARTH_RADIUS_KM
 from engine.problem import Problem
 from solvers.base import Clock
 
-_MAX_PAIRS = 4_000_000  # grouped rows: ~50 MB for idx (int32) + d^p (float64), temporaries x4
-_MAX_PAIRS_LONG = 16_000_000  # one row per unit with long lists: ~200 MB, temporaries x4
+# idx (int32) and d^p (float32) here, the bound's float32 gap and weights, a quarter of the
+# rows copied again: ~20 bytes a pair; the bound's temporaries are per chunk of rows
+_MAX_PAIRS = 4_000_000  # grouped rows: ~80 MB
+_MAX_PAIRS_LONG = 16_000_000  # one row per unit with long lists: ~320 MB
 _MAX_EXPLICIT = 4000
+_LONG = 10.0  # territories' worth of units in a long list
 
 
 @dataclass(frozen=True)
@@ -29,7 +32,7 @@ class NeighbourLists:
     mult: np.ndarray  # (R,) candidate centers the row stands for
     delta: np.ndarray  # (R,) group radius (km); distances of the row are shrunk by it
     idx: np.ndarray  # (R, m) the m units nearest the representative
-    dp: np.ndarray  # (R, m) max(0, d - delta)^p
+    dp: np.ndarray  # (R, m) max(0, d - delta)^p, float32 rounded down
     radius_p: np.ndarray  # (R,) a lower bound on the shrunk d^p of every unit not in the row
 
 
@@ -40,13 +43,13 @@ def list_length(n: int, k: int) -> int:
     k = 20 the converged bound was 5.84 M with 3.5 territories' worth and 7.41 M with 10 (the
     plan: 8.22 M); with k = 40, 2.43 M and 4.74 M (plan 6.18 M). At 20,000 units, longer lists
     mean fewer, coarser rows and fewer steps in the time there is: the bound got worse."""
-    m = int(np.ceil(10.0 * n / k)) if long_lists_fit(n, k) else int(np.ceil(3.5 * n / k))
+    m = int(np.ceil(_LONG * n / k)) if long_lists_fit(n, k) else int(np.ceil(3.5 * n / k))
     return int(min(max(32, m), n - 1))
 
 
 def long_lists_fit(n: int, k: int) -> bool:
     """Can every unit keep its own row of 10 territories' worth of neighbours?"""
-    return n * int(np.ceil(10.0 * n / k)) <= _MAX_PAIRS_LONG
+    return n * int(np.ceil(_LONG * n / k)) <= _MAX_PAIRS_LONG
 
 
 _WIDE_SHARE = 0.02  # the widest 2 % of aggregated clusters (at most _WIDE_MAX) are summed exactly
@@ -62,6 +65,18 @@ def wide_clusters(shrink: np.ndarray) -> np.ndarray:
     t = int(min(_WIDE_MAX, np.ceil(_WIDE_SHARE * len(shrink))))
     mask[np.argsort(-shrink, kind="stable")[:t]] = True
     return mask
+
+
+def down32(x: np.ndarray) -> np.ndarray:
+    """float32 values <= x (a shorter distance keeps the bound valid)."""
+    y = np.asarray(x, dtype=float).astype(np.float32)
+    return np.where(y.astype(float) > x, np.nextafter(y, np.float32(-np.inf)), y)
+
+
+def up32(x: np.ndarray) -> np.ndarray:
+    """float32 values >= x, and >= 0."""
+    y = np.asarray(x, dtype=float).astype(np.float32)
+    return np.maximum(np.where(y.astype(float) < x, np.nextafter(y, np.float32(np.inf)), y), np.float32(0))
 
 
 def _to_km(chord: np.ndarray) -> np.ndarray:
@@ -90,28 +105,31 @@ def neighbour_lists(
     rows = min(n, max(k, max_pairs // max(m, 1)))
     # aggregated demand (solvers.bound_aggregate): each "unit" is a cluster whose members lie
     # within shrink_g of it, and whose row stands for its center_count candidate centers
+    # (as a center, its candidate centers lie within center_shrink_g of it)
     shrink = getattr(problem, "unit_shrink", None)
     count = getattr(problem, "center_count", None)
     shrink = np.zeros(n) if shrink is None else np.asarray(shrink, dtype=float)
+    cshrink = getattr(problem, "center_shrink", None)
+    cshrink = shrink if cshrink is None else np.asarray(cshrink, dtype=float)
     count = np.ones(n, dtype=np.int64) if count is None else np.asarray(count, dtype=np.int64)
     if rows >= n:
         rep = np.arange(n)
         mult = count.copy()
-        delta = shrink.copy()
+        delta = cshrink.copy()
     else:
         rng = np.random.default_rng(seed)
         rep = np.sort(rng.choice(n, rows, replace=False))
         chord, near = cKDTree(xyz[rep]).query(xyz, k=1, workers=-1)
         mult = np.bincount(near, weights=count, minlength=rows).astype(np.int64)
         delta = np.zeros(rows)
-        np.maximum.at(delta, near, _to_km(chord) * (1.0 + 1e-9) + 1e-9 + shrink)
+        np.maximum.at(delta, near, _to_km(chord) * (1.0 + 1e-9) + 1e-9 + cshrink)
     # units outside a row's list are at least (d_(m+1) - delta - their radius) away: the widest
     # clusters are summed exactly over all rows by the bound instead (wide_clusters), so the
     # radius here is the largest of the others
     max_shrink = float(shrink[~wide_clusters(shrink)].max(initial=0.0))
     R = len(rep)
     idx = np.empty((R, m), dtype=np.int32)
-    dp = np.empty((R, m))
+    dp = np.empty((R, m), dtype=np.float32)
     radius_p = np.empty(R)
     block = max(1, 2_000_000 // (m + 1))
     for s in range(0, R, block):
@@ -123,6 +141,6 @@ def neighbour_lists(
         d = _to_km(chord) * (1.0 - 1e-9)
         d = np.maximum(0.0, d - delta[s : s + block, None])
         idx[s : s + block] = nb[:, :m]
-        dp[s : s + block] = np.maximum(0.0, d[:, :m] - shrink[nb[:, :m]]) ** p
+        dp[s : s + block] = down32(np.maximum(0.0, d[:, :m] - shrink[nb[:, :m]]) ** p)
         radius_p[s : s + block] = np.maximum(0.0, d[:, m] - max_shrink) ** p
     return NeighbourLists(rep, mult, delta, idx, dp, radius_p)

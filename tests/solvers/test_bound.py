@@ -8,6 +8,8 @@ import time
 
 import numpy as np
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from engine.evaluate import evaluate
 from engine.problem import build_problem
@@ -152,3 +154,16 @@ def test_aggregated_bound_below_a_feasible_plan_and_useful():
     assert agg is not None and "aggregated into" in agg.source and "aggregated" not in full.source
     assert agg.bound <= res.objective * (1 + 1e-12)
     assert agg.bound > 0.6 * full.bound
+
+
+@settings(max_examples=12, deadline=None)
+@given(seed=st.integers(0, 10_000), groups=st.integers(2, 6), power=st.sampled_from([1, 2]), tol=st.sampled_from([0.1, 0.3]))
+def test_aggregated_bound_property(seed, groups, power, tol):
+    """Any clustering (p = 1: members' distance subtracted once; p = 2: shrunk by the radius),
+    float32 lists, steps steered on a subset of rows: the bound stays below the optimum."""
+    prob = scenario(7, 2, seed=seed, power=power, tol=tol, dup=seed % 2)
+    opt = brute_optimum(prob, contiguity=False)
+    assume(opt is not None)
+    res = lagrangian_bound(prob, Clock(1.0), upper=opt, aggregate_groups=groups)
+    assert res is not None
+    assert res.bound <= opt * (1 + 1e-12) + 1e-9, (res.bound, opt)
