@@ -141,35 +141,9 @@ def solve_scip(problem: Problem, prep: Prepared, options: SolveOptions, clock: C
     if not prep.allowed.any(axis=1).all():
         return BackendResult("infeasible", "proved_infeasible",
                              message="balance/contiguity: some unit cannot join any connected territory within the bounds")
-    m = Model("territoria-exact")
+    m, x, centers = hess_model(problem, prep, "territoria-exact", init_cuts)
     if not verbose:
         m.hideOutput()
-    x = {}
-    I, J = np.nonzero(prep.allowed)
-    for i, j in zip(I.tolist(), J.tolist()):
-        x[i, j] = m.addVar(name=f"x_{i}_{j}", vtype="B", obj=float(prep.cost[i, j]))
-    cols = [[] for _ in range(n)]
-    for (i, j), v in x.items():
-        cols[j].append((i, v))
-    for i in range(n):
-        m.addCons(quicksum(x[i, j] for j in np.flatnonzero(prep.allowed[i]).tolist()) == 1, name=f"assign_{i}")
-    centers = [j for j in range(n) if prep.allowed[j, j]]
-    m.addCons(quicksum(x[j, j] for j in centers) == k, name="k")
-    for (i, j), v in x.items():
-        if i != j:
-            m.addCons(v <= x[j, j], name=f"open_{i}_{j}")
-    for r in prep.bal_rows:
-        a = problem.measures[r]
-        lo, hi = float(problem.lower[r]), float(problem.upper[r])
-        for j in centers:
-            expr = quicksum(float(a[i]) * v for i, v in cols[j] if a[i] != 0)
-            if lo > 0:
-                m.addCons(expr - lo * x[j, j] >= 0, name=f"lo_{r}_{j}")
-            if np.isfinite(hi):
-                m.addCons(expr - hi * x[j, j] <= 0, name=f"hi_{r}_{j}")
-    _add_locks(m, prep, x, centers)
-    for i, j, C in init_cuts:
-        m.addCons(x[i, j] - quicksum(x[c, j] for c in C) <= 0, name=f"nb_{i}_{j}")
 
     hdlr = None
     if problem.contiguity:
@@ -227,6 +201,41 @@ def solve_scip(problem: Problem, prep: Prepared, options: SolveOptions, clock: C
         return BackendResult("cancelled" if reason == "cancelled" else "no_solution", reason, bound=bound,
                              bound_source="SCIP branch-and-cut", details=details)
     return BackendResult("feasible", reason, center_of, obj, bound, "SCIP branch-and-cut", details=details)
+
+
+def hess_model(problem: Problem, prep: Prepared, name: str, cuts=()) -> tuple[Model, dict, list[int]]:
+    """The Hess model of DESIGN.md 3 on `prep.allowed` pairs: assignment, k centers, a unit
+    only at an open center, balance per center, locks, and the given separator inequalities
+    (contiguity itself is the caller's constraint handler). Returns (model, x[i, j], centers)."""
+    n, k = prep.n, prep.k
+    m = Model(name)
+    x = {}
+    I, J = np.nonzero(prep.allowed)
+    for i, j in zip(I.tolist(), J.tolist()):
+        x[i, j] = m.addVar(name=f"x_{i}_{j}", vtype="B", obj=float(prep.cost[i, j]))
+    cols = [[] for _ in range(n)]
+    for (i, j), v in x.items():
+        cols[j].append((i, v))
+    for i in range(n):
+        m.addCons(quicksum(x[i, j] for j in np.flatnonzero(prep.allowed[i]).tolist()) == 1, name=f"assign_{i}")
+    centers = [j for j in range(n) if prep.allowed[j, j]]
+    m.addCons(quicksum(x[j, j] for j in centers) == k, name="k")
+    for (i, j), v in x.items():
+        if i != j:
+            m.addCons(v <= x[j, j], name=f"open_{i}_{j}")
+    for r in prep.bal_rows:
+        a = problem.measures[r]
+        lo, hi = float(problem.lower[r]), float(problem.upper[r])
+        for j in centers:
+            expr = quicksum(float(a[i]) * v for i, v in cols[j] if a[i] != 0)
+            if lo > 0:
+                m.addCons(expr - lo * x[j, j] >= 0, name=f"lo_{r}_{j}")
+            if np.isfinite(hi):
+                m.addCons(expr - hi * x[j, j] <= 0, name=f"hi_{r}_{j}")
+    _add_locks(m, prep, x, centers)
+    for i, j, C in cuts:
+        m.addCons(x[i, j] - quicksum(x[c, j] for c in C) <= 0, name=f"nb_{i}_{j}")
+    return m, x, centers
 
 
 def _add_locks(m, prep: Prepared, x: dict, centers: list[int]) -> None:

@@ -45,11 +45,11 @@ def reoptimize(st: State, terrs: list[int], clock: Clock, seed: int) -> tuple[tu
     says the sub-MIP was solved to optimality, so re-solving it while the territories stay
     unchanged cannot pay."""
     # SCIP and the exact machinery load only when a sub-MIP runs, not with every heuristic solve
-    from pyscipopt import SCIP_PARAMSETTING, Model, quicksum
+    from pyscipopt import SCIP_PARAMSETTING
 
     from solvers.exact_common import add_warm_start, neighbor_cuts
     from solvers.exact_prep import prepare
-    from solvers.exact_scip import _Connectivity
+    from solvers.exact_scip import _Connectivity, hess_model
 
     ctx = st.ctx
     problem = ctx.problem
@@ -87,41 +87,8 @@ def reoptimize(st: State, terrs: list[int], clock: Clock, seed: int) -> tuple[tu
         return None, False
     old_cost = float(prep.cost[np.arange(m), warm].sum())
 
-    mdl = Model("territoria-lns")
+    mdl, x, centers = hess_model(sub, prep, "territoria-lns", cuts)
     mdl.hideOutput()
-    x = {}
-    I, J = np.nonzero(prep.allowed)
-    for i, j in zip(I.tolist(), J.tolist()):
-        x[i, j] = mdl.addVar(name=f"x_{i}_{j}", vtype="B", obj=float(prep.cost[i, j]))
-    rows = [[] for _ in range(m)]
-    cols = [[] for _ in range(m)]
-    for (i, j), v in x.items():
-        rows[i].append(v)
-        cols[j].append((i, v))
-    for i in range(m):
-        mdl.addCons(quicksum(rows[i]) == 1)
-    centers = [j for j in range(m) if prep.allowed[j, j]]
-    mdl.addCons(quicksum(x[j, j] for j in centers) == kk)
-    for (i, j), v in x.items():
-        if i != j:
-            mdl.addCons(v <= x[j, j])
-    for r in prep.bal_rows:
-        a = sub.measures[r]
-        lo, hi = float(sub.lower[r]), float(sub.upper[r])
-        for j in centers:
-            expr = quicksum(float(a[i]) * v for i, v in cols[j] if a[i] != 0)
-            if lo > 0:
-                mdl.addCons(expr - lo * x[j, j] >= 0)
-            if np.isfinite(hi):
-                mdl.addCons(expr - hi * x[j, j] <= 0)
-    for g in prep.lock_groups:
-        r0 = int(g[0])
-        for i in g[1:].tolist():
-            for j in centers:
-                if (r0, j) in x:
-                    mdl.addCons(x[i, j] - x[r0, j] == 0)
-    for i, j, C in cuts:
-        mdl.addCons(x[i, j] - quicksum(x[c, j] for c in C) <= 0)
     sub_clock = Clock(max(0.05, min(SUB_TIME_S, clock.remaining())), None, clock.cancel)
     if sub.contiguity:
         hdlr = _Connectivity(prep, x, sub_clock, False)
