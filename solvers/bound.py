@@ -161,7 +161,6 @@ class _Relaxation:
     is what it adds to the outside correction, which counts every non-top unit as if at rp_j."""
 
     def __init__(self, problem: Problem, lists: NeighbourLists) -> None:
-        self.problem = problem
         self.w = np.asarray(problem.weights, dtype=float)
         self.idx = lists.idx
         R, m = lists.idx.shape

@@ -136,7 +136,7 @@ class _Progress(Eventhdlr):
 def solve_scip(problem: Problem, prep: Prepared, options: SolveOptions, clock: Clock,
                ws: np.ndarray | None, frac_cuts: bool = False, verbose: bool = False,
                heuristic_mode: bool = False) -> BackendResult:
-    n, k = prep.n, prep.k
+    n = prep.n
     init_cuts = neighbor_cuts(prep) if problem.contiguity else []
     if not prep.allowed.any(axis=1).all():
         return BackendResult("infeasible", "proved_infeasible",

@@ -291,7 +291,7 @@ class _Search:
                     key = (g, tuple(member_hash[t] for t in g))
                     if key in self.lns_done:
                         continue
-                    res, proved = reoptimize(st, list(g), self.clock, self.seed)
+                    res, _ = reoptimize(st, list(g), self.clock, self.seed)
                     self.lns_solves += 1
                     if res is None:
                         self.lns_done.add(key)
@@ -317,8 +317,7 @@ class _Search:
         for a, b in pairs.tolist():
             nbr[a].add(b)
             nbr[b].add(a)
-        out: set[tuple[int, ...]] = set()
-        out = {(a, b) for a, b in pairs.tolist()}
+        out: set[tuple[int, ...]] = {(a, b) for a, b in pairs.tolist()}
         for _ in range(size - 2):  # grow each group by one neighbouring territory
             out = {tuple(sorted((*g, c))) for g in out for c in set().union(*(nbr[t] for t in g)) if c not in g}
         cnt = st.count
@@ -405,7 +404,7 @@ def solve_heuristic(
 
     if search.best_feasible is not None and not search.stop():
         st = State(ctx, search.best_feasible[1])
-        lns = applicable(st) and n <= LNS_MAX_UNITS_PER_TERRITORY * k and LNS_SOLVES_PER_K > 0
+        lns = applicable(st) and n <= LNS_MAX_UNITS_PER_TERRITORY * k
         if lns:
             search.lns(st, max_solves=LNS_SOLVES_PER_K * k)
         max_iter = 100 + 60 * k

@@ -201,12 +201,9 @@ def _exact(problem: Problem, options: SolveOptions, clock: Clock, warm_start=Non
 def _auto(problem: Problem, options: SolveOptions, clock: Clock) -> SolveResult:
     if problem.n > EXACT_MAX_UNITS:
         return _heuristic(problem, options, clock, final=True)
-    # A contiguous warm start first: on the county instances it is often already optimal, and
-    # it leaves the exact method only the bound to prove. The heuristic stops when it
-    # converges, so a generous share costs easy instances nothing; cut short on tight
-    # tolerances (AL at +-0.5 %: 10 s gave a plan 32 % above the optimum, 40 s one 7 % above)
-    # it hands the exact method an incumbent the bound never catches up with.
-    warm = _heuristic(problem, options, clock.sub(warm_budget(clock.remaining()) / max(clock.remaining(), 1e-9)))
+    # A contiguous warm start first (its share: solvers.base.warm_budget): on the county
+    # instances it is often already optimal, and it leaves the exact method only the bound.
+    warm = _heuristic(problem, options, Clock(warm_budget(clock.remaining()), clock.on_progress, clock.cancel))
     if clock.should_stop():
         return warm
     warm_labels = warm.labels if warm.status == "feasible" else None
