@@ -90,12 +90,19 @@ def tenant_for_key(db: Session | Connection, *, key: str) -> TenantRef | None:
     One indexed query per call, on a Session or a bare Connection, and nothing cached: a key
     revoked by any process (the CLI, another server) is refused from the next request on.
     """
+    row = _row_for_key(db, _KEY_LOOKUP, key)
+    return None if row is None else TenantRef(id=row[1], name=row[2])
+
+
+def _row_for_key(db: Session | Connection, query, key: str, **params):
+    """The row of `query` (selected by the key's lookup prefix, the key's hash first) whose
+    hash is the key's, or None; malformed keys query nothing, hashes compare in constant time."""
     if not key.startswith(KEY_PREFIX) or len(key) > 200:
         return None
     digest = _hash_key(key)
-    for key_hash, tenant_id, name in db.execute(_KEY_LOOKUP, {"prefix": _lookup_prefix(key)}).all():
-        if hmac.compare_digest(key_hash, digest):
-            return TenantRef(id=tenant_id, name=name)
+    for row in db.execute(query, {"prefix": _lookup_prefix(key), **params}).all():
+        if hmac.compare_digest(row[0], digest):
+            return row
     return None
 
 
@@ -263,15 +270,11 @@ def version_text_for_key(
     reads that hand the scenario straight back to a client: the JSON stays text (no parsing),
     no ORM objects. Nothing is cached: a revoked key or a deleted scenario is refused at once.
     """
-    if not key.startswith(KEY_PREFIX) or len(key) > 200:
+    row = _row_for_key(db, _VERSION_TEXT_FOR_KEY, key, scenario_id=scenario_id, version=version)
+    if row is None:
         return None, None
-    digest = _hash_key(key)
-    rows = db.execute(_VERSION_TEXT_FOR_KEY,
-                      {"prefix": _lookup_prefix(key), "scenario_id": scenario_id, "version": version}).all()
-    for key_hash, tenant_id, *found in rows:
-        if hmac.compare_digest(key_hash, digest):
-            return tenant_id, (None if found[0] is None else VersionText(scenario_id, *found))
-    return None, None
+    _, tenant_id, *found = row
+    return tenant_id, (None if found[0] is None else VersionText(scenario_id, *found))
 
 
 def delete_scenario(session: Session, *, tenant_id: int, scenario_id: str) -> bool:

@@ -62,7 +62,7 @@ class VersionPublic(BaseModel):
     created_at: datetime
 
     @classmethod
-    def of(cls, row: ScenarioVersion) -> "VersionPublic":
+    def of(cls, row: "ScenarioVersion | repository.VersionText") -> "VersionPublic":
         return cls(id=row.scenario_id, version=row.version, name=row.name, units=row.units,
                    territories=row.territories, created_at=row.created_at)
 
@@ -112,8 +112,7 @@ def _version_response(request: Request, row: repository.VersionText) -> Response
     headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
     if _etag_matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
-    envelope = VersionPublic(id=row.scenario_id, version=row.version, name=row.name, units=row.units,
-                             territories=row.territories, created_at=row.created_at).model_dump_json().encode()
+    envelope = VersionPublic.of(row).model_dump_json().encode()
     body = b"".join((envelope[:-1], b',"scenario":', row.data_json.encode(), b"}"))
     return Response(body, media_type="application/json", headers=headers)
 
