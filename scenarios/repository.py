@@ -131,8 +131,13 @@ def _stored_json(scenario: Scenario) -> dict[str, Any]:
     return scenario.model_dump(mode="json", exclude_unset=True)
 
 
+def _live_where(tenant_id: int) -> tuple:
+    """The tenant's scenarios that are not deleted, as WHERE conditions."""
+    return ScenarioRecord.tenant_id == tenant_id, ScenarioRecord.deleted_at.is_(None)
+
+
 def _live(tenant_id: int):
-    return select(ScenarioRecord).where(ScenarioRecord.tenant_id == tenant_id, ScenarioRecord.deleted_at.is_(None))
+    return select(ScenarioRecord).where(*_live_where(tenant_id))
 
 
 NAME_MAX = 500  # the name columns' length
@@ -190,7 +195,7 @@ def add_version(session: Session, *, tenant_id: int, scenario_id: str, scenario:
     _check_storable(scenario)
     record = session.scalars(
         update(ScenarioRecord)
-        .where(ScenarioRecord.id == scenario_id, ScenarioRecord.tenant_id == tenant_id, ScenarioRecord.deleted_at.is_(None))
+        .where(ScenarioRecord.id == scenario_id, *_live_where(tenant_id))
         .values(latest_version=ScenarioRecord.latest_version + 1, name=scenario.name, units=len(scenario.units),
                 territories=scenario.territories, updated_at=utcnow())
         .returning(ScenarioRecord)
