@@ -1,8 +1,10 @@
 """The heuristic method (DESIGN.md 4/4b): construct, repair balance, improve compactness.
 
 1. Construction: seeds by weighted k-means++ (+ Lloyd steps) on projected coordinates,
-   locked territories seeded at their locked units; balanced multi-source region growing
-   over the adjacency graph, so every territory is connected from the start.
+   locked territories seeded at their locked units; then location-allocation (the cheapest
+   balanced assignment to the centers, re-centering, repeated) and a contiguity repair.
+   Rep-centric problems grow regions from the homes over the adjacency graph instead (and
+   start once from the balanced assignment to the homes).
 2. Balance repair: connectivity-preserving boundary moves minimizing
    1e3 * (relative bound violation) + squared relative deviation from target (+ a small
    cost term), then merge-and-split (ReCom) of a violating territory with a neighbour.
@@ -39,6 +41,7 @@ from models.options import SolveOptions
 from solvers.base import Clock, SolveResult
 from solvers.heuristic_construct import grow, repair_contiguity, repair_rules, seeds
 from solvers.heuristic_lns import applicable
+from solvers.heuristic_price import capacitated_lloyd
 from solvers.heuristic_recom import recom_pair
 from solvers.heuristic_state import Ctx, State
 
@@ -389,18 +392,17 @@ def solve_heuristic(
     for s0 in starts:
         if search.stop():
             break
-        if s0 is None:
-            labels = grow(ctx, seeds(ctx, search.rng), search.rng)
-        else:
-            labels = s0
-        if ctx.contiguity:
-            labels = repair_contiguity(ctx, labels)
-        labels = repair_rules(ctx, labels)
-        if np.bincount(labels, minlength=k).min() == 0:
-            continue
-        st = State(ctx, labels)
-        search.improve(st)
-        search.record(st)
+        for labels in (_constructions(ctx, search.rng) if s0 is None else [s0]):
+            if search.stop():
+                break
+            if ctx.contiguity:
+                labels = repair_contiguity(ctx, labels)
+            labels = repair_rules(ctx, labels)
+            if np.bincount(labels, minlength=k).min() == 0:
+                continue
+            st = State(ctx, labels)
+            search.improve(st)
+            search.record(st)
 
     if search.best_feasible is not None and not search.stop():
         st = State(ctx, search.best_feasible[1])
@@ -421,6 +423,24 @@ def solve_heuristic(
     else:
         labels = np.zeros(n, dtype=np.int64)
     return _finish(problem, clock, labels, search, "time_limit" if search.timed_out else "converged")
+
+
+def _constructions(ctx: Ctx, rng: np.random.Generator):
+    """A start from k-means++ seeds: location-allocation from them
+    (heuristic_price.capacitated_lloyd) where territories have free centers; region growing
+    from them for rep-centric problems (the balanced assignment to the homes is their own
+    start).
+
+    Location-allocation instead of region growing, 60 s, seed 0: AL 1.0020 -> 1.0000 of the
+    optimum, 200 US places / 8 -0.6 %, 1,000 / 20 -0.9 %, 5,000 / 20 -0.1 % (converged in 17 s
+    instead of 47 s); on 1,000 / 20 over seeds 0-5 the mean fell 2.7 % (8.38 M -> 8.15 M,
+    worst 9.11 M -> 8.18 M): region growing fills territories in the order the frontier
+    reaches units, and local moves under +-5 % balance do not undo a poor arrangement."""
+    s = seeds(ctx, rng)
+    if ctx.fixed:
+        yield grow(ctx, s, rng)
+    else:
+        yield capacitated_lloyd(ctx, s)
 
 
 def _finish(problem: Problem, clock: Clock, labels: np.ndarray, search: _Search, reason) -> SolveResult:

@@ -30,6 +30,7 @@ def region_problem(problem: Problem) -> Problem:
         territory_ids=region_ids(problem),
         locks=locks,
         current=np.full(problem.n, -1, dtype=np.int64),
+        frozen=np.zeros(problem.regions, dtype=bool),  # per region (no current alignment at this level)
         rep_ids=[],
         regions=None,
         max_moved_share=None,
