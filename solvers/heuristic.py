@@ -23,8 +23,13 @@
    200 US places / 8 territories -5 %. Each group is solved once as it stands (remembered
    by the members of its territories), so the search ends when no group improves.
 
+6. When no start meets every bound (the descent repairs stall: two measures with opposite
+   geography, e.g. urban workload and rural potential), violation annealing from the least
+   violating plan until one does or time runs out (_Search.anneal).
+
 Stopping is by iteration counts, no-improvement counters and sub-MIP node limits, so a
-seed gives the same plan whatever the machine speed; the clock is a safety net only (with
+seed gives the same plan whatever the machine speed (except in step 6, which only runs
+while no feasible plan exists and stops on the clock); the clock is a safety net only (with
 small territories and a short limit, e.g. 200 units / 8 territories in 60 s, the LNS is
 still running when the clock stops it). Every plan returned as
 "feasible" has been verified by engine.evaluate.evaluate.
@@ -53,6 +58,12 @@ LNS_SOLVES_PER_K = 20
 # territories (50 per territory) pairs are already optimal for the sub-MIP and each solve
 # takes seconds: running it first cost the ILS its time (+3.7 %), so it is skipped there.
 LNS_MAX_UNITS_PER_TERRITORY = 30
+# Violation annealing when no start is feasible (KY counties, k = 3, workload +-5 %, rural
+# potential +-10 %: every start stalled at 0.08-0.15 relative violation in ~1 s each and the
+# search returned after 7 s of 60): start temperature in median units' relative size, moves
+# per round per unit.
+ANNEAL_TEMP = 2.0
+ANNEAL_MOVES_PER_UNIT = 100
 
 
 class _Search:
@@ -170,6 +181,51 @@ class _Search:
                 stale += 1
         st.recenter(range(ctx.k))
         self._repair_sweeps(st)
+
+    def anneal(self, st: State, moves: int, t_start: float, t_end: float) -> None:
+        """Violation annealing: random connectivity-preserving boundary moves accepted by the
+        Metropolis rule on the summed bound violation, the temperature falling geometrically
+        from `t_start` to `t_end` over `moves` proposals. Unlike the descent repairs it can
+        cross ridges of the violation, which two measures with opposite geography (urban
+        workload, rural potential) put between a start and every feasible plan. Keeps the
+        least violating state; stops as soon as the bounds hold."""
+        ctx = self.ctx
+        er, ec = ctx.erow, ctx.ecol
+        if len(er) == 0 or moves <= 0:
+            return
+        rng = self.rng
+        picks = rng.integers(len(er), size=moves)
+        rolls = rng.random(moves)
+        decay = (t_end / t_start) ** (1.0 / moves)
+        temp = t_start
+        cur = st.total_viol()
+        best, best_st = cur, st.clone()
+        lab = st.labels
+        for it in range(moves):
+            temp *= decay
+            if it % 256 == 0 and self.stop():
+                break
+            e = int(picks[it])
+            i = int(er[e])
+            a, b = int(lab[i]), int(lab[ec[e]])
+            if a == b or ctx.locked[i] or not ctx.can_join(i, b):
+                continue
+            dv, _ = st._pair_delta(i, a, b)
+            if dv > 0 and rolls[it] >= np.exp(-dv / temp):
+                continue
+            if not st._movable(i, a, b):
+                continue
+            st.move(i, b)
+            lab = st.labels
+            cur += dv
+            if cur < best - 1e-12:
+                cur = st.total_viol()  # resync the running sum
+                if cur < best - 1e-12:
+                    best, best_st = cur, st.clone()
+                    if best <= 1e-12:
+                        break
+        st.copy_from(best_st)
+        st.recenter(range(ctx.k))
 
     def _repair_sweeps(self, st: State, max_sweeps: int = 200) -> None:
         cw = 0.02 * self.ctx.k / max(st.cost(), 1e-12)
@@ -403,6 +459,27 @@ def solve_heuristic(
             st = State(ctx, labels)
             search.improve(st)
             search.record(st)
+
+    if search.best_feasible is None and search.best_any is not None:
+        # no start met every bound and the descent repairs are stuck: anneal the violation from
+        # the least violating plan (a fresh start every 4th round) while time remains
+        size = (ctx.A / ctx.scale).sum(axis=1) if ctx.nb else np.zeros(n)
+        t0 = ANNEAL_TEMP * float(np.median(size))
+        rounds = 0
+        while t0 > 0 and search.best_feasible is None and not search.stop():
+            if rounds % 4 == 3:
+                labels = grow(ctx, seeds(ctx, search.rng), search.rng)
+                labels = repair_rules(ctx, repair_contiguity(ctx, labels) if ctx.contiguity else labels)
+                if np.bincount(labels, minlength=k).min() == 0:
+                    rounds += 1
+                    continue
+                st = State(ctx, labels)
+                search.improve(st)
+            else:
+                st = State(ctx, search.best_any[1])
+            search.anneal(st, ANNEAL_MOVES_PER_UNIT * n, t0, t0 / 100)
+            search.record(st)
+            rounds += 1
 
     if search.best_feasible is not None and not search.stop():
         st = State(ctx, search.best_feasible[1])

@@ -282,3 +282,16 @@ def test_location_allocation_start_is_balanced_and_repeatable(measures):
     # a few split units are rounded: within the bounds plus what one rounded unit can add
     slack = ctx.A.max(axis=0) * 2 / ctx.target
     assert (rel <= 0.10 + slack).all(), rel
+
+
+@pytest.mark.slow
+def test_anneals_when_no_start_is_feasible():
+    """Kentucky counties, k = 3, workload +-5 %, rural potential +-10 %: every start's descent
+    repair stalls (Louisville's territory must be ~70 % rural outside Jefferson) and the
+    search used to give up after ~7 s of 60; the violation annealing finds a plan."""
+    d = county_scenario("21", 3, potential="RURALPOP")
+    d["balance"][1]["tolerance"] = 0.10
+    pb = _problem(d)
+    res = solve_heuristic(pb, _opts(seed=0, t=60.0), Clock(60.0))
+    assert res.status == "feasible"
+    assert evaluate(pb, res.labels).feasible
