@@ -3,8 +3,9 @@
 1. Construction: seeds by weighted k-means++ (+ Lloyd steps) on projected coordinates,
    locked territories seeded at their locked units; then location-allocation (the cheapest
    balanced assignment to the centers, re-centering, repeated) and a contiguity repair.
-   Rep-centric problems grow regions from the homes over the adjacency graph instead (and
-   start once from the balanced assignment to the homes).
+   Where territories are small enough for the exact re-split (5.) and for rep-centric
+   problems (which also start once from the balanced assignment to the homes): balanced
+   region growing from the seeds over the adjacency graph.
 2. Balance repair: connectivity-preserving boundary moves minimizing
    1e3 * (relative bound violation) + squared relative deviation from target (+ a small
    cost term), then merge-and-split (ReCom) of a violating territory with a neighbour.
@@ -434,7 +435,7 @@ def solve_heuristic(
         split = recursive_split(ctx, search.rng, clock)
         if split is not None and np.bincount(split, minlength=k).min() > 0:
             starts.append(split)
-            n_starts = 1 if n <= 20000 else 0
+            n_starts = 1  # one location-allocation start besides the split (100k/500: -2.0 %)
     if ctx.fixed and ctx.move_cap is None and not starts:
         # rep-centric: the cheapest balanced assignment to the homes (contiguity repaired in the
         # loop); at scale it replaces region growing, which hems crowded homes in
@@ -445,10 +446,12 @@ def solve_heuristic(
             n_starts = 0
     starts += [None] * n_starts
 
+    lns_ok = applicable(ctx) and n <= LNS_MAX_UNITS_PER_TERRITORY * k
+    seen: set[int] = set()  # location-allocation results so far (a repeat grows regions instead)
     for s0 in starts:
         if search.stop():
             break
-        for labels in (_constructions(ctx, search.rng) if s0 is None else [s0]):
+        for labels in (_constructions(ctx, search.rng, seen, allocate=not lns_ok) if s0 is None else [s0]):
             if search.stop():
                 break
             if ctx.contiguity:
@@ -483,7 +486,7 @@ def solve_heuristic(
 
     if search.best_feasible is not None and not search.stop():
         st = State(ctx, search.best_feasible[1])
-        lns = applicable(st) and n <= LNS_MAX_UNITS_PER_TERRITORY * k
+        lns = lns_ok
         if lns:
             search.lns(st, max_solves=LNS_SOLVES_PER_K * k)
         max_iter = 100 + 60 * k
@@ -502,22 +505,30 @@ def solve_heuristic(
     return _finish(problem, clock, labels, search, "time_limit" if search.timed_out else "converged")
 
 
-def _constructions(ctx: Ctx, rng: np.random.Generator):
-    """A start from k-means++ seeds: location-allocation from them
-    (heuristic_price.capacitated_lloyd) where territories have free centers; region growing
-    from them for rep-centric problems (the balanced assignment to the homes is their own
-    start).
+def _constructions(ctx: Ctx, rng: np.random.Generator, seen: set, allocate: bool):
+    """A start from k-means++ seeds: with `allocate`, location-allocation from them
+    (heuristic_price.capacitated_lloyd), unless it repeats an earlier start (`seen`);
+    otherwise region growing from them.
 
-    Location-allocation instead of region growing, 60 s, seed 0: AL 1.0020 -> 1.0000 of the
-    optimum, 200 US places / 8 -0.6 %, 1,000 / 20 -0.9 %, 5,000 / 20 -0.1 % (converged in 17 s
-    instead of 47 s); on 1,000 / 20 over seeds 0-5 the mean fell 2.7 % (8.38 M -> 8.15 M,
-    worst 9.11 M -> 8.18 M): region growing fills territories in the order the frontier
-    reaches units, and local moves under +-5 % balance do not undo a poor arrangement."""
+    Location-allocation instead of region growing, 60 s, seed 0: 1,000 US places / 20 -0.9 %,
+    5,000 / 20 -0.1 % (converged in 17 s instead of 47 s), 20,000 / 100 -7.8 %, NM tracts
+    -2.5 %, TX counties -1.4 %; on 1,000 / 20 over seeds 0-5 the mean fell 2.7 % (8.38 M ->
+    8.15 M, worst 9.11 M -> 8.18 M): region growing fills territories in the order the
+    frontier reaches units, and local moves under +-5 % balance do not undo a poor
+    arrangement. Where the exact re-split runs (small territories, heuristic_lns) the starts'
+    variety counts more: seeds 0-2, region growing against location-allocation, IA counties
+    with two measures 1.000 / 1.000 / 1.000 against 1.069 / 1.069 / 1.000 of the optimum, AL
+    1.002 / 1.027 / 1.027 against 1.000 / 1.000 / 1.077; so it grows regions there. Rep-centric
+    problems grow regions (their balanced assignment to the homes is a start of its own)."""
     s = seeds(ctx, rng)
-    if ctx.fixed:
-        yield grow(ctx, s, rng)
-    else:
-        yield capacitated_lloyd(ctx, s)
+    if allocate and not ctx.fixed:
+        labels = capacitated_lloyd(ctx, s)
+        key = hash(labels.tobytes())
+        if key not in seen:
+            seen.add(key)
+            yield labels
+            return
+    yield grow(ctx, s, rng)
 
 
 def _finish(problem: Problem, clock: Clock, labels: np.ndarray, search: _Search, reason) -> SolveResult:
