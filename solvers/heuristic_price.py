@@ -162,7 +162,7 @@ _BAND = 0.5  # the LP keeps each total within this share of its band around the 
 
 def _assignment_lp(ctx: Ctx, centers: np.ndarray) -> np.ndarray | None:
     """Several balanced measures: the cheapest assignment to the centers' territories (each
-    unit among its _LP_CAND nearest) with every measure within its bounds, as an LP (HiGHS
+    unit among its _LP_CAND nearest) with every measure within its bounds, as an LP (GLOP
     through OR-Tools); a bound it cannot meet costs a penalty per unit of relative shortfall,
     so the LP is always feasible. Rounded to each unit's largest share (a basic solution
     splits at most 2 k m units). None when the solver fails."""
