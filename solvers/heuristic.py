@@ -451,17 +451,12 @@ def solve_heuristic(
     for s0 in starts:
         if search.stop():
             break
-        for labels in (_constructions(ctx, search.rng, seen, allocate=not lns_ok) if s0 is None else [s0]):
-            if search.stop():
-                break
-            if ctx.contiguity:
-                labels = repair_contiguity(ctx, labels)
-            labels = repair_rules(ctx, labels)
-            if np.bincount(labels, minlength=k).min() == 0:
-                continue
-            st = State(ctx, labels)
-            search.improve(st)
-            search.record(st)
+        labels = _repaired(ctx, _construct(ctx, search.rng, seen, allocate=not lns_ok) if s0 is None else s0)
+        if labels is None:
+            continue
+        st = State(ctx, labels)
+        search.improve(st)
+        search.record(st)
 
     if search.best_feasible is None and search.best_any is not None:
         # no start met every bound and the descent repairs are stuck: anneal the violation from
@@ -471,9 +466,8 @@ def solve_heuristic(
         rounds = 0
         while t0 > 0 and search.best_feasible is None and not search.stop():
             if rounds % 4 == 3:
-                labels = grow(ctx, seeds(ctx, search.rng), search.rng)
-                labels = repair_rules(ctx, repair_contiguity(ctx, labels) if ctx.contiguity else labels)
-                if np.bincount(labels, minlength=k).min() == 0:
+                labels = _repaired(ctx, grow(ctx, seeds(ctx, search.rng), search.rng))
+                if labels is None:
                     rounds += 1
                     continue
                 st = State(ctx, labels)
@@ -486,14 +480,13 @@ def solve_heuristic(
 
     if search.best_feasible is not None and not search.stop():
         st = State(ctx, search.best_feasible[1])
-        lns = lns_ok
-        if lns:
+        if lns_ok:
             search.lns(st, max_solves=LNS_SOLVES_PER_K * k)
         max_iter = 100 + 60 * k
         patience = 30 + 15 * k
         if not search.stop():
             search.ils(st, max_iter=max_iter, patience=patience)
-        if lns and not search.stop():
+        if lns_ok and not search.stop():
             search.lns(st, max_solves=2 * LNS_SOLVES_PER_K * k)
 
     if search.best_feasible is not None:
@@ -505,7 +498,16 @@ def solve_heuristic(
     return _finish(problem, clock, labels, search, "time_limit" if search.timed_out else "converged")
 
 
-def _constructions(ctx: Ctx, rng: np.random.Generator, seen: set, allocate: bool):
+def _repaired(ctx: Ctx, labels: np.ndarray) -> np.ndarray | None:
+    """A start's labels with contiguity and the territory rules repaired; None when a
+    territory ends up empty."""
+    if ctx.contiguity:
+        labels = repair_contiguity(ctx, labels)
+    labels = repair_rules(ctx, labels)
+    return labels if np.bincount(labels, minlength=ctx.k).min() > 0 else None
+
+
+def _construct(ctx: Ctx, rng: np.random.Generator, seen: set, allocate: bool) -> np.ndarray:
     """A start from k-means++ seeds: with `allocate`, location-allocation from them
     (heuristic_price.capacitated_lloyd), unless it repeats an earlier start (`seen`);
     otherwise region growing from them.
@@ -526,9 +528,8 @@ def _constructions(ctx: Ctx, rng: np.random.Generator, seen: set, allocate: bool
         key = hash(labels.tobytes())
         if key not in seen:
             seen.add(key)
-            yield labels
-            return
-    yield grow(ctx, s, rng)
+            return labels
+    return grow(ctx, s, rng)
 
 
 def _finish(problem: Problem, clock: Clock, labels: np.ndarray, search: _Search, reason) -> SolveResult:
