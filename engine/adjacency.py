@@ -37,7 +37,13 @@ def derive(lat: np.ndarray, lon: np.ndarray, prune_factor: float = 3.0) -> sp.cs
     Units sharing one location (several customers at one address) are triangulated once and
     then tied to each other and to every neighbour of their location, so none is cut off.
     An edge is pruned when it is longer than `prune_factor` times the median edge length at
-    both of its ends, unless the minimum spanning tree of the triangulation needs it.
+    both of its ends, unless the minimum spanning tree of the triangulation needs it. An edge
+    that long at one end only is pruned too when another location lies inside the circle
+    drawn on the edge as diameter (it is not a Gabriel edge): such edges are the
+    triangulation's hull edges across a concave border (Santiago to Tierra del Fuego across
+    Argentina) and the fans from a remote island to a whole coast, while the shorter path
+    through that location remains. The minimum spanning tree has only Gabriel edges, so the
+    graph stays connected and an island keeps its shortest links.
     """
     n = len(lat)
     if n == 1:
@@ -51,8 +57,8 @@ def derive(lat: np.ndarray, lon: np.ndarray, prune_factor: float = 3.0) -> sp.cs
     elif u == 2:
         ea, eb = np.array([0]), np.array([1])
     else:
-        ea, eb = _delaunay_edges(uniq)
-        ea, eb = _prune_long(uniq, ea, eb, prune_factor)
+        ea, eb, simplices = _triangulate(uniq)
+        ea, eb = _prune_long(uniq, ea, eb, simplices, prune_factor)
     # Expand location-level edges to units: every unit at a location links to the first unit
     # (its representative) of each neighbouring location, and representatives link to all.
     order = np.argsort(inverse, kind="stable")
@@ -77,20 +83,47 @@ def derive(lat: np.ndarray, lon: np.ndarray, prune_factor: float = 3.0) -> sp.cs
 
 
 def _delaunay_edges(xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    ea, eb, _ = _triangulate(xy)
+    return ea, eb
+
+
+def _triangulate(xy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Delaunay edges (a < b, sorted) and triangles; collinear points give a path, no triangles."""
     try:
         tri = Delaunay(xy)
     except Exception:  # collinear points: connect along the line
         order = np.lexsort((xy[:, 1], xy[:, 0]))
-        return order[:-1], order[1:]
+        return order[:-1], order[1:], None
     s = tri.simplices
     a = np.concatenate([s[:, 0], s[:, 1], s[:, 2]])
     b = np.concatenate([s[:, 1], s[:, 2], s[:, 0]])
     lo, hi = np.minimum(a, b), np.maximum(a, b)
     pairs = np.unique(np.column_stack([lo, hi]), axis=0)
-    return pairs[:, 0], pairs[:, 1]
+    return pairs[:, 0], pairs[:, 1], s
 
 
-def _prune_long(xy, ea, eb, factor):
+def _not_gabriel(xy: np.ndarray, ea: np.ndarray, eb: np.ndarray, simplices: np.ndarray | None) -> np.ndarray:
+    """(edges,) bool: a location lies strictly inside the circle on the edge as diameter.
+
+    For a Delaunay edge only the vertices opposite it in its one or two triangles can, and
+    one does exactly when its angle over the edge is obtuse.
+    """
+    out = np.zeros(len(ea), dtype=bool)
+    if simplices is None or not len(ea):
+        return out
+    u = len(xy)
+    key = ea.astype(np.int64) * u + eb
+    for i, j, o in ((0, 1, 2), (1, 2, 0), (2, 0, 1)):
+        p, q, r = simplices[:, i], simplices[:, j], simplices[:, o]
+        dp, dq = xy[p] - xy[r], xy[q] - xy[r]
+        dot = (dp * dq).sum(axis=1)
+        obtuse = dot < -1e-9 * np.hypot(*dp.T) * np.hypot(*dq.T)
+        hit = np.minimum(p, q).astype(np.int64) * u + np.maximum(p, q)
+        out[np.searchsorted(key, hit[obtuse])] = True
+    return out
+
+
+def _prune_long(xy, ea, eb, simplices, factor):
     u = len(xy)
     length = np.hypot(*(xy[ea] - xy[eb]).T)
     # median incident edge length per location
@@ -101,7 +134,9 @@ def _prune_long(xy, ea, eb, factor):
     starts = np.searchsorted(inc, np.arange(u))
     ends = np.searchsorted(inc, np.arange(u), side="right")
     med = inc_len[np.minimum((starts + ends - 1) // 2, len(inc_len) - 1)]
-    long_edge = (length > factor * med[ea]) & (length > factor * med[eb])
+    long_a, long_b = length > factor * med[ea], length > factor * med[eb]
+    # long at one end only: pruned when a location lies between its ends
+    long_edge = (long_a & long_b) | ((long_a ^ long_b) & _not_gabriel(xy, ea, eb, simplices))
     # the MST of the triangulation keeps the graph connected
     w = sp.coo_matrix((length + 1e-9, (ea, eb)), shape=(u, u)).tocsr()
     mst = minimum_spanning_tree(w).tocoo()

@@ -48,6 +48,26 @@ def test_derived_adjacency_prunes_long_edges_but_stays_connected():
     assert connected_components(adj, directed=False)[0] == 1
 
 
+def test_derived_adjacency_links_a_remote_island_once_and_no_edge_spans_a_concave_border():
+    """A long thin country (a strip along 71 W, Chile-like) with two places bulging east at
+    its ends and an island 3,800 km offshore: the triangulation's hull joins the bulges across
+    the neighbouring country and fans the island out to the whole coast. The island keeps its
+    shortest links only, and the bulges reach each other along the strip."""
+    rng = np.random.default_rng(0)
+    strip = np.arange(-18.0, -54.0, -0.25)
+    lat = np.concatenate([strip, [-23.0, -55.0, -27.1]])
+    lon = np.concatenate([-71.0 + rng.uniform(-0.3, 0.3, len(strip)), [-68.0, -67.6, -109.4]])
+    north, south, island = len(lat) - 3, len(lat) - 2, len(lat) - 1
+    adj = derive(lat, lon).tocsr()
+    assert connected_components(adj, directed=False)[0] == 1
+    assert 1 <= adj[island].nnz <= 2
+    assert adj[north, south] == 0
+    coo = adj.tocoo()
+    mainland = (coo.row != island) & (coo.col != island)
+    d = haversine_km(lat[coo.row[mainland]], lon[coo.row[mainland]], lat[coo.col[mainland]], lon[coo.col[mainland]])
+    assert d.max() < 400  # the strip's places are 28 km apart, the bulges 300 km off it
+
+
 @settings(max_examples=40, deadline=None)
 @given(st.integers(2, 60), st.integers(0, 10_000), st.integers(0, 5))
 def test_derived_adjacency_is_connected_symmetric_loopless(n, seed, dups):
