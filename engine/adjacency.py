@@ -35,7 +35,10 @@ def derive(lat: np.ndarray, lon: np.ndarray, prune_factor: float = 3.0) -> sp.cs
     """Delaunay adjacency of unit locations, long edges pruned, always connected.
 
     Units sharing one location (several customers at one address) are triangulated once and
-    then tied to each other and to every neighbour of their location, so none is cut off.
+    then tied to each other and to every neighbour of their location, so none is cut off and
+    territories may split an address's customers any way: up to `COLOCATED_HUBS` units at a
+    location are all neighbours of each other; a larger group is tied to its first
+    `COLOCATED_HUBS` units only, to keep the graph sparse.
     An edge is pruned when it is longer than `prune_factor` times the median edge length at
     both of its ends, unless the minimum spanning tree of the triangulation needs it. An edge
     that long at one end only is pruned too when another location lies inside the circle
@@ -59,15 +62,16 @@ def derive(lat: np.ndarray, lon: np.ndarray, prune_factor: float = 3.0) -> sp.cs
     else:
         ea, eb, simplices = _triangulate(uniq)
         ea, eb = _prune_long(uniq, ea, eb, simplices, prune_factor)
-    # Expand location-level edges to units: every unit at a location links to the first unit
-    # (its representative) of each neighbouring location, and representatives link to all.
+    # Expand location-level edges to units: units at one location are tied to each other and
+    # every unit at a location links to the first unit (its representative) of each
+    # neighbouring location, and representatives link to all.
     order = np.argsort(inverse, kind="stable")
     first = np.full(u, -1, dtype=np.int64)
     first[inverse[order[::-1]]] = order[::-1]
     members = inverse  # location of each unit
     rep_of_unit = first[members]
-    rows = [rep_of_unit[rep_of_unit != np.arange(n)]]
-    cols = [np.arange(n)[rep_of_unit != np.arange(n)]]
+    rows, cols = _colocated_ties(inverse, order)
+    rows, cols = [rows], [cols]
     if len(ea):
         rows += [first[ea]]
         cols += [first[eb]]
@@ -80,6 +84,27 @@ def derive(lat: np.ndarray, lon: np.ndarray, prune_factor: float = 3.0) -> sp.cs
             rows.append(np.repeat(nonrep, counts))
             cols.append(first[np.concatenate([loc_adj.indices[loc_adj.indptr[l]:loc_adj.indptr[l + 1]] for l in locs])])
     return from_edges(n, np.concatenate(rows), np.concatenate(cols))
+
+
+COLOCATED_HUBS = 32
+
+
+def _colocated_ties(location: np.ndarray, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Edges tying units at one location: each unit to the group's first `COLOCATED_HUBS`
+    units (a clique for groups up to that size). `order` sorts units by location, stably."""
+    loc_sorted = location[order]
+    starts = np.flatnonzero(np.r_[True, loc_sorted[1:] != loc_sorted[:-1]])
+    size = np.diff(np.r_[starts, len(order)])
+    group_start = np.repeat(starts, size)  # per sorted position
+    group_size = np.repeat(size, size)
+    rows, cols = [], []
+    for r in range(min(COLOCATED_HUBS, int(size.max()))):
+        has = group_size > r
+        hub = order[group_start[has] + r]
+        unit = order[has]
+        rows.append(unit)
+        cols.append(hub)
+    return np.concatenate(rows), np.concatenate(cols)  # self-loops are dropped by from_edges
 
 
 def _delaunay_edges(xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -35,6 +35,25 @@ def test_derived_adjacency_keeps_colocated_customers_connected():
         assert adj[i, 5] == 1
 
 
+def test_customers_at_one_address_are_all_neighbours():
+    """Ten accounts in one building: any split of them between territories is contiguous (they
+    were tied only to the first, so no territory without it could hold two of them)."""
+    adj = derive(np.full(10, 50.0), np.full(10, 10.0)).toarray()
+    assert (adj == 1 - np.eye(10, dtype=int)).all()
+
+
+def test_a_large_group_at_one_address_stays_sparse_and_connected():
+    import engine.adjacency as adjacency
+
+    m = adjacency.COLOCATED_HUBS + 20
+    lat = np.concatenate([np.full(m, 50.0), [50.1, 50.2]])
+    lon = np.concatenate([np.full(m, 10.0), [10.1, 10.0]])
+    adj = derive(lat, lon)
+    assert connected_components(adj, directed=False)[0] == 1
+    assert adj[m - 1, :m].sum() == adjacency.COLOCATED_HUBS  # tied to the group's hubs only
+    assert adj[0, :m].sum() == m - 1
+
+
 def test_derived_adjacency_prunes_long_edges_but_stays_connected():
     """Two dense clusters far apart: the triangulation's hull edges between them are pruned
     except what keeps the graph connected."""
