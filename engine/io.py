@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import re
 from pathlib import Path
@@ -100,22 +101,49 @@ def csv_locations(message: str, data: dict, units_name: str, reps_name: str | No
     return message
 
 
+_DECIMAL_COMMA = re.compile(r"\s*[+-]?\d*,\d+\s*")
+
+
 def _num(value: str | None, where: str) -> float:
     if value is None:
         raise ScenarioError(f"{where}: missing value (the row has fewer columns than the header)")
     try:
         return float(value)
     except ValueError:
-        raise ScenarioError(f"{where}: '{value}' is not a number") from None
+        pass
+    if _DECIMAL_COMMA.fullmatch(value) and value.count(",") == 1:
+        return float(value.replace(",", "."))  # "50,1": a decimal comma (';'-separated CSV of a European spreadsheet)
+    raise ScenarioError(f"{where}: '{value}' is not a number") from None
 
 
 def _read_csv(path: Path, required: set[str]) -> list[dict[str, str]]:
+    """Rows of a CSV as dicts. Spreadsheet exports are accepted: a UTF-8 byte order mark,
+    Windows line ends, ';' or tab as the separator (when the header has no comma), and empty
+    rows at the end; a file that is not UTF-8 is refused naming its line."""
     try:
-        with path.open(newline="", encoding="utf-8-sig") as f:
-            rows = list(csv.DictReader(f))
-            header = set(rows[0].keys()) if rows else set()
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise ScenarioError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise ScenarioError(f"{path}: is a directory, expected a CSV file") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        raise ScenarioError(f"{path} line {line}: not UTF-8 text (byte 0x{raw[e.start]:02x}); save it as "
+                            f"'CSV UTF-8' or convert it to UTF-8") from None
+    header_line = text.split("\n", 1)[0]
+    delimiter = ","
+    if "," not in header_line:
+        delimiter = max(";\t", key=header_line.count) if (";" in header_line or "\t" in header_line) else ","
+    try:
+        reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+        rows = list(reader)
+    except csv.Error as e:
+        raise ScenarioError(f"{path} line {reader.line_num}: could not read the CSV ({e})") from None
+    while rows and all(v in ("", None) for k, v in rows[-1].items() if k is not None):
+        rows.pop()  # spreadsheets export trailing rows of empty cells
+    header = set(reader.fieldnames or ())
     if not rows:
         raise ScenarioError(f"{path}: no rows")
     missing = required - header

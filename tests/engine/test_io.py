@@ -40,6 +40,22 @@ def test_csv_missing_column(tmp_path):
         load_scenario(tmp_path / "units.csv", territories=1)
 
 
+def test_csv_from_a_european_spreadsheet_with_semicolons_decimal_commas_and_empty_rows(tmp_path):
+    """Excel in a German or French locale writes ';'-separated CSV with decimal commas, a byte
+    order mark, Windows line ends and rows of empty cells where cells were once formatted."""
+    text = "id;lat;lon;workload;potential;name\r\nZürich-1;47,37;8,54;2;100,5;Café\r\nb;47,4;8,5;1;50;\r\n;;;;;\r\n"
+    (tmp_path / "units.csv").write_bytes(text.encode("utf-8-sig"))
+    s = load_scenario(tmp_path / "units.csv", territories=1)
+    assert [u.id for u in s.units] == ["Zürich-1", "b"]
+    assert (s.units[0].lat, s.units[0].lon, s.units[0].potential, s.units[0].name) == (47.37, 8.54, 100.5, "Café")
+
+
+def test_csv_that_is_not_utf8_is_refused_naming_the_line(tmp_path):
+    (tmp_path / "units.csv").write_bytes("id,lat,lon,name\r\na,40,-90,x\r\nb,40,-90,Café\r\n".encode("cp1252"))
+    with pytest.raises(ScenarioError, match=r"units.csv line 3: not UTF-8 text \(byte 0xe9\)"):
+        load_scenario(tmp_path / "units.csv", territories=1)
+
+
 def test_plan_round_trip_through_json_and_assignment(tmp_path, example_dict):
     problem = build_problem(load_scenario_from_dict(tmp_path, example_dict))
     labels = np.arange(problem.n) % problem.k
