@@ -9,7 +9,9 @@ Supported: any number of balanced measures, contiguity on/off, distance power 1/
 (units locked to one territory share a center; different territories never do).
 Disruption (disruption_weight, max_moved_share) is not in the model: the plan is
 renumbered to keep as many units in their current territory as possible, its objective is
-re-evaluated, and "optimal" is only claimed when the compactness bound still proves it.
+re-evaluated, and "optimal" is only claimed when the compactness bound still proves it; a
+plan that then moves more units than max_moved_share allows is "no_solution" (the bound
+stands), and `auto` keeps its heuristic plan.
 """
 
 from __future__ import annotations
@@ -92,6 +94,12 @@ def _finish(problem, prep, options, raw: BackendResult, method: str, details: di
                            runtime_s=runtime, message=raw.message, details=details)
     labels, centers = plan_from_centers(problem, prep, raw.center_of)
     ev = evaluate(problem, labels, centers)
+    if ev.violations and all(v.startswith("disruption:") for v in ev.violations):
+        # the model has no moved-units cap: its best plan moving too many units is no plan,
+        # and its bound (of a relaxation) still holds
+        return SolveResult("no_solution", raw.stop_reason, method, bound=raw.bound, bound_source=raw.bound_source or None,
+                           runtime_s=runtime, message="the exact model's plan (it has no moved-units cap) breaks "
+                           + "; ".join(ev.violations), details=details)
     if ev.violations:
         return SolveResult("error", "error", method, bound=raw.bound, bound_source=raw.bound_source or None, runtime_s=runtime,
                            message="exact plan rejected by the evaluator: " + "; ".join(ev.violations[:5]), details=details)

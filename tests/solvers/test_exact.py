@@ -289,3 +289,32 @@ def test_published_county_infeasible():
     p = build_problem(Scenario.model_validate(json.loads((DATA / "OR.json").read_text())))
     res = solve(p, "scip", tl=120.0)
     assert res.status == "infeasible"
+
+
+def _moved_cap_realignment():
+    """A 4 x 4 grid twice as wide as tall, currently split top | bottom; the compact split is
+    left | right and moves half the units, but max_moved_share is 0.1.
+
+        a b c d      current: T1 = top two rows, T2 = bottom two rows
+        e f g h
+        i j k l
+        m n o p
+    """
+    units = [{"id": f"u{r}{c}", "lat": 40 - r * 0.01, "lon": -90 + c * 0.02, "workload": 1.0,
+              "current": "T1" if r < 2 else "T2"} for r in range(4) for c in range(4)]
+    sc = {"name": "capped", "units": units, "territories": 2, "balance": [{"measure": "workload", "tolerance": 0.0}],
+          "disruption": {"max_moved_share": 0.1}}
+    return build_problem(Scenario.model_validate(sc))
+
+
+def test_exact_plan_over_the_moved_cap_is_no_plan_not_an_error():
+    """The p-median model has no moved-units cap; its plan breaking the cap is 'no plan found'
+    (with the model's bound, still valid), not a solver error."""
+    from solvers.solve import solve
+
+    problem = _moved_cap_realignment()
+    res = solve_exact(problem, SolveOptions(time_limit_s=10), Clock(10))
+    assert res.status == "no_solution" and res.stop_reason != "error", (res.status, res.stop_reason, res.message)
+    assert "max_moved_share" in res.message and res.bound is not None
+    auto = solve(problem, SolveOptions(time_limit_s=10)).result
+    assert auto.status in ("optimal", "feasible") and auto.stop_reason != "error", (auto.status, auto.stop_reason, auto.message)
