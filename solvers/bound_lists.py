@@ -34,6 +34,8 @@ class NeighbourLists:
     idx: np.ndarray  # (R, m) the m units nearest the representative
     dp: np.ndarray  # (R, m) max(0, d - delta)^p, float32 rounded down
     radius_p: np.ndarray  # (R,) a lower bound on the shrunk d^p of every unit not in the row
+    rep_lat: np.ndarray | None = None  # (R,) where each row's representative is, when it is not
+    rep_lon: np.ndarray | None = None  # a unit of the problem (a member row of a cluster)
 
 
 def list_length(n: int, k: int) -> int:
@@ -79,7 +81,7 @@ def up32(x: np.ndarray) -> np.ndarray:
     return np.maximum(np.where(y.astype(float) < x, np.nextafter(y, np.float32(np.inf)), y), np.float32(0))
 
 
-def _to_km(chord: np.ndarray) -> np.ndarray:
+def chord_to_km(chord: np.ndarray) -> np.ndarray:
     return 2.0 * EARTH_RADIUS_KM * np.arcsin(np.clip(chord / 2.0, 0.0, 1.0))
 
 
@@ -122,7 +124,7 @@ def neighbour_lists(
         chord, near = cKDTree(xyz[rep]).query(xyz, k=1, workers=-1)
         mult = np.bincount(near, weights=count, minlength=rows).astype(np.int64)
         delta = np.zeros(rows)
-        np.maximum.at(delta, near, _to_km(chord) * (1.0 + 1e-9) + 1e-9 + cshrink)
+        np.maximum.at(delta, near, chord_to_km(chord) * (1.0 + 1e-9) + 1e-9 + cshrink)
     # units outside a row's list are at least (d_(m+1) - delta - their radius) away: the widest
     # clusters are summed exactly over all rows by the bound instead (wide_clusters), so the
     # radius here is the largest of the others
@@ -138,9 +140,10 @@ def neighbour_lists(
         chord, nb = tree.query(xyz[rep[s : s + block]], k=m + 1, workers=-1)
         # chord on the unit sphere -> great-circle km (what engine.geo.haversine_km gives),
         # shaved for rounding, then shrunk by the group radius
-        d = _to_km(chord) * (1.0 - 1e-9)
+        d = chord_to_km(chord) * (1.0 - 1e-9)
         d = np.maximum(0.0, d - delta[s : s + block, None])
         idx[s : s + block] = nb[:, :m]
         dp[s : s + block] = down32(np.maximum(0.0, d[:, :m] - shrink[nb[:, :m]]) ** p)
         radius_p[s : s + block] = np.maximum(0.0, d[:, m] - max_shrink) ** p
     return NeighbourLists(rep, mult, delta, idx, dp, radius_p)
+

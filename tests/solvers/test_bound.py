@@ -143,6 +143,20 @@ def test_aggregated_demand_bound_never_above_brute_force_optimum(seed, power):
         assert res.bound <= opt * (1 + 1e-12) + 1e-9, (groups, m, pairs, res.bound, opt)
 
 
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("power", [1, 2])
+def test_refined_rows_keep_the_bound_below_the_optimum(seed, power):
+    """During the ascent, the cluster rows the bound picks as centers are replaced by one row
+    per member at its own position (no center-side shrink): still a relaxation."""
+    prob = scenario(8, 2, seed=seed, power=power, dup=seed % 3)
+    opt = brute_optimum(prob, contiguity=False)
+    if opt is None:
+        pytest.skip("no feasible plan")
+    res = lagrangian_bound(prob, Clock(1.0), upper=opt, aggregate_groups=3)
+    assert res is not None and "at their own position" in res.source, res.source
+    assert res.bound <= opt * (1 + 1e-12) + 1e-9, (res.bound, opt)
+
+
 def test_aggregated_bound_below_a_feasible_plan_and_useful():
     """Many units per territory (the regime where the bound aggregates): 300 clusters of 900
     uniform points keep most of the unaggregated bound (measured 34.7 k vs 46.0 k)."""
