@@ -451,7 +451,7 @@ def solve_heuristic(
     for s0 in starts:
         if search.stop():
             break
-        labels = _repaired(ctx, _construct(ctx, search.rng, seen, allocate=not lns_ok) if s0 is None else s0)
+        labels = _repaired(ctx, _construct(ctx, search.rng, seen, allocate=not lns_ok, stop=search.stop) if s0 is None else s0)
         if labels is None:
             continue
         st = State(ctx, labels)
@@ -507,7 +507,7 @@ def _repaired(ctx: Ctx, labels: np.ndarray) -> np.ndarray | None:
     return labels if np.bincount(labels, minlength=ctx.k).min() > 0 else None
 
 
-def _construct(ctx: Ctx, rng: np.random.Generator, seen: set, allocate: bool) -> np.ndarray:
+def _construct(ctx: Ctx, rng: np.random.Generator, seen: set, allocate: bool, stop=None) -> np.ndarray:
     """A start from k-means++ seeds: with `allocate`, location-allocation from them
     (heuristic_price.capacitated_lloyd), unless it repeats an earlier start (`seen`);
     otherwise region growing from them.
@@ -524,7 +524,7 @@ def _construct(ctx: Ctx, rng: np.random.Generator, seen: set, allocate: bool) ->
     problems grow regions (their balanced assignment to the homes is a start of its own)."""
     s = seeds(ctx, rng)
     if allocate and not ctx.fixed:
-        labels = capacitated_lloyd(ctx, s)
+        labels = capacitated_lloyd(ctx, s, stop=stop)
         key = hash(labels.tobytes())
         if key not in seen:
             seen.add(key)

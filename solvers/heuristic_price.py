@@ -119,11 +119,12 @@ def balanced_assignment(ctx: Ctx, n_cand: int = 64, centers: np.ndarray | None =
     return safe[np.arange(n), np.argmax(np.where(valid, flow, -1.0), axis=1)]
 
 
-def capacitated_lloyd(ctx: Ctx, centers: np.ndarray, rounds: int = 8) -> np.ndarray:
+def capacitated_lloyd(ctx: Ctx, centers: np.ndarray, rounds: int = 8, stop=None) -> np.ndarray:
     """Location-allocation from seed centers (a unit per territory): the cheapest balanced
     assignment to the centers (balanced_assignment), each territory re-centered at its best
     member, repeated until the centers stay or `rounds` are done. Returns the last labels
-    (not yet contiguous). Deterministic.
+    (not yet contiguous). Deterministic; `stop()` true ends it after the current round (at
+    20,000 units / 100 territories a round takes seconds, several on a busy machine).
 
     Why: region growing fills territories in the order the frontier reaches units, and local
     moves under +-5 % balance cannot undo a poor arrangement. 1,000 US places / 20
@@ -142,6 +143,8 @@ def capacitated_lloyd(ctx: Ctx, centers: np.ndarray, rounds: int = 8) -> np.ndar
 
     labels = assign(centers)
     for _ in range(rounds - 1):
+        if stop is not None and stop():
+            break
         new = best_centers(ctx.problem, labels)
         new = np.where(new >= 0, new, centers)
         if np.array_equal(new, centers):

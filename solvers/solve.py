@@ -157,14 +157,40 @@ def _heuristic(problem: Problem, options: SolveOptions, clock: Clock, warm_start
     searched = problem
     if problem.minimize == "moved" and (problem.current >= 0).any():
         searched = problem.with_(minimize="compactness", disruption_weight=max(problem.disruption_weight, _MOVED_WEIGHT))
-    budget = min(BOUND_SHARE * clock.time_limit_s, 120.0)
+    side = _side_bound(problem, options, clock) if final else None
+    budget = 0.0 if side is not None else min(BOUND_SHARE * clock.time_limit_s, 120.0)
     search_clock = Clock(max(clock.remaining() - budget, 0.5 * clock.remaining()), clock.on_progress, clock.cancel)
-    result = solve_heuristic(searched, options, search_clock, warm_start)
+    try:
+        result = solve_heuristic(searched, options, search_clock, warm_start)
+    except BaseException:
+        if side is not None:
+            side.cancel()
+        raise
     if searched is not problem and result.labels is not None:
         labels = result.labels if problem.rep_centric else align_to_current(problem, result.labels)
         ev = evaluate(problem, labels)
         result = replace(result, objective=ev.objective if ev.feasible else result.objective, bound=None)
+    if side is not None:
+        if clock.cancelled() or result.status not in ("feasible", "no_solution"):
+            side.cancel()
+            return result
+        # a search that converged leaves the child its time; one cut by the clock stops it
+        b = side.finish(stop=result.stop_reason != "converged", wait_s=clock.remaining(), cancel=clock.cancel)
+        if b is not None:
+            return _attach_bound(result, clock, b)
     return _with_bound(problem, result, clock, max(budget, clock.remaining()) if final else budget)
+
+
+def _side_bound(problem: Problem, options: SolveOptions, clock: Clock):
+    """The bound in a child process beside the search (solvers.bound_side), where the bound
+    needs more time than its share and a second core is there; else None."""
+    from solvers.bound_lists import long_lists_fit
+    from solvers.bound_side import MIN_SECONDS, SideBound, cores
+
+    if (problem.rep_centric or problem.explicit_distances is not None or long_lists_fit(problem.n, problem.k)
+            or options.threads < 2 or cores() < 2 or clock.remaining() < MIN_SECONDS):
+        return None
+    return SideBound.start(problem, clock.start + clock.time_limit_s)
 
 
 def _with_bound(problem: Problem, result: SolveResult, clock: Clock, budget_s: float) -> SolveResult:
@@ -185,9 +211,14 @@ def _with_bound(problem: Problem, result: SolveResult, clock: Clock, budget_s: f
     feasible = result.status == "feasible"
     b = lagrangian_bound(problem, bound_clock, upper=result.objective if feasible else None,
                          labels=result.labels if feasible else None)
-    if b is None or (result.bound is not None and result.bound >= b.bound):
+    return result if b is None else _attach_bound(result, clock, b)
+
+
+def _attach_bound(result: SolveResult, clock: Clock, b) -> SolveResult:
+    """The result with bound b when it has none or a weaker one (a progress event says so)."""
+    if result.bound is not None and result.bound >= b.bound:
         return result
-    if feasible:
+    if result.status == "feasible":
         clock.report(result.objective, b.bound, "bound: lagrangian", labels=result.labels)
     return replace(result, bound=b.bound, bound_source=b.source)
 
