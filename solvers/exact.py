@@ -11,7 +11,8 @@ Disruption (disruption_weight, max_moved_share) is not in the model: the plan is
 renumbered to keep as many units in their current territory as possible, its objective is
 re-evaluated, and "optimal" is only claimed when the compactness bound still proves it; a
 plan that then moves more units than max_moved_share allows is "no_solution" (the bound
-stands), and `auto` keeps its heuristic plan.
+stands). `auto` therefore runs the heuristic first on capped realignments (it enforces the
+cap) and gives this model only the time left (solvers.solve._auto_capped).
 """
 
 from __future__ import annotations

@@ -229,9 +229,66 @@ def _exact(problem: Problem, options: SolveOptions, clock: Clock, warm_start=Non
     return solve_exact(problem, options, clock, warm_start)
 
 
+def moved_cap_unenforced_by_exact(problem: Problem) -> int | None:
+    """The moved-units cap (units) when it can bind and the center-based exact model cannot
+    enforce it, else None. That model identifies territories by their centers, not by the
+    current territory ids, so 'moved' is not expressible in it: its optimum may move more
+    units than allowed and then is no plan at all."""
+    share = problem.max_moved_share
+    n_cur = int((problem.current >= 0).sum()) if problem.current is not None else 0
+    if share is None or n_cur == 0 or problem.rep_centric:
+        return None
+    cap = int(np.floor(share * n_cur + 1e-9))  # as the heuristic and the evaluator count it
+    return cap if cap < n_cur else None
+
+
+# `auto` on a capped realignment runs the exact model after the heuristic only when the
+# heuristic and its bound leave at least this share of the time limit.
+_CAPPED_EXACT_MIN_SHARE = 0.1
+
+
+def _auto_capped(problem: Problem, options: SolveOptions, clock: Clock, cap: int) -> SolveResult:
+    """A realignment under max_moved_share: the heuristic enforces the cap, the exact model
+    cannot, so the heuristic (and its bound) gets the whole time limit instead of a warm
+    start's share. Only the time it leaves goes to the exact model, which may still prove the
+    plan optimal (its optimum respects the cap) or raise the bound (its relaxation drops the
+    cap, so its bound stands); a plan of it that breaks the cap is no plan (solvers.exact)."""
+    share = problem.max_moved_share
+    note = (f"auto: the exact model cannot enforce max_moved_share {share:g} (at most {cap} moved units), "
+            "so the heuristic had the whole time limit")
+    heur = _heuristic(problem, options, clock, final=True)
+    details = {**heur.details, "auto_route": "heuristic_first", "auto_reason": "max_moved_share"}
+    left = clock.remaining()
+    if clock.should_stop() or left < _CAPPED_EXACT_MIN_SHARE * clock.time_limit_s or heur.status not in ("feasible", "no_solution"):
+        return replace(heur, message=_joined(heur.message, note), details={**details, "exact_after": "skipped"})
+    exact = _exact(problem, options, clock, heur.labels if heur.status == "feasible" else None)
+    details.update(exact_after=exact.status, exact_after_s=round(exact.runtime_s, 3))
+    if exact.status == "optimal":
+        # proved optimal by a relaxation (no cap) whose optimum keeps the cap: optimal under every rule
+        return replace(exact, message=_joined(exact.message, note + "; the exact model then proved its plan optimal"),
+                       details={**exact.details, **details})
+    if exact.status == "infeasible" and heur.status != "feasible":
+        return replace(exact, message=_joined(exact.message, note), details={**exact.details, **details})
+    best = heur
+    if exact.status == "feasible" and (heur.status != "feasible" or exact.objective < heur.objective):
+        best = exact
+    bound, source = heur.bound, heur.bound_source
+    if exact.bound is not None and (bound is None or exact.bound > bound):
+        bound, source = exact.bound, exact.bound_source
+    return replace(best, bound=bound, bound_source=source, message=_joined(best.message, note),
+                   details={**best.details, **details})
+
+
+def _joined(*messages: str | None) -> str | None:
+    return "; ".join(m for m in messages if m) or None
+
+
 def _auto(problem: Problem, options: SolveOptions, clock: Clock) -> SolveResult:
     if problem.n > EXACT_MAX_UNITS:
         return _heuristic(problem, options, clock, final=True)
+    cap = moved_cap_unenforced_by_exact(problem)
+    if cap is not None:
+        return _auto_capped(problem, options, clock, cap)
     # A contiguous warm start first (its share: solvers.base.warm_budget): on the county
     # instances it is often already optimal, and it leaves the exact method only the bound.
     warm = _heuristic(problem, options, Clock(warm_budget(clock.remaining()), clock.on_progress, clock.cancel))

@@ -318,3 +318,48 @@ def test_exact_plan_over_the_moved_cap_is_no_plan_not_an_error():
     assert "max_moved_share" in res.message and res.bound is not None
     auto = solve(problem, SolveOptions(time_limit_s=10)).result
     assert auto.status in ("optimal", "feasible") and auto.stop_reason != "error", (auto.status, auto.stop_reason, auto.message)
+
+
+def test_auto_capped_realignment_gives_the_heuristic_the_time(monkeypatch):
+    """The exact model cannot enforce max_moved_share, so `auto` runs the heuristic first with
+    the whole time limit (not a warm start's share), returns a plan within the cap and says
+    why; the exact model only gets what the heuristic leaves, after it."""
+    import solvers.heuristic as heuristic
+    import solvers.solve as solve_mod
+
+    problem = _moved_cap_realignment()
+    assert solve_mod.moved_cap_unenforced_by_exact(problem) == 1  # floor(0.1 * 16)
+    events = []
+    real_heuristic, real_exact = heuristic.solve_heuristic, solve_mod._exact
+
+    def spy_heuristic(prob, options, clock, warm_start=None):
+        events.append(("heuristic", clock.time_limit_s))
+        return real_heuristic(prob, options, clock, warm_start)
+
+    def spy_exact(prob, options, clock, warm_start=None):
+        events.append(("exact", clock.remaining()))
+        return real_exact(prob, options, clock, warm_start)
+
+    monkeypatch.setattr(heuristic, "solve_heuristic", spy_heuristic)
+    monkeypatch.setattr(solve_mod, "_exact", spy_exact)
+    tl = 6.0
+    out = solve_mod.solve(problem, SolveOptions(time_limit_s=tl))
+    res = out.result
+    assert res.status in ("optimal", "feasible") and out.evaluation.feasible, (res.status, res.message)
+    assert int(((res.labels != problem.current) & (problem.current >= 0)).sum()) <= 1
+    assert res.status != "optimal"  # the cap-free optimum (left | right) moves half the units
+    assert "max_moved_share" in res.message and res.details["auto_route"] == "heuristic_first"
+    # the search clock keeps the whole limit but the bound's share (BOUND_SHARE), not 40 %
+    assert events[0][0] == "heuristic" and events[0][1] >= 0.8 * tl, events
+    assert [e[0] for e in events] in (["heuristic"], ["heuristic", "exact"]), events
+
+
+def test_auto_exact_route_when_cap_cannot_bind():
+    """A cap that every plan meets (share 1) or a scenario without a current alignment keeps
+    the usual exact route."""
+    import solvers.solve as solve_mod
+
+    problem = _moved_cap_realignment()
+    assert solve_mod.moved_cap_unenforced_by_exact(problem.with_(max_moved_share=1.0)) is None
+    assert solve_mod.moved_cap_unenforced_by_exact(problem.with_(current=np.full(problem.n, -1))) is None
+    assert solve_mod.moved_cap_unenforced_by_exact(problem.with_(max_moved_share=None)) is None
