@@ -125,6 +125,8 @@ def solve_cmd(
     method: Annotated[str, typer.Option(help="auto | exact | heuristic")] = "auto",
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same plan.")] = 0,
     backend: Annotated[Optional[str], typer.Option(help="Exact backend (scip, highs, ...).")] = None,
+    threads: Annotated[int, typer.Option(help="Cores the solve may use (the exact solver's threads; with 2 or more the "
+                                               "bound of a large scenario runs beside the search).", min=1, max=256)] = 2,
     territories: Annotated[Optional[int], typer.Option(help="Number of territories (overrides the scenario).")] = None,
     reps_csv: Annotated[Optional[Path], typer.Option("--reps", help="reps.csv when the scenario is a units CSV.")] = None,
     settings: SettingsOption = None,
@@ -135,7 +137,7 @@ def solve_cmd(
     if method not in ("auto", "exact", "heuristic"):
         _fail_input(f"--method: '{method}' is not one of auto, exact, heuristic")
     problem = _load(scenario, territories, reps_csv, settings)
-    options = SolveOptions(method=method, time_limit_s=time_limit, seed=seed, backend=backend)
+    options = SolveOptions(method=method, time_limit_s=time_limit, seed=seed, backend=backend, threads=threads)
     cancel = threading.Event()
     with Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), TimeElapsedColumn(), TextColumn("{task.fields[info]}"),

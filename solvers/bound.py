@@ -39,6 +39,7 @@ float64 over all rows.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -73,14 +74,17 @@ class BoundResult:
 def lagrangian_bound(
     problem: Problem,
     clock: Clock,
-    upper: float | None = None,
+    upper: float | Callable[[], float | None] | None = None,
     labels: np.ndarray | None = None,
     max_list: int | None = None,
     max_pairs: int | None = None,
     aggregate_groups: int | None = None,
+    max_iter: int = _MAX_ITER,
 ) -> BoundResult | None:
     """Best Lagrangian bound found before the clock stops; None when it cannot be computed
-    (explicit distance matrix too large, nothing found in time)."""
+    (explicit distance matrix too large, nothing found in time). `upper` (a plan's objective,
+    or a function giving the best one so far) only steers the steps; `max_iter` caps them
+    (the child process of bound_side, which has the whole solve, allows more)."""
     n, k = problem.n, problem.k
     w = np.asarray(problem.weights, dtype=float)
     if n == 0 or k >= n or w.sum() <= 0:
@@ -103,7 +107,7 @@ def lagrangian_bound(
             tot = np.bincount(agg.member, weights=w * v_unit, minlength=agg.n)
             v0 = np.where(agg.weights > 0, tot / np.where(agg.weights > 0, agg.weights, 1.0), 0.0)
         # the clusters' relaxation is the original's plus the offset C (bound_aggregate)
-        res, refined = _refining_ascent(problem, agg, lists, clock, None if upper is None else upper + agg.offset, v0)
+        res, refined = _refining_ascent(problem, agg, lists, clock, _shifted(upper, agg.offset), v0, max_iter)
         if res is None:
             return None
         how = "members' distance to their cluster subtracted" if agg.offset else "distances shrunk by their radii"
@@ -114,10 +118,20 @@ def lagrangian_bound(
     lists = neighbour_lists(problem, k, clock, max_list=max_list, **kw)
     if lists is None:
         return None
-    return _subgradient(problem, lists, clock, upper, labels)
+    return _subgradient(problem, lists, clock, upper, labels, max_iter=max_iter)
 
 
-def _refining_ascent(problem: Problem, agg, lists: NeighbourLists, clock: Clock, upper, v0) -> tuple[BoundResult | None, int]:
+def _shifted(upper, offset: float):
+    """The upper bound (a number, or a function giving the best one so far) plus offset."""
+    if upper is None:
+        return None
+    if callable(upper):
+        return lambda: (lambda u: None if u is None else u + offset)(upper())
+    return upper + offset
+
+
+def _refining_ascent(problem: Problem, agg, lists: NeighbourLists, clock: Clock, upper, v0,
+                     max_iter: int) -> tuple[BoundResult | None, int]:
     """The ascent over the clusters' rows, refining as it goes: at _REFINE_AT shares of the
     time and whenever the steps converge, the cluster rows among those of smallest rho that
     stand for `cover` * k candidate centers (the rows the bound picks as centers, and those
@@ -134,7 +148,7 @@ def _refining_ascent(problem: Problem, agg, lists: NeighbourLists, clock: Clock,
 
     k = agg.k
     if len(lists.rep) != agg.n:  # rows stand for groups of clusters (tiny row budgets): as they are
-        value, iterations, _ = _ascend(agg, lists, clock, upper, None, v0)
+        value, iterations, _ = _ascend(agg, lists, clock, upper, None, v0, max_iter=max_iter)
         return _result(agg, value, iterations, clock), 0
     m = lists.idx.shape[1]
 
@@ -155,7 +169,7 @@ def _refining_ascent(problem: Problem, agg, lists: NeighbourLists, clock: Clock,
     t0, total = clock.elapsed(), clock.remaining()
     cover = _REFINE_COVER[1] if total >= _REFINE_LONG_S else _REFINE_COVER[0]
     spare = int(min(problem.n - agg.n, _REFINE_SPARE * cover * k, _MAX_PAIRS_AGG // (2 * max(m, 1))))
-    value, iterations, refined = _ascend(agg, lists, clock, upper, None, v0, refine=refine,
+    value, iterations, refined = _ascend(agg, lists, clock, upper, None, v0, refine=refine, max_iter=max_iter,
                                          refine_at=tuple(t0 + s * total for s in _REFINE_AT), spare=spare)
     return _result(agg, value, iterations, clock), refined
 
@@ -298,8 +312,9 @@ class _Relaxation:
         return self.idx[r][(S > 0) & (S < self.gap[r])]
 
 
-def _subgradient(problem: Problem, lists: NeighbourLists, clock: Clock, upper, labels, v0=None) -> BoundResult | None:
-    value, iterations, _ = _ascend(problem, lists, clock, upper, labels, v0)
+def _subgradient(problem: Problem, lists: NeighbourLists, clock: Clock, upper, labels, v0=None,
+                 max_iter: int = _MAX_ITER) -> BoundResult | None:
+    value, iterations, _ = _ascend(problem, lists, clock, upper, labels, v0, max_iter=max_iter)
     return _result(problem, value, iterations, clock)
 
 
@@ -313,7 +328,8 @@ def _result(problem: Problem, value: float, iterations: int, clock: Clock) -> Bo
 
 
 def _ascend(problem: Problem, lists: NeighbourLists, clock: Clock, upper, labels, v0=None,
-            refine=None, refine_at: tuple[float, ...] = (), spare: int = 0) -> tuple[float, int]:
+            refine=None, refine_at: tuple[float, ...] = (), spare: int = 0,
+            max_iter: int = _MAX_ITER) -> tuple[float, int, int]:
     """Subgradient ascent on (v, theta) until the clock stops it or the steps vanish: the
     float64 value at the best point (before the safety margin, -inf if none) and the steps.
 
@@ -418,7 +434,7 @@ def _ascend(problem: Problem, lists: NeighbourLists, clock: Clock, upper, labels
     stale = 0
     it = 1
     refined = 0
-    while it < _MAX_ITER:
+    while it < max_iter:
         if clock.remaining() <= reserve or clock.cancelled():
             break
         it += 1
@@ -467,7 +483,8 @@ def _ascend(problem: Problem, lists: NeighbourLists, clock: Clock, upper, labels
                 continue
             converged = True
             refine_at = (clock.elapsed(), *refine_at)
-        tgt = upper if upper is not None and upper > best else abs(best) * 1.05 + 1e-9
+        up = upper() if callable(upper) else upper
+        tgt = up if up is not None and up > best else abs(best) * 1.05 + 1e-9
         step = lam * (tgt - value) / norm if norm > 0 else 0.0
         v = np.where(pos, np.maximum(0.0, v + step * g / np.where(pos, w, 1.0)), 0.0)
         # theta: per-row ascent on rho (independent of which rows are chosen)

@@ -12,12 +12,13 @@ runs at full speed:
 
 The child is this module run as a script (`python -m solvers.bound_side`, so a daemonic API
 worker may start it too); it reads the pickled problem and an absolute time.monotonic()
-deadline from its stdin and writes one JSON line, the bound, when its ascent ends. Closing
+deadline from its stdin, then lines "upper <objective>" as the search finds better plans
+(they steer the ascent's steps: on 100,000 units / 500, 90 s, 60.7 M without, 64.0 M with
+the plan's objective), and writes one JSON line, the bound, when its ascent ends. Closing
 its stdin asks it to stop at once and write what it has; when the parent dies, the closed
 pipe stops it the same way and its write fails, so it never outlives the solve by more
-than one step of the ascent. The bound does not use the plan (measured on 20,000 US places,
-k = 20, 25 s: 43.87 M without the plan, 43.48 M starting from it): the child needs nothing
-from the search.
+than one step of the ascent. The ascent starts without the plan (on 20,000 US places, k =
+20, 25 s: 43.87 M without it, 43.48 M from it), so the child starts with the search.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ from solvers.bound import BoundResult
 MIN_SECONDS = 10.0
 # Stop the ascent this long before the deadline: its last exact evaluation and the reply.
 _MARGIN_S = 1.0
+# The child has the whole solve: its steps end by convergence or the clock, not a count.
+_MAX_ITER = 1_000_000
 
 
 def cores() -> int:
@@ -49,6 +52,7 @@ def cores() -> int:
 class SideBound:
     def __init__(self, proc: subprocess.Popen) -> None:
         self._proc = proc
+        self._upper: float | None = None
         self._reply: list[str] = []
         self._reader = threading.Thread(target=self._read, name="side-bound", daemon=True)
         self._reader.start()
@@ -72,6 +76,17 @@ class SideBound:
         try:
             self._reply.extend(self._proc.stdout.read().decode().splitlines())
         except (OSError, ValueError):
+            pass
+
+    def offer(self, objective: float | None) -> None:
+        """A plan's objective: the child's steps aim at the best one."""
+        if objective is None or (self._upper is not None and objective >= self._upper):
+            return
+        self._upper = float(objective)
+        try:
+            self._proc.stdin.write(f"upper {self._upper!r}\n".encode())
+            self._proc.stdin.flush()
+        except (OSError, ValueError):  # the child has ended
             pass
 
     def finish(self, stop: bool, wait_s: float, cancel: threading.Event | None = None) -> BoundResult | None:
@@ -117,14 +132,21 @@ def _child() -> None:
 
     problem, deadline = pickle.load(sys.stdin.buffer)
     stop = threading.Event()
+    best: list[float | None] = [None]
 
-    def watch() -> None:  # the parent closed our stdin (stop now) or died
-        sys.stdin.buffer.read()
+    def watch() -> None:  # plans' objectives, until the parent closes our stdin (stop now) or dies
+        for line in sys.stdin.buffer:
+            word, _, value = line.decode(errors="replace").partition(" ")
+            if word == "upper":
+                try:
+                    best[0] = float(value)
+                except ValueError:
+                    pass
         stop.set()
 
     threading.Thread(target=watch, daemon=True).start()
     clock = Clock(max(0.0, deadline - _MARGIN_S - time.monotonic()), None, stop)
-    res = lagrangian_bound(problem, clock)
+    res = lagrangian_bound(problem, clock, upper=lambda: best[0], max_iter=_MAX_ITER)
     if res is not None:
         sys.stdout.write(json.dumps({"bound": res.bound, "source": res.source, "iterations": res.iterations,
                                      "runtime_s": res.runtime_s}) + "\n")

@@ -159,7 +159,13 @@ def _heuristic(problem: Problem, options: SolveOptions, clock: Clock, warm_start
         searched = problem.with_(minimize="compactness", disruption_weight=max(problem.disruption_weight, _MOVED_WEIGHT))
     side = _side_bound(problem, options, clock) if final else None
     budget = 0.0 if side is not None else min(BOUND_SHARE * clock.time_limit_s, 120.0)
-    search_clock = Clock(max(clock.remaining() - budget, 0.5 * clock.remaining()), clock.on_progress, clock.cancel)
+    on_progress = clock.on_progress
+    if side is not None:  # better plans' objectives steer the child's steps
+        def on_progress(event, report=clock.on_progress):
+            side.offer(event.objective)
+            if report is not None:
+                report(event)
+    search_clock = Clock(max(clock.remaining() - budget, 0.5 * clock.remaining()), on_progress, clock.cancel)
     try:
         result = solve_heuristic(searched, options, search_clock, warm_start)
     except BaseException:

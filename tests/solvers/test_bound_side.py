@@ -78,3 +78,19 @@ def test_one_thread_keeps_the_bound_in_process(monkeypatch):
     prob = scenario(200, 4, seed=3, tol=0.1)
     r = solve(prob, SolveOptions(method="heuristic", time_limit_s=3.0, seed=0, threads=1)).result
     assert r.status == "feasible" and r.bound is not None
+
+
+def test_plans_offered_to_the_child_steer_it_and_never_fail():
+    """Better plans' objectives go to the child as lines (only improvements); offering after
+    the child has ended is harmless."""
+    prob = scenario(7, 3, seed=4, power=1)
+    opt = brute_optimum(prob, contiguity=False)
+    side = SideBound.start(prob, time.monotonic() + 3.0)
+    side.offer(None)
+    side.offer(opt * 1.5)
+    side.offer(opt * 2.0)  # worse: not sent
+    assert side._upper == opt * 1.5
+    side.offer(opt)
+    res = side.finish(stop=False, wait_s=10.0)
+    side.offer(opt * 0.5)  # the child is gone
+    assert res is not None and res.bound <= opt * (1 + 1e-12) + 1e-9
