@@ -309,6 +309,12 @@ def _auto(problem: Problem, options: SolveOptions, clock: Clock) -> SolveResult:
     if warm.status == "feasible" and (exact.objective is None or warm.objective < exact.objective):
         # keep the exact method's bound: it is valid for any plan
         return replace(warm, bound=exact.bound, bound_source=exact.bound_source, stop_reason=exact.stop_reason)
+    if exact.labels is None and warm.labels is not None and exact.status in ("no_solution", "cancelled"):
+        # neither found a plan (PA counties, k = 5, in 120 s): the planner gets the warm
+        # start's least violating attempt and what it breaks, not an empty plan
+        note = "the exact method found no plan either" + (f" ({exact.message})" if exact.message else "")
+        return replace(warm, status=exact.status, bound=exact.bound, bound_source=exact.bound_source,
+                       stop_reason=exact.stop_reason, message=_joined(warm.message, note))
     return exact
 
 

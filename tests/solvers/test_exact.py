@@ -363,3 +363,27 @@ def test_auto_exact_route_when_cap_cannot_bind():
     assert solve_mod.moved_cap_unenforced_by_exact(problem.with_(max_moved_share=1.0)) is None
     assert solve_mod.moved_cap_unenforced_by_exact(problem.with_(current=np.full(problem.n, -1))) is None
     assert solve_mod.moved_cap_unenforced_by_exact(problem.with_(max_moved_share=None)) is None
+
+
+def test_auto_without_any_plan_returns_the_least_violating_attempt(monkeypatch):
+    """When neither the warm start nor the exact method finds a plan in time, `auto` hands back
+    the warm start's least violating attempt, what it breaks and the exact method's bound,
+    not an empty plan (Pennsylvania's counties, k = 5, workload +-5 %, potential +-10 %:
+    nothing found in 120 s, and the plan was empty)."""
+    import solvers.solve as solve_mod
+    from solvers.base import SolveResult
+
+    units = [{"id": f"u{i}", "lat": 40.0, "lon": -90 + i * 0.01, "workload": w, "potential": p}
+             for i, (w, p) in enumerate([(1, 5), (1, 1), (1, 5), (1, 1), (1, 5), (1, 1)])]
+    sc = {"name": "path", "units": units, "territories": 2, "adjacency": [[f"u{i}", f"u{i + 1}"] for i in range(5)],
+          "balance": [{"measure": "workload", "tolerance": 0.0}, {"measure": "potential", "tolerance": 0.0}]}
+    problem = build_problem(Scenario.model_validate(sc))  # 3 + 3 along a path: potential 11 vs 7
+
+    def no_plan(prob, options, clock, warm_start=None):
+        return SolveResult("no_solution", "time_limit", "exact/scip", bound=1.0, bound_source="SCIP branch-and-cut")
+
+    monkeypatch.setattr(solve_mod, "_exact", no_plan)
+    res = solve_mod.solve(problem, SolveOptions(time_limit_s=3)).result
+    assert res.status == "no_solution" and res.labels is not None and len(res.labels) == 6
+    assert "potential" in res.message and "exact method found no plan either" in res.message
+    assert res.bound >= 1.0 and res.stop_reason == "time_limit"  # the larger of the two bounds
