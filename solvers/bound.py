@@ -56,6 +56,12 @@ SOURCE_PLAIN = "lagrangian p-median relaxation (contiguity and balance dropped)"
 _TOP = 32
 _MAX_ITER = 3000
 _AGG_LONG = 10.0  # territories' worth of clusters in an aggregated row's list
+# ... and at least this share of all clusters. With hundreds of territories, 10 territories'
+# worth reaches only a few territories' radius where customers are dense, and units farther
+# out count as if at that radius: 100,000 units / 500, 120 s, lists of 10 territories' worth
+# (2 % of the clusters) 64.6 M, 20 (4 %) 81.3 M, 40 (8 %) 88.3 M. At k = 20 (10 territories'
+# worth is half of the clusters) and k = 100 (10 %) nothing changes.
+_AGG_SHARE = 0.08
 _MAX_PAIRS_AGG = 24_000_000  # ~20 bytes a pair (lists, their float32 copies, the row subset)
 _FULL_EVERY = 4  # between full passes over the lists, only the rows most likely to be chosen
 _ACTIVE_SHARE = 0.25
@@ -98,7 +104,7 @@ def lagrangian_bound(
         from solvers.bound_aggregate import aggregate
 
         agg = aggregate(problem, groups)
-        m = max_list if max_list is not None else int(min(max(32, np.ceil(_AGG_LONG * agg.n / k)), agg.n - 1))
+        m = max_list if max_list is not None else int(min(max(32, np.ceil(_agg_list_share(k) * agg.n)), agg.n - 1))
         lists = neighbour_lists(agg, k, clock, max_list=m, max_pairs=max_pairs if max_pairs is not None else agg.n * m)
         if lists is None:
             return None
@@ -180,7 +186,7 @@ def _refining_ascent(problem: Problem, agg, lists: NeighbourLists, clock: Clock,
 def _groups_for(problem: Problem, seconds: float) -> int:
     """Clusters to aggregate the demand into, or 0: only when one row per unit with long lists
     would not fit (bound_lists.long_lists_fit); then as many as the time allows with lists of
-    _AGG_LONG territories' worth (1.4e6 pairs per second available: the steps must converge),
+    _agg_list_share(k) of them (1.4e6 pairs per second available: the steps must converge),
     at most 0.6 n and _MAX_PAIRS_AGG pairs. Measured on 20,000 US places, k = 20 (plan 50.5 M):
     in 9 s (what a 60 s solve leaves), 2,500 clusters 35.7 M (converged in 5 s), 3,549 37.3 M,
     5,000 40.1 M, 7,000 34.2 M (45 steps); in 35 s, 4,581 39.5 M, 6,000 40.7 M, 8,000 42.0 M,
@@ -191,7 +197,13 @@ def _groups_for(problem: Problem, seconds: float) -> int:
     if problem.explicit_distances is not None or long_lists_fit(n, k):
         return 0
     pairs = float(np.clip(1.4e6 * max(seconds, 0.0), 1e6, _MAX_PAIRS_AGG))
-    return int(max(k + 1, min(0.6 * n, np.sqrt(pairs * k / _AGG_LONG))))
+    return int(max(k + 1, min(0.6 * n, np.sqrt(pairs / _agg_list_share(k)))))
+
+
+def _agg_list_share(k: int) -> float:
+    """Share of the clusters in each aggregated row's list: _AGG_LONG territories' worth, at
+    least _AGG_SHARE."""
+    return max(_AGG_LONG / k, _AGG_SHARE)
 
 
 def _bounds_on_workload(problem: Problem) -> tuple[float, float, bool]:
