@@ -17,7 +17,8 @@ deadline from its stdin, then lines "upper <objective>" as the search finds bett
 the plan's objective), and writes one JSON line, the bound, when its ascent ends. Closing
 its stdin asks it to stop at once and write what it has; when the parent dies, the closed
 pipe stops it the same way and its write fails, so it never outlives the solve by more
-than one step of the ascent. The ascent starts without the plan (on 20,000 US places, k =
+than one step of the ascent. When it gives no bound, SideBound.error says why (the last line
+of its stderr, kept in a temporary file). The ascent starts without the plan (on 20,000 US places, k =
 20, 25 s: 43.87 M without it, 43.48 M from it), so the child starts with the search.
 """
 
@@ -28,6 +29,7 @@ import os
 import pickle
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -50,8 +52,10 @@ def cores() -> int:
 
 
 class SideBound:
-    def __init__(self, proc: subprocess.Popen) -> None:
+    def __init__(self, proc: subprocess.Popen, err) -> None:
         self._proc = proc
+        self._err = err  # the child's stderr (a temporary file)
+        self.error: str | None = None  # why the child gave no bound, when it failed
         self._upper: float | None = None
         self._reply: list[str] = []
         self._reader = threading.Thread(target=self._read, name="side-bound", daemon=True)
@@ -62,15 +66,16 @@ class SideBound:
         """A child computing the bound until `deadline` (time.monotonic()), or None when it
         cannot start."""
         try:
+            err = tempfile.TemporaryFile()
             proc = subprocess.Popen(
                 [sys.executable, "-m", "solvers.bound_side"],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
             )
             pickle.dump((problem, deadline), proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
             proc.stdin.flush()
         except (OSError, pickle.PicklingError, ValueError):
             return None
-        return cls(proc)
+        return cls(proc, err)
 
     def _read(self) -> None:
         try:
@@ -109,15 +114,31 @@ class SideBound:
         for line in reversed(self._reply):
             try:
                 d = json.loads(line)
+                self._err.close()
                 return BoundResult(float(d["bound"]), str(d["source"]), int(d["iterations"]), float(d["runtime_s"]))
             except (ValueError, KeyError, TypeError):
                 continue
+        self.error = self._last_error()
         return None
+
+    def _last_error(self) -> str | None:
+        """The last line the child wrote to stderr (a traceback's exception), or its exit code."""
+        try:
+            self._err.seek(0)
+            lines = self._err.read()[-4000:].decode(errors="replace").strip().splitlines()
+            self._err.close()
+        except (OSError, ValueError):
+            lines = []
+        code = self._proc.returncode
+        if lines:
+            return lines[-1]
+        return None if code in (0, None) or code < 0 else f"bound process exited with code {code}"
 
     def cancel(self) -> None:
         self._close_stdin()
         self._proc.kill()
         self._proc.wait()
+        self._err.close()
 
     def _close_stdin(self) -> None:
         try:
@@ -154,4 +175,12 @@ def _child() -> None:
 
 
 if __name__ == "__main__":
-    _child()
+    # os._exit: the stdin watcher is a daemon thread blocked in a read, which an ordinary
+    # interpreter shutdown aborts on ("could not acquire lock for <stdin>")
+    try:
+        _child()
+    except BaseException as exc:  # the parent shows this line (SideBound.error)
+        sys.stderr.write(f"bound process failed: {type(exc).__name__}: {exc}\n")
+        sys.stderr.flush()
+        os._exit(1)
+    os._exit(0)

@@ -184,6 +184,8 @@ def _heuristic(problem: Problem, options: SolveOptions, clock: Clock, warm_start
         b = side.finish(stop=result.stop_reason != "converged", wait_s=clock.remaining(), cancel=clock.cancel)
         if b is not None:
             return _attach_bound(result, clock, b)
+        if side.error:
+            result = replace(result, details={**result.details, "bound_error": side.error})
     return _with_bound(problem, result, clock, max(budget, clock.remaining()) if final else budget)
 
 

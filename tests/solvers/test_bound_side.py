@@ -94,3 +94,12 @@ def test_plans_offered_to_the_child_steer_it_and_never_fail():
     res = side.finish(stop=False, wait_s=10.0)
     side.offer(opt * 0.5)  # the child is gone
     assert res is not None and res.bound <= opt * (1 + 1e-12) + 1e-9
+
+
+def test_a_failing_child_says_why():
+    """A child that cannot compute the bound (here: no problem at all) gives no bound, and
+    SideBound.error carries the last line of its stderr instead of nothing."""
+    side = SideBound.start(None, time.monotonic() + 5.0)
+    assert side is not None
+    assert side.finish(stop=False, wait_s=10.0) is None
+    assert side.error and "Error" in side.error, side.error
