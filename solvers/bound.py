@@ -134,9 +134,14 @@ def _shifted(upper, offset: float):
     """The upper bound (a number, or a function giving the best one so far) plus offset."""
     if upper is None:
         return None
-    if callable(upper):
-        return lambda: (lambda u: None if u is None else u + offset)(upper())
-    return upper + offset
+    if not callable(upper):
+        return upper + offset
+
+    def shifted() -> float | None:
+        u = upper()
+        return None if u is None else u + offset
+
+    return shifted
 
 
 def _refining_ascent(problem: Problem, agg, lists: NeighbourLists, clock: Clock, upper, v0,
@@ -471,14 +476,6 @@ def _ascend(problem: Problem, lists: NeighbourLists, clock: Clock, upper, labels
             if stale >= 12:
                 lam *= 0.5
                 stale = 0
-        converged = lam < 1e-4
-        if converged:
-            if refine is None:
-                break
-            if not full:  # refine from a full pass: the next one
-                subset = None
-                continue
-            refine_at = (clock.elapsed(), *refine_at)  # refine now, or stop if nothing is left
         best = max(best, value)
         # subgradient w.r.t. u = w v: 1 - (times unit i is served by the chosen centers)
         cover = np.zeros(n)
@@ -490,14 +487,14 @@ def _ascend(problem: Problem, lists: NeighbourLists, clock: Clock, upper, labels
         cover[order_v] += np.cumsum(np.bincount(start, weights=cnt, minlength=len(vs) + 1))[: len(vs)]
         g = np.where(pos, 1.0 - cover, 0.0)
         norm = float((g * g).sum())
-        if norm == 0 and not converged:  # nothing more to gain on v: refine, or stop
+        converged = lam < 1e-4 or norm == 0  # the steps vanished, or nothing more to gain on v
+        if converged:
             if refine is None:
                 break
-            if not full:
+            if not full:  # refine from a full pass: the next one
                 subset = None
                 continue
-            converged = True
-            refine_at = (clock.elapsed(), *refine_at)
+            refine_at = (clock.elapsed(), *refine_at)  # refine now, or stop if nothing is left
         up = upper() if callable(upper) else upper
         tgt = up if up is not None and up > best else abs(best) * 1.05 + 1e-9
         step = lam * (tgt - value) / norm if norm > 0 else 0.0

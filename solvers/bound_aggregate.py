@@ -39,7 +39,7 @@ from scipy.spatial import cKDTree
 
 from engine.geo import EARTH_RADIUS_KM
 from engine.problem import Problem
-from solvers.bound_lists import NeighbourLists, chord_to_km, down32, wide_clusters
+from solvers.bound_lists import NeighbourLists, list_rows, outside_shrink
 
 
 @dataclass(frozen=True, eq=False)
@@ -130,20 +130,16 @@ def member_rows(agg: Aggregated, problem: Problem, clusters: np.ndarray, m: int)
     units = np.flatnonzero(np.isin(agg.member, clusters))
     units = units[np.argsort(agg.member[units], kind="stable")]
     m = int(min(m, agg.n - 1))
-    p = agg.distance_power
-    tree = cKDTree(_xyz(agg.lat, agg.lon))
-    chord, nb = tree.query(_xyz(problem.lat[units], problem.lon[units]), k=m + 1, workers=-1)
-    chord, nb = np.atleast_2d(chord), np.atleast_2d(nb)
-    d = chord_to_km(chord) * (1.0 - 1e-9)
     shrink = np.asarray(agg.unit_shrink, dtype=float)
-    max_shrink = float(shrink[~wide_clusters(shrink)].max(initial=0.0))
+    idx, dp, radius_p = list_rows(cKDTree(_xyz(agg.lat, agg.lon)), _xyz(problem.lat[units], problem.lon[units]),
+                                  m, agg.distance_power, shrink, outside_shrink(shrink))
     return NeighbourLists(
         rep=agg.member[units],
         mult=np.ones(len(units), dtype=np.int64),
         delta=np.zeros(len(units)),
-        idx=nb[:, :m].astype(np.int32),
-        dp=down32(np.maximum(0.0, d[:, :m] - shrink[nb[:, :m]]) ** p),
-        radius_p=np.maximum(0.0, d[:, m] - max_shrink) ** p,
+        idx=idx.astype(np.int32),
+        dp=dp,
+        radius_p=radius_p,
         rep_lat=np.asarray(problem.lat[units], dtype=float),
         rep_lon=np.asarray(problem.lon[units], dtype=float),
     )

@@ -81,7 +81,7 @@ def up32(x: np.ndarray) -> np.ndarray:
     return np.maximum(np.where(y.astype(float) < x, np.nextafter(y, np.float32(np.inf)), y), np.float32(0))
 
 
-def chord_to_km(chord: np.ndarray) -> np.ndarray:
+def _to_km(chord: np.ndarray) -> np.ndarray:
     return 2.0 * EARTH_RADIUS_KM * np.arcsin(np.clip(chord / 2.0, 0.0, 1.0))
 
 
@@ -124,11 +124,11 @@ def neighbour_lists(
         chord, near = cKDTree(xyz[rep]).query(xyz, k=1, workers=-1)
         mult = np.bincount(near, weights=count, minlength=rows).astype(np.int64)
         delta = np.zeros(rows)
-        np.maximum.at(delta, near, chord_to_km(chord) * (1.0 + 1e-9) + 1e-9 + cshrink)
+        np.maximum.at(delta, near, _to_km(chord) * (1.0 + 1e-9) + 1e-9 + cshrink)
     # units outside a row's list are at least (d_(m+1) - delta - their radius) away: the widest
     # clusters are summed exactly over all rows by the bound instead (wide_clusters), so the
     # radius here is the largest of the others
-    max_shrink = float(shrink[~wide_clusters(shrink)].max(initial=0.0))
+    max_shrink = outside_shrink(shrink)
     R = len(rep)
     idx = np.empty((R, m), dtype=np.int32)
     dp = np.empty((R, m), dtype=np.float32)
@@ -137,13 +137,27 @@ def neighbour_lists(
     for s in range(0, R, block):
         if clock.should_stop():
             return None
-        chord, nb = tree.query(xyz[rep[s : s + block]], k=m + 1, workers=-1)
-        # chord on the unit sphere -> great-circle km (what engine.geo.haversine_km gives),
-        # shaved for rounding, then shrunk by the group radius
-        d = chord_to_km(chord) * (1.0 - 1e-9)
-        d = np.maximum(0.0, d - delta[s : s + block, None])
-        idx[s : s + block] = nb[:, :m]
-        dp[s : s + block] = down32(np.maximum(0.0, d[:, :m] - shrink[nb[:, :m]]) ** p)
-        radius_p[s : s + block] = np.maximum(0.0, d[:, m] - max_shrink) ** p
+        idx[s : s + block], dp[s : s + block], radius_p[s : s + block] = list_rows(
+            tree, xyz[rep[s : s + block]], m, p, shrink, max_shrink, delta[s : s + block])
     return NeighbourLists(rep, mult, delta, idx, dp, radius_p)
 
+
+def outside_shrink(shrink: np.ndarray) -> float:
+    """The demand-side radius that units outside a row's list are shrunk by: the largest but
+    for the widest clusters, which the bound sums exactly over all rows (wide_clusters)."""
+    return float(shrink[~wide_clusters(shrink)].max(initial=0.0))
+
+
+def list_rows(tree, points: np.ndarray, m: int, p: int, shrink: np.ndarray, max_shrink: float,
+              delta: np.ndarray | float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows centered at `points` (unit-sphere xyz) over the units of `tree`: each row's m
+    nearest units (idx), their shrunk distances^p rounded down (dp) and the radius^p beyond
+    which every other unit lies (radius_p). Distances are shrunk by the row's `delta` (the
+    group radius of its candidate centers) and by each unit's own `shrink`."""
+    chord, nb = tree.query(points, k=m + 1, workers=-1)
+    chord, nb = np.atleast_2d(chord), np.atleast_2d(nb)
+    # chord on the unit sphere -> great-circle km (what engine.geo.haversine_km gives),
+    # shaved for rounding, then shrunk by the group radius
+    d = np.maximum(0.0, _to_km(chord) * (1.0 - 1e-9) - np.reshape(delta, (-1, 1)))
+    dp = down32(np.maximum(0.0, d[:, :m] - shrink[nb[:, :m]]) ** p)
+    return nb[:, :m], dp, np.maximum(0.0, d[:, m] - max_shrink) ** p

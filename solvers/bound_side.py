@@ -111,14 +111,19 @@ class SideBound:
         if self._reader.is_alive() or self._proc.poll() is None:
             self._proc.kill()
         self._proc.wait()
+        result = self._answer()
+        if result is None:
+            self.error = self._last_error()
+        self._err.close()
+        return result
+
+    def _answer(self) -> BoundResult | None:
         for line in reversed(self._reply):
             try:
                 d = json.loads(line)
-                self._err.close()
                 return BoundResult(float(d["bound"]), str(d["source"]), int(d["iterations"]), float(d["runtime_s"]))
             except (ValueError, KeyError, TypeError):
                 continue
-        self.error = self._last_error()
         return None
 
     def _last_error(self) -> str | None:
@@ -126,7 +131,6 @@ class SideBound:
         try:
             self._err.seek(0)
             lines = self._err.read()[-4000:].decode(errors="replace").strip().splitlines()
-            self._err.close()
         except (OSError, ValueError):
             lines = []
         code = self._proc.returncode
