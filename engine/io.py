@@ -54,7 +54,8 @@ def load_scenario(path: str | Path, **overrides: Any) -> Scenario:
     path = Path(path)
     reps_csv, settings = overrides.pop("reps_csv", None), overrides.pop("settings", None)
     if path.suffix.lower() == ".csv":
-        data = scenario_dict_from_csv(path, reps_csv)
+        lines: dict[str, list[int]] = {}
+        data = scenario_dict_from_csv(path, reps_csv, lines)
         if settings is not None:
             data.update(_read_settings(Path(settings), reps_given=reps_csv is not None))
     else:
@@ -69,7 +70,7 @@ def load_scenario(path: str | Path, **overrides: Any) -> Scenario:
     try:
         return parse_scenario(data)
     except ScenarioError as e:
-        raise ScenarioError(csv_locations(str(e), data, path.name, Path(reps_csv).name if reps_csv else None)) from None
+        raise ScenarioError(csv_locations(str(e), data, lines, path.name, Path(reps_csv).name if reps_csv else None)) from None
 
 
 def _read_settings(path: Path, reps_given: bool) -> dict:
@@ -83,21 +84,22 @@ def _read_settings(path: Path, reps_given: bool) -> dict:
     return settings
 
 
-def csv_locations(message: str, data: dict, units_name: str, reps_name: str | None = None) -> str:
+def csv_locations(message: str, data: dict, lines: dict[str, list[int]], units_name: str, reps_name: str | None = None) -> str:
     """Rewrite `units[3]` in a validation message of the scenario `data` read from CSV as
-    `units.csv line 5 (id 'u')` (line 1 is the header), and likewise for reps, so a CSV's
-    errors name its row."""
-    def line(name: str, records: list):
+    `units.csv line 5 (id 'u')` (the record's line in the file, `lines` from
+    scenario_dict_from_csv), and likewise for reps, so a CSV's errors name its row."""
+    def line(name: str, key: str):
+        records, at = data.get(key, []), lines.get(key, [])
         def label(m: re.Match) -> str:
             r = int(m.group(1))
             record_id = m.group(2) or (f" (id '{records[r]['id']}')" if r < len(records) else "")
-            return f"{name} line {r + 2}{record_id}"
+            return f"{name} line {at[r] if r < len(at) else r + 2}{record_id}"
         return label
 
     id_label = r"( \(id '[^']*'\))?"
-    message = re.sub(r"\bunits\[(\d+)\]" + id_label, line(units_name, data.get("units", [])), message)
+    message = re.sub(r"\bunits\[(\d+)\]" + id_label, line(units_name, "units"), message)
     if reps_name is not None:
-        message = re.sub(r"\breps\[(\d+)\]" + id_label, line(reps_name, data.get("reps", [])), message)
+        message = re.sub(r"\breps\[(\d+)\]" + id_label, line(reps_name, "reps"), message)
     return message
 
 
@@ -116,10 +118,11 @@ def _num(value: str | None, where: str) -> float:
     raise ScenarioError(f"{where}: '{value}' is not a number") from None
 
 
-def _read_csv(path: Path, required: set[str]) -> list[dict[str, str]]:
-    """Rows of a CSV as dicts. Spreadsheet exports are accepted: a UTF-8 byte order mark,
+def _read_csv(path: Path, required: set[str]) -> list[tuple[int, dict[str, str]]]:
+    """Rows of a CSV as (line number, dict). Spreadsheet exports are accepted: a UTF-8 byte order mark,
     Windows line ends, ';' or tab as the separator (when the header has no comma), and empty
-    rows at the end; a file that is not UTF-8 is refused naming its line."""
+    rows at the end; a file that is not UTF-8, or a row with more non-empty cells than the
+    header has columns, is refused naming its line."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -136,19 +139,27 @@ def _read_csv(path: Path, required: set[str]) -> list[dict[str, str]]:
     delimiter = ","
     if "," not in header_line:
         delimiter = max(";\t", key=header_line.count) if (";" in header_line or "\t" in header_line) else ","
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+    rows: list[tuple[int, dict[str, str]]] = []
     try:
-        reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
-        rows = list(reader)
+        for row in reader:
+            rows.append((reader.line_num, row))  # the file's own line: blank lines are skipped, not counted away
     except csv.Error as e:
         raise ScenarioError(f"{path} line {reader.line_num}: could not read the CSV ({e})") from None
-    while rows and all(v in ("", None) for k, v in rows[-1].items() if k is not None):
+    while rows and all(v in ("", None) for k, v in rows[-1][1].items() if k is not None):
         rows.pop()  # spreadsheets export trailing rows of empty cells
-    header = set(reader.fieldnames or ())
+    header = reader.fieldnames or []
     if not rows:
         raise ScenarioError(f"{path}: no rows")
-    missing = required - header
+    missing = required - set(header)
     if missing:
         raise ScenarioError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
+    for line, row in rows:
+        extra = [v for v in row.get(None, ()) if v.strip()]  # DictReader files cells beyond the header under None
+        if extra:
+            raise ScenarioError(f"{path} line {line} (id '{row.get('id', '')}'): {len(header) + len(row[None])} cells but "
+                                f"the header names {len(header)} columns (extra '{extra[0][:30]}'); a value with "
+                                f"'{delimiter}' in it needs quotes")
     return rows
 
 
@@ -172,16 +183,18 @@ def _geometry(text: str, where: str) -> Any:
                         f"got '{text[:30]}'")
 
 
-def scenario_dict_from_csv(units_csv: Path, reps_csv: Path | None = None) -> dict:
+def scenario_dict_from_csv(units_csv: Path, reps_csv: Path | None = None, lines: dict[str, list[int]] | None = None) -> dict:
     """units.csv: one row a unit, columns
     id,lat,lon[,workload,potential,name,skills,current,lock,tier,geometry,<measures>].
 
     `skills` is a `;`-separated list; `tier` names a tier of the scenario's `tiers` (from the
     settings); `geometry` is the unit's boundary as GeoJSON or WKT (lon/lat); any other numeric
-    column becomes an attribute (a measure).
+    column becomes an attribute (a measure). `lines`, when given, receives each record's line
+    in its file ("units", "reps").
     """
+    lines = {} if lines is None else lines
     units = []
-    for r, row in enumerate(_read_csv(units_csv, {"id", "lat", "lon"}), start=2):
+    for r, row in _read_csv(units_csv, {"id", "lat", "lon"}):
         where = f"{units_csv.name} line {r} (id '{row.get('id', '')}')"
         unit: dict[str, Any] = {"id": row["id"], "lat": _num(row["lat"], f"{where}.lat"), "lon": _num(row["lon"], f"{where}.lon")}
         for col in ("workload", "potential"):
@@ -198,10 +211,11 @@ def scenario_dict_from_csv(units_csv: Path, reps_csv: Path | None = None) -> dic
         if attrs:
             unit["attributes"] = attrs
         units.append(unit)
+        lines.setdefault("units", []).append(r)
     data: dict[str, Any] = {"name": units_csv.stem, "units": units}
     if reps_csv is not None:
         reps = []
-        for r, row in enumerate(_read_csv(Path(reps_csv), {"id", "lat", "lon"}), start=2):
+        for r, row in _read_csv(Path(reps_csv), {"id", "lat", "lon"}):
             where = f"{Path(reps_csv).name} line {r} (id '{row.get('id', '')}')"
             rep: dict[str, Any] = {"id": row["id"], "lat": _num(row["lat"], f"{where}.lat"), "lon": _num(row["lon"], f"{where}.lon")}
             for col in ("name", "current"):
@@ -213,6 +227,7 @@ def scenario_dict_from_csv(units_csv: Path, reps_csv: Path | None = None) -> dic
             if cap:
                 rep["capacity"] = cap
             reps.append(rep)
+            lines.setdefault("reps", []).append(r)
         data["reps"] = reps
     return data
 

@@ -56,6 +56,26 @@ def test_csv_that_is_not_utf8_is_refused_naming_the_line(tmp_path):
         load_scenario(tmp_path / "units.csv", territories=1)
 
 
+def test_csv_errors_name_the_files_own_line_across_blank_lines(tmp_path):
+    (tmp_path / "units.csv").write_text("id,lat,lon,workload\na,40,-90,1\n\n\nb,40.1,-90,lots\n")
+    with pytest.raises(ScenarioError, match=r"units.csv line 5 \(id 'b'\).workload: 'lots' is not a number"):
+        load_scenario(tmp_path / "units.csv", territories=1)
+    (tmp_path / "units.csv").write_text("id,lat,lon,workload\na,40,-90,1\n\nb,40.1,-90,-2\n")
+    with pytest.raises(ScenarioError, match=r"units.csv line 4 \(id 'b'\).workload: Input should be greater"):
+        load_scenario(tmp_path / "units.csv", territories=1)
+
+
+def test_csv_row_with_more_cells_than_the_header_is_refused(tmp_path):
+    """An unquoted comma inside a value shifts every later cell; reading on would file the
+    row's values under the wrong columns. Empty trailing cells (spreadsheet exports) pass."""
+    (tmp_path / "units.csv").write_text("id,lat,lon,name\na,40,-90,Smith\nb,40.1,-90,Jones, Inc\nc,40,-90.1,x,,\n")
+    with pytest.raises(ScenarioError, match=r"units.csv line 3 \(id 'b'\): 5 cells but the header names 4 columns "
+                                            r"\(extra ' Inc'\)"):
+        load_scenario(tmp_path / "units.csv", territories=1)
+    (tmp_path / "units.csv").write_text("id,lat,lon,name\na,40,-90,Smith\nc,40,-90.1,x,,\n")
+    assert [u.name for u in load_scenario(tmp_path / "units.csv", territories=1).units] == ["Smith", "x"]
+
+
 def test_plan_round_trip_through_json_and_assignment(tmp_path, example_dict):
     problem = build_problem(load_scenario_from_dict(tmp_path, example_dict))
     labels = np.arange(problem.n) % problem.k
