@@ -163,6 +163,9 @@ def solve_scip(problem: Problem, prep: Prepared, options: SolveOptions, clock: C
     m.setSeparating(SCIP_PARAMSETTING.OFF)
     for j in centers:
         m.chgVarBranchPriority(x[j, j], 10)
+    # Strong branching took half of AL's time (k = 7): one strong-branching look per
+    # variable before trusting its pseudocosts proves AL in about 80 s instead of > 120 s.
+    m.setParam("branching/relpscost/maxreliable", 1.0)
     if ws is not None and not heuristic_mode:
         m.setHeuristics(SCIP_PARAMSETTING.FAST)
 
