@@ -192,8 +192,7 @@ def scenario_dict_from_csv(units_csv: Path, reps_csv: Path | None = None, lines:
     column becomes an attribute (a measure). `lines`, when given, receives each record's line
     in its file ("units", "reps").
     """
-    lines = {} if lines is None else lines
-    units = []
+    units, unit_lines = [], []
     for r, row in _read_csv(units_csv, {"id", "lat", "lon"}):
         where = f"{units_csv.name} line {r} (id '{row.get('id', '')}')"
         unit: dict[str, Any] = {"id": row["id"], "lat": _num(row["lat"], f"{where}.lat"), "lon": _num(row["lon"], f"{where}.lon")}
@@ -211,10 +210,12 @@ def scenario_dict_from_csv(units_csv: Path, reps_csv: Path | None = None, lines:
         if attrs:
             unit["attributes"] = attrs
         units.append(unit)
-        lines.setdefault("units", []).append(r)
+        unit_lines.append(r)
     data: dict[str, Any] = {"name": units_csv.stem, "units": units}
+    if lines is not None:
+        lines["units"] = unit_lines
     if reps_csv is not None:
-        reps = []
+        reps, rep_lines = [], []
         for r, row in _read_csv(Path(reps_csv), {"id", "lat", "lon"}):
             where = f"{Path(reps_csv).name} line {r} (id '{row.get('id', '')}')"
             rep: dict[str, Any] = {"id": row["id"], "lat": _num(row["lat"], f"{where}.lat"), "lon": _num(row["lon"], f"{where}.lon")}
@@ -227,8 +228,10 @@ def scenario_dict_from_csv(units_csv: Path, reps_csv: Path | None = None, lines:
             if cap:
                 rep["capacity"] = cap
             reps.append(rep)
-            lines.setdefault("reps", []).append(r)
+            rep_lines.append(r)
         data["reps"] = reps
+        if lines is not None:
+            lines["reps"] = rep_lines
     return data
 
 

@@ -212,7 +212,8 @@ def _groups_for(problem: Problem, seconds: float) -> int:
 
 def _agg_list_share(k: int) -> float:
     """Share of the clusters in each aggregated row's list (see _AGG_QUARTER)."""
-    return min(1.0, max(_AGG_SHARE, min(_AGG_MAX_K / k, max(_AGG_QUARTER, _AGG_FEW_K / k))))
+    share = min(max(_AGG_QUARTER, _AGG_FEW_K / k), _AGG_MAX_K / k)
+    return min(1.0, max(share, _AGG_SHARE))
 
 
 def _bounds_on_workload(problem: Problem) -> tuple[float, float, bool]:
