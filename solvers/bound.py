@@ -17,7 +17,8 @@ For any v and theta the Lagrangian function
 is a lower bound on the optimum (weak duality). Only pairs with d(i,j)^p < v_i + theta_j
 count, so each candidate center j keeps a fixed list of its m nearest units (KD-tree on
 3-D unit-sphere coordinates, which orders by great-circle distance exactly). Units outside
-the list are at least R_j away and are counted as if at R_j (prefix sums over v sorted);
+the list are at least R_j away, and further by spatial block where the block holds none of
+the list (bound_outside; prefix sums over v sorted per block);
 the T units of largest v are summed exactly over all centers. So the truncated sums are
 exact lower bounds, and the bound is valid whatever m is; m only decides how tight it can
 get. v follows Polyak subgradient steps towards the incumbent's objective; each theta_j
@@ -50,30 +51,29 @@ import numpy as np
 from engine.problem import Problem
 from solvers.base import Clock
 from solvers.bound_lists import NeighbourLists, down32, long_lists_fit, neighbour_lists, up32, wide_clusters
+from solvers.bound_outside import Blocks, Outside, make_blocks
 
 SOURCE_BALANCED = "lagrangian p-median relaxation, workload balance kept per center (contiguity and other measures dropped)"
 SOURCE_PLAIN = "lagrangian p-median relaxation (contiguity and balance dropped)"
 _TOP = 32
 _MAX_ITER = 3000
-# An aggregated row's list holds a quarter of the clusters (or 5 territories' worth if more),
-# at most 20 territories' worth and at least 8 % of the clusters. Short lists converge in the
-# time, long ones count units beyond them as if at their edge. Bounds in 60 s solves on
-# 20,000 US places (gap against the same plan), by the share of clusters in a list:
-#   k = 10:  1.0 -> 9.0 %, 0.5 -> 6.9 %          k = 20: 0.5 -> 8.2 %, 0.25 -> 7.0 %, 0.15 -> 16.7 %
-#   k = 40:  0.5 -> 14.8 %, 0.25 -> 10.2 %       k = 100: 0.1 -> 14.3 %, 0.2 -> 11.5 %, 0.3 -> 16.6 %
-#   k = 200: 0.08 -> 14.9 %, 0.1 -> 13.0 %, 0.2 -> 14.9 %
-# 100,000 units / 500, 120 s: 2 % of the clusters 64.6 M, 4 % 81.3 M, 8 % 88.3 M.
-_AGG_QUARTER = 0.25
-_AGG_FEW_K = 5.0  # territories' worth when a quarter is less
-_AGG_MAX_K = 20.0  # territories' worth at most
-_AGG_SHARE = 0.08
-_MAX_PAIRS_AGG = 24_000_000  # ~20 bytes a pair (lists, their float32 copies, the row subset)
+# An aggregated row's list holds 3 territories' worth of clusters, at least 5 % of them; the
+# units beyond it count by spatial block (bound_outside), so short lists lose little and
+# converge in the time, and the pairs go to more, tighter clusters instead. 55 s bounds on
+# 20,000 US places (gap against one plan; clusters / share of them in a list):
+#   k = 20:  9,800 / 0.25 -> 5.9 %, 8,000 / 0.35 -> 6.2 %, 14,000 / 0.15 -> 5.5 %, 16,000 / 0.1 -> 6.7 %
+#   k = 100: 12,000 / 0.05 -> 8.5 %, 16,000 / 0.05 -> 7.0 %, 19,000 / 0.05 -> 6.3 %, 16,000 / 0.035 -> 7.6 %
+# (without the blocks, 9,800 / 0.25: 7.4 % and 11,000 / 0.2: 11.8 %).
+_AGG_TERRITORIES = 3.0
+_AGG_SHARE = 0.05
+_MAX_PAIRS_AGG = 30_000_000  # ~20 bytes a pair (lists, their float32 copies, the row subset)
 _FULL_EVERY = 4  # between full passes over the lists, only the rows most likely to be chosen
 _ACTIVE_SHARE = 0.25
 _REFINE_AT = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)  # shares of the time at which rows are refined
 _REFINE_COVER = (25.0, 100.0)  # refine rows standing for this many times k centers: short, long ascents
 _REFINE_LONG_S = 30.0
 _REFINE_SPARE = 4.0  # room for refined rows: this many times what one refinement covers
+_BLOCKS_PER_K, _BLOCKS_MIN, _BLOCKS_MAX = 4, 64, 256
 _SAFETY = 1e-9  # relative, absorbs floating-point rounding of the summed bound
 
 
@@ -105,7 +105,7 @@ def lagrangian_bound(
         return BoundResult(0.0, SOURCE_PLAIN, 0, clock.elapsed())
     kw = {} if max_pairs is None else {"max_pairs": max_pairs}
     groups = aggregate_groups if aggregate_groups is not None else _groups_for(problem, clock.remaining())
-    if groups and problem.explicit_distances is None and groups < n:
+    if groups and problem.explicit_distances is None and groups <= n:
         from solvers.bound_aggregate import aggregate
 
         agg = aggregate(problem, groups)
@@ -193,11 +193,16 @@ def _refining_ascent(problem: Problem, agg, lists: NeighbourLists, clock: Clock,
     return _result(agg, value, iterations, clock), refined
 
 
+def _blocks_for(k: int) -> int:
+    """Spatial blocks counting the units outside each row's list (bound_outside)."""
+    return int(min(_BLOCKS_MAX, max(_BLOCKS_MIN, _BLOCKS_PER_K * k)))
+
+
 def _groups_for(problem: Problem, seconds: float) -> int:
     """Clusters to aggregate the demand into, or 0: only when one row per unit with long lists
     would not fit (bound_lists.long_lists_fit); then as many as the time allows with lists of
     _agg_list_share(k) of them (1.4e6 pairs per second available: the steps must converge),
-    at most 0.6 n and _MAX_PAIRS_AGG pairs. Measured on 20,000 US places, k = 20 (plan 50.5 M):
+    at most n (every distinct location its own cluster) and _MAX_PAIRS_AGG pairs. Measured on 20,000 US places, k = 20 (plan 50.5 M):
     in 9 s (what a 60 s solve leaves), 2,500 clusters 35.7 M (converged in 5 s), 3,549 37.3 M,
     5,000 40.1 M, 7,000 34.2 M (45 steps); in 35 s, 4,581 39.5 M, 6,000 40.7 M, 8,000 42.0 M,
     11,000 42.1 M (36 M pairs, 920 MB). k = 100 (plan 21.6 M), in 35 s: 6,663 clusters 13.1 M
@@ -207,13 +212,12 @@ def _groups_for(problem: Problem, seconds: float) -> int:
     if problem.explicit_distances is not None or long_lists_fit(n, k):
         return 0
     pairs = float(np.clip(1.4e6 * max(seconds, 0.0), 1e6, _MAX_PAIRS_AGG))
-    return int(max(k + 1, min(0.6 * n, np.sqrt(pairs / _agg_list_share(k)))))
+    return int(max(k + 1, min(n, np.sqrt(pairs / _agg_list_share(k)))))
 
 
 def _agg_list_share(k: int) -> float:
-    """Share of the clusters in each aggregated row's list (see _AGG_QUARTER)."""
-    share = min(max(_AGG_QUARTER, _AGG_FEW_K / k), _AGG_MAX_K / k)
-    return min(1.0, max(share, _AGG_SHARE))
+    """Share of the clusters in each aggregated row's list (see _AGG_TERRITORIES)."""
+    return min(1.0, max(_AGG_TERRITORIES / k, _AGG_SHARE))
 
 
 def _bounds_on_workload(problem: Problem) -> tuple[float, float, bool]:
@@ -247,9 +251,12 @@ class _Relaxation:
 
     is what it adds to the outside correction, which counts every non-top unit as if at rp_j."""
 
-    def __init__(self, problem: Problem, lists: NeighbourLists, spare: int = 0) -> None:
-        """The rows of `lists`, with room for `spare` more (refined rows, see place)."""
+    def __init__(self, problem: Problem, lists: NeighbourLists, blocks: Blocks, spare: int = 0) -> None:
+        """The rows of `lists`, with room for `spare` more (refined rows, see place); units
+        outside a row's list are counted by `blocks` (bound_outside)."""
         self.w = np.asarray(problem.weights, dtype=float)
+        self.blocks = blocks
+        self.p = problem.distance_power
         R, m = lists.idx.shape
         cap = R + max(0, int(spare))
         self.R = R
@@ -259,6 +266,7 @@ class _Relaxation:
         self.gap = np.empty((cap, m), dtype=np.float32)
         self.w32 = np.empty((cap, m), dtype=np.float32)
         self.rp = np.empty(cap)
+        self.base = np.empty((cap, blocks.count))  # per block, the least d^p of its units outside the list
         self.mult = np.empty(cap, dtype=np.int64)
         self.delta = np.empty(cap)
         self.rep = np.empty(cap, dtype=np.int64)
@@ -283,6 +291,21 @@ class _Relaxation:
         self.mult[slots], self.delta[slots], self.rep[slots] = lists.mult, lists.delta, lists.rep
         if self.located:
             self.lat[slots], self.lon[slots] = lists.rep_lat, lists.rep_lon
+        self._fill_base(slots)
+
+    def _fill_base(self, slots: np.ndarray) -> None:
+        """base of the rows in `slots`: rp, or further for blocks none of the list is in."""
+        B = self.blocks.count
+        for a in range(0, len(slots), self.chunk):
+            s = slots[a : a + self.chunk]
+            rp = self.rp[s]
+            if self.blocks.lat is None:
+                self.base[s] = rp[:, None]
+                continue
+            floor = self.blocks.floor_p(self.lat[s], self.lon[s], self.delta[s], self.p)
+            listed = np.zeros((len(s), B), dtype=bool)
+            listed[np.arange(len(s))[:, None], self.blocks.label[self.idx[s]]] = True
+            self.base[s] = np.where(listed, rp[:, None], np.maximum(rp[:, None], floor))
 
     def room(self) -> int:
         return len(self.rp) - self.R
@@ -366,12 +389,13 @@ def _ascend(problem: Problem, lists: NeighbourLists, clock: Clock, upper, labels
     p = problem.distance_power
     w = np.asarray(problem.weights, dtype=float)
     pos = w > 0
-    relax = _Relaxation(problem, lists, spare if refine is not None else 0)
-    R = relax.R
-    rp, mult = relax.rp[:R], relax.mult[:R]
     shrink = getattr(problem, "unit_shrink", None)
     shrink = np.zeros(n) if shrink is None else np.asarray(shrink, dtype=float)
     wide = np.flatnonzero(wide_clusters(shrink))
+    blocks = make_blocks(problem, _blocks_for(k), exact=wide)
+    relax = _Relaxation(problem, lists, blocks, spare if refine is not None else 0)
+    R = relax.R
+    rp, mult = relax.rp[:R], relax.mult[:R]
     lo, hi, balanced = _bounds_on_workload(problem)
 
     # start: each unit's distance to its plan center (or to a near neighbour)
@@ -392,7 +416,7 @@ def _ascend(problem: Problem, lists: NeighbourLists, clock: Clock, upper, labels
     last_sign = np.zeros(R)
     top_rows: dict[int, np.ndarray] = {}
 
-    list_part = np.zeros((2, R))  # rows' list terms and load at the last full pass
+    list_part = np.zeros((2, R))  # rows' list and outside terms, and load, at the last full pass
 
     def evaluate(v, theta, exact, subset=None):
         """LB(v, theta) and what the step needs; with a subset of rows, the others' list
@@ -405,13 +429,22 @@ def _ascend(problem: Problem, lists: NeighbourLists, clock: Clock, upper, labels
         is_top[top] = True
         vt = np.where(is_top, -1e30, v)
         level = rp - theta
+        # every non-top unit counted as if at its block's base from the row: w_i min(0, base -
+        # v_i - theta), summed by prefix sums over v sorted (the list units' terms correct it);
+        # the units it counts are served by the row as far as theta is concerned: without them
+        # in the load, theta climbs past the lists' radius (100,000 units, k = 500)
+        out = Outside(blocks, v, w, ~is_top)
         if subset is None:
             rho, load = relax.rows(vt, level, exact)
-            list_part[0], list_part[1] = rho, load
-            rho, load = rho.copy(), load.copy()
+            o_rho, o_load = out.terms(relax.base[:R] - theta[:, None])
+            list_part[0], list_part[1] = rho + o_rho, load + o_load
+            rho, load = list_part[0].copy(), list_part[1].copy()
         else:
             rho, load = list_part[0].copy(), list_part[1].copy()
             rho[subset], load[subset] = relax.rows(vt, level, exact, subset)
+            o_rho, o_load = out.terms(relax.base[subset] - theta[subset, None])
+            rho[subset] += o_rho
+            load[subset] += o_load
         top_list = np.asarray([int(t) for t in top if pos[t]], dtype=np.int64)
         negt = None
         if len(top_list):
@@ -429,15 +462,6 @@ def _ascend(problem: Problem, lists: NeighbourLists, clock: Clock, upper, labels
             wt = w[top_list][:, None]
             rho += np.where(negt, wt * rt, 0.0).sum(axis=0)
             load += np.where(negt, wt, 0.0).sum(axis=0)
-        # every non-top unit counted as if at rp from the row: w_i min(0, rp - v_i - theta),
-        # summed by prefix sums over v sorted (the list units' terms above correct it); the
-        # units it counts are served by the row as far as theta is concerned: without them
-        # in the load, theta climbs past the lists' radius (100,000 units, k = 500)
-        nontop = np.flatnonzero(~is_top)
-        order_v = nontop[np.argsort(v[nontop], kind="stable")]
-        vs = v[order_v]
-        rho += _outside_correction(vs, w[order_v], level)
-        load += _outside_weight(vs, w[order_v], level)
         if balanced:
             rho += np.where(theta > 0, theta * lo, np.where(theta < 0, theta * (hi if np.isfinite(hi) else 0.0), 0.0))
         # the k smallest rho_j: each row stands for `mult` candidate centers
@@ -447,7 +471,7 @@ def _ascend(problem: Problem, lists: NeighbourLists, clock: Clock, upper, labels
         rows = order[take > 0]
         cnt = take[take > 0].astype(float)
         value = float((w * v).sum() + (rho[rows] * cnt).sum())
-        return value, load, rows, cnt, (vt, level, top_list, negt, order_v, vs, rho)
+        return value, load, rows, cnt, (vt, level, top_list, negt, out, rho)
 
     t0 = clock.elapsed()
     best, _, _, _, _ = evaluate(v, theta, exact=True)  # a valid bound at once; and its cost
@@ -466,7 +490,7 @@ def _ascend(problem: Problem, lists: NeighbourLists, clock: Clock, upper, labels
         if not np.isfinite(hi):
             theta = np.maximum(theta, 0.0)
         full = subset is None or it % _FULL_EVERY == 0
-        value, load, rows, cnt, (vt, level, top_list, negt, order_v, vs, rho) = evaluate(
+        value, load, rows, cnt, (vt, level, top_list, negt, out, rho) = evaluate(
             v, theta, exact=False, subset=None if full else subset)
         if full and R * _ACTIVE_SHARE > 4 * len(rows):
             subset = np.sort(np.argsort(rho, kind="stable")[: int(R * _ACTIVE_SHARE)])
@@ -488,8 +512,7 @@ def _ascend(problem: Problem, lists: NeighbourLists, clock: Clock, upper, labels
             cover[relax.served(r, vt, level[r])] += c
         if negt is not None:
             cover[top_list] += negt[:, rows] @ cnt
-        start = np.searchsorted(vs, level[rows], side="right")
-        cover[order_v] += np.cumsum(np.bincount(start, weights=cnt, minlength=len(vs) + 1))[: len(vs)]
+        cover += out.cover(relax.base[rows] - theta[rows, None], cnt, n)
         g = np.where(pos, 1.0 - cover, 0.0)
         norm = float((g * g).sum())
         converged = lam < 1e-4 or norm == 0  # the steps vanished, or nothing more to gain on v
@@ -541,21 +564,6 @@ def _ascend(problem: Problem, lists: NeighbourLists, clock: Clock, upper, labels
         if full_v is not best_v and clock.remaining() > reserve / 3.0:
             best_exact = max(best_exact, evaluate(full_v, full_theta, exact=True)[0])
     return best_exact, it, refined
-
-
-def _outside_weight(vs: np.ndarray, ws: np.ndarray, level: np.ndarray) -> np.ndarray:
-    """For each level L: sum of w_i over units with v_i > L (v sorted ascending in vs)."""
-    cw = np.concatenate([[0.0], np.cumsum(ws[::-1])])[::-1]
-    return cw[np.searchsorted(vs, level, side="right")]
-
-
-def _outside_correction(vs: np.ndarray, ws: np.ndarray, level: np.ndarray) -> np.ndarray:
-    """For each level L: sum over units with v_i > L of w_i (L - v_i) (<= 0), by prefix sums
-    over v sorted ascending (vs) with the matching weights (ws)."""
-    cw = np.concatenate([[0.0], np.cumsum(ws[::-1])])[::-1]  # sum of w over positions >= s
-    cwv = np.concatenate([[0.0], np.cumsum((ws * vs)[::-1])])[::-1]
-    s = np.searchsorted(vs, level, side="right")
-    return level * cw[s] - cwv[s]
 
 
 def _row_dist(problem: Problem, relax: _Relaxation, t: int) -> np.ndarray:
