@@ -202,7 +202,8 @@ def _groups_for(problem: Problem, seconds: float) -> int:
     """Clusters to aggregate the demand into, or 0: only when one row per unit with long lists
     would not fit (bound_lists.long_lists_fit); then as many as the time allows with lists of
     _agg_list_share(k) of them (1.4e6 pairs per second available: the steps must converge),
-    at most n (every distinct location its own cluster) and _MAX_PAIRS_AGG pairs. Measured on 20,000 US places, k = 20 (plan 50.5 M):
+    at most n (every distinct location its own cluster) and _MAX_PAIRS_AGG pairs. Measured
+    before the blocks (bound_outside), on 20,000 US places, k = 20 (plan 50.5 M):
     in 9 s (what a 60 s solve leaves), 2,500 clusters 35.7 M (converged in 5 s), 3,549 37.3 M,
     5,000 40.1 M, 7,000 34.2 M (45 steps); in 35 s, 4,581 39.5 M, 6,000 40.7 M, 8,000 42.0 M,
     11,000 42.1 M (36 M pairs, 920 MB). k = 100 (plan 21.6 M), in 35 s: 6,663 clusters 13.1 M
@@ -249,7 +250,8 @@ class _Relaxation:
 
         w_i min(0, dp_ij - s_i) - w_i min(0, rp_j - s_i) = -w_i clip(v_i - level_j + gap_ij, 0, gap_ij)
 
-    is what it adds to the outside correction, which counts every non-top unit as if at rp_j."""
+    is what it adds to the outside correction, which counts every non-top unit as if at its
+    block's base (rp_j for the blocks the list reaches; bound_outside)."""
 
     def __init__(self, problem: Problem, lists: NeighbourLists, blocks: Blocks, spare: int = 0) -> None:
         """The rows of `lists`, with room for `spare` more (refined rows, see place); units
@@ -299,9 +301,6 @@ class _Relaxation:
         for a in range(0, len(slots), self.chunk):
             s = slots[a : a + self.chunk]
             rp = self.rp[s]
-            if self.blocks.lat is None:
-                self.base[s] = rp[:, None]
-                continue
             floor = self.blocks.floor_p(self.lat[s], self.lon[s], self.delta[s], self.p)
             listed = np.zeros((len(s), B), dtype=bool)
             listed[np.arange(len(s))[:, None], self.blocks.label[self.idx[s]]] = True

@@ -79,8 +79,7 @@ class Outside:
 
     def __init__(self, blocks: Blocks, v: np.ndarray, w: np.ndarray, counted: np.ndarray) -> None:
         units = np.flatnonzero(counted)
-        lab = blocks.label[units]
-        order = units[np.lexsort((v[units], lab))]
+        order = units[np.lexsort((v[units], blocks.label[units]))]
         B = blocks.count
         self.order = order
         vs = v[order]
@@ -103,7 +102,7 @@ class Outside:
             tail = c[self.start[1:] + np.arange(B)]  # the sums past each block's end
             a[:] = c - np.repeat(tail, np.diff(self.start) + 1)
 
-    def _lookup(self, levels: np.ndarray, rows: np.ndarray | None = None):
+    def _lookup(self, levels: np.ndarray):
         """The (row, block) pairs that count (level below the block's largest v): their row,
         block, level and position (first unit of v > level, within the sorted units)."""
         r, b = np.nonzero(levels < self.vmax[None, :])
