@@ -13,7 +13,8 @@
    re-centering in between, until nothing improves.
 4. Multistart, then iterated local search from the best plan: merge-and-split of a random
    pair of neighbours along distance-weighted random spanning trees, local search, keep if
-   the objective falls.
+   the objective falls. At scale (SPLIT_MIN_UNITS) the starts are a recursive split along
+   spanning trees and location-allocation, more of the latter while half the limit remains.
 5. Where territories are small (at most LNS_MAX_UNITS_PER_TERRITORY units on average, plain
    Hess model: no reps' homes, disruption or frozen territories), exact-subproblem LNS
    (heuristic_lns) before and after the ILS: the split of 2, 3 or 4 neighbouring
