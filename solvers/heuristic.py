@@ -459,6 +459,7 @@ def solve_heuristic(
 
     lns_ok = applicable(ctx) and n <= LNS_MAX_UNITS_PER_TERRITORY * k
     seen: set[int] = set()  # location-allocation results so far (a repeat grows regions instead)
+
     def all_starts():
         yield from starts
         for _ in range(more):
@@ -469,10 +470,12 @@ def solve_heuristic(
     for s0 in all_starts():
         if search.stop():
             break
-        # location-allocation rounds stop at half the time left (the start still needs its search)
-        half = 0.5 * clock.remaining()
-        lloyd_stop = lambda half=half: search.stop() or clock.remaining() < half  # noqa: E731
-        labels = _repaired(ctx, _construct(ctx, search.rng, seen, allocate=not lns_ok, stop=lloyd_stop) if s0 is None else s0)
+        if s0 is None:
+            # location-allocation rounds stop at half the time left (the start still needs its search)
+            half = 0.5 * clock.remaining()
+            s0 = _construct(ctx, search.rng, seen, allocate=not lns_ok,
+                            stop=lambda: search.stop() or clock.remaining() < half)
+        labels = _repaired(ctx, s0)
         if labels is None:
             continue
         st = State(ctx, labels)
