@@ -24,12 +24,12 @@ exact lower bounds, and the bound is valid whatever m is; m only decides how tig
 get. v follows Polyak subgradient steps towards the incumbent's objective; each theta_j
 follows its own derivative with a step that halves when the sign flips.
 
-The steps are steered by a float32 pass over the lists in row chunks that stay in cache;
-the bound reported is the float64 value at the best point (lists rounded down, so still a
-lower bound). Against the float64 pass over whole arrays, with the same lists in the same
-35 s on 20,000 US places: k = 20, 277 steps instead of 37, 28.5 M -> 37.9 M (plan 50.5 M);
-k = 100, 512 steps instead of 110, 9.8 M -> 12.2 M (plan 21.6 M); 5,000 places, k = 20, in
-25 s: 19.4 M -> 23.3 M (plan 25.5 M). Between full passes (every _FULL_EVERY steps) only the
+The steps are steered by a float32 pass over the lists; the bound reported is the float64
+value at the best point (lists rounded down, so still a lower bound). Both passes are one
+compiled loop over the pairs (solvers.bound_terms) that stops each row where no later unit
+can count. Against NumPy's float32 pass in row chunks (itself 7x the steps of a float64 pass
+over whole arrays), 20,000 US places, k = 20, 30 s: 310 steps instead of 124, 44.95 M ->
+46.19 M (plan 49.2 M). Between full passes (every _FULL_EVERY steps) only the
 quarter of rows of smallest rho at the last full pass is recomputed, the others keep their
 list terms and theta: about twice the steps (20k/20, 8,000 clusters: 241 -> 480 in 35 s).
 The reported bound re-evaluates the best points (of any step, and of the full passes) in
@@ -57,16 +57,18 @@ SOURCE_BALANCED = "lagrangian p-median relaxation, workload balance kept per cen
 SOURCE_PLAIN = "lagrangian p-median relaxation (contiguity and balance dropped)"
 _TOP = 32
 _MAX_ITER = 3000
-# An aggregated row's list holds 3 territories' worth of clusters, at least 5 % of them; the
-# units beyond it count by spatial block (bound_outside), so short lists lose little and
-# converge in the time, and the pairs go to more, tighter clusters instead. 55 s bounds on
-# 20,000 US places (gap against one plan; clusters / share of them in a list):
-#   k = 20:  9,800 / 0.25 -> 5.9 %, 8,000 / 0.35 -> 6.2 %, 14,000 / 0.15 -> 5.5 %, 16,000 / 0.1 -> 6.7 %
-#   k = 100: 12,000 / 0.05 -> 8.5 %, 16,000 / 0.05 -> 7.0 %, 19,000 / 0.05 -> 6.3 %, 16,000 / 0.035 -> 7.6 %
-# (without the blocks, 9,800 / 0.25: 7.4 % and 11,000 / 0.2: 11.8 %).
-_AGG_TERRITORIES = 3.0
-_AGG_SHARE = 0.05
-_MAX_PAIRS_AGG = 30_000_000  # ~20 bytes a pair (lists, their float32 copies, the row subset)
+# An aggregated row's list holds 5 territories' worth of clusters, at least 10 % of them; the
+# units beyond it count by spatial block (bound_outside). Each row's pass stops where no later
+# unit can count (bound_terms), so long lists cost little more than short ones. 55 s bounds
+# on 20,000 US places (clusters / share of them in a list / pairs -> bound):
+#   k = 20:  14,000 / 0.15 / 30 M -> 46.71 M, 12,600 / 0.25 / 40 M -> 46.84 M (plan 49.2 M)
+#   k = 100: 20,000 / 0.05 / 20 M -> 18.98 M, 20,000 / 0.1 / 40 M -> 19.07 M,
+#            17,300 / 0.1 / 30 M -> 18.91 M, 20,000 / 0.15 / 60 M -> 19.03 M (plan 20.0 M)
+# With NumPy's pass (ten times the work per pair: shorter lists paid, and more clusters), the
+# best were 14,000 / 0.15 at k = 20 and 20,000 / 0.05 at k = 100: 46.49 M and 18.96 M.
+_AGG_TERRITORIES = 5.0
+_AGG_SHARE = 0.1
+_MAX_PAIRS_AGG = 40_000_000  # ~12 bytes a pair (the lists' unit and distance, the bound's gap)
 _FULL_EVERY = 4  # between full passes over the lists, only the rows most likely to be chosen
 _ACTIVE_SHARE = 0.25
 _REFINE_AT = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)  # shares of the time at which rows are refined
@@ -241,10 +243,10 @@ def _plan_costs(problem: Problem, labels: np.ndarray) -> np.ndarray:
 
 
 class _Relaxation:
-    """LB(v, theta) for fixed lists, evaluated row chunk by row chunk (the chunk's temporaries
-    stay in cache). Lists are stored in float32, every value rounded down (a shorter distance
-    keeps the bound valid): idx, the gap rp_j - dp_ij >= 0 and w_i. The fast float32 pass
-    steers the ascent; the reported bound comes from the float64 pass over the same numbers.
+    """LB(v, theta) for fixed lists (solvers.bound_terms). Lists are stored in float32, every
+    value rounded down (a shorter distance keeps the bound valid): idx and the gap
+    rp_j - dp_ij >= 0, each row's gaps falling. The fast float32 pass steers the ascent; the
+    reported bound comes from the float64 pass over the same numbers.
 
     For row j, level_j = rp_j - theta_j and s_i = v_i + theta_j, a list unit's term
 
@@ -257,16 +259,15 @@ class _Relaxation:
         """The rows of `lists`, with room for `spare` more (refined rows, see place); units
         outside a row's list are counted by `blocks` (bound_outside)."""
         self.w = np.asarray(problem.weights, dtype=float)
+        self.w32 = self.w.astype(np.float32)
         self.blocks = blocks
         self.p = problem.distance_power
         R, m = lists.idx.shape
         cap = R + max(0, int(spare))
         self.R = R
         self.chunk = max(1, 65536 // max(m, 1))
-        self._subset = None
         self.idx = lists.idx if cap == R else np.empty((cap, m), dtype=lists.idx.dtype)
         self.gap = np.empty((cap, m), dtype=np.float32)
-        self.w32 = np.empty((cap, m), dtype=np.float32)
         self.rp = np.empty(cap)
         self.base = np.empty((cap, blocks.count))  # per block, the least d^p of its units outside the list
         self.mult = np.empty(cap, dtype=np.int64)
@@ -285,10 +286,16 @@ class _Relaxation:
             s, b = slots[a : a + self.chunk], min(len(slots), a + self.chunk)
             rp = down32(lists.radius_p[a:b]).astype(float)  # exactly representable in float32
             dp = np.minimum(lists.dp[a:b].astype(float), rp[:, None])
-            if self.idx is not lists.idx:
-                self.idx[s] = lists.idx[a:b]
-            self.gap[s] = up32(rp[:, None] - dp)  # implied dp = rp - gap <= dp: still a lower bound
-            self.w32[s] = self.w[lists.idx[a:b]]
+            gap = up32(rp[:, None] - dp)  # implied dp = rp - gap <= dp: still a lower bound
+            idx = lists.idx[a:b]
+            unsorted = (gap[:, 1:] > gap[:, :-1]).any(axis=1)
+            if unsorted.any():  # demand-side shrinks: order by gap, falling (bound_terms stops early)
+                order = np.argsort(-gap[unsorted], axis=1, kind="stable")
+                gap[unsorted] = np.take_along_axis(gap[unsorted], order, axis=1)
+                idx = idx.copy()
+                idx[unsorted] = np.take_along_axis(idx[unsorted], order, axis=1)
+            self.idx[s] = idx
+            self.gap[s] = gap
             self.rp[s] = rp
         self.mult[slots], self.delta[slots], self.rep[slots] = lists.mult, lists.delta, lists.rep
         if self.located:
@@ -319,39 +326,26 @@ class _Relaxation:
         slots[~first] = self.R + np.arange(int((~first).sum()))
         self._fill(slots, extra)
         self.R += int((~first).sum())
-        self._subset = None
         return parent[~first]
 
     def rows(self, vt: np.ndarray, level: np.ndarray, exact: bool, subset: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Per row (of `subset` when given, float32 only): the list terms (sum of -w clip(...))
-        and the weight they serve; vt is v with the top units at -1e30 (their terms are
-        summed separately)."""
-        if subset is not None:
-            if self._subset is None or not np.array_equal(self._subset[0], subset):
-                self._subset = (subset, self.idx[subset], self.gap[subset], self.w32[subset])
-            _, idx, gaps, w32 = self._subset
-            level = level[subset]
-        else:
-            idx, gaps, w32 = self.idx, self.gap, self.w32
+        """Per row (of `subset` when given): the list terms (sum of -w clip(...)) and the
+        weight they serve; vt is v with the top units at -1e30 (their terms are summed
+        separately). float32 arithmetic steers, float64 (`exact`) is reported
+        (solvers.bound_terms)."""
+        from solvers.bound_terms import terms_exact, terms_fast
+
         R = len(level)
-        dt = np.float64 if exact else np.float32
-        vt = vt.astype(dt)
-        level = level.astype(dt)
-        rho = np.empty(R)
-        load = np.empty(R)
-        for a in range(0, R, self.chunk):
-            b = min(R, a + self.chunk)
-            gap = gaps[a:b].astype(dt) if exact else gaps[a:b]
-            wc = self.w[idx[a:b]] if exact else w32[a:b]
-            S = vt[idx[a:b]]
-            S -= level[a:b, None]
-            S += gap
-            served = S > 0
-            served &= S < gap
-            np.maximum(S, 0, out=S)
-            np.minimum(S, gap, out=S)
-            rho[a:b] = -np.einsum("ij,ij->i", S, wc)
-            load[a:b] = np.einsum("ij,ij->i", served, wc, dtype=dt)
+        sel = np.arange(R) if subset is None else np.asarray(subset, dtype=np.int64)
+        rho = np.empty(len(sel))
+        load = np.empty(len(sel))
+        vmax = float(vt.max(initial=-1e30))
+        if exact:
+            terms_exact(self.idx, self.gap, self.w, np.asarray(vt, dtype=np.float64), np.asarray(level, dtype=np.float64),
+                        vmax, sel, rho, load)
+        else:
+            terms_fast(self.idx, self.gap, self.w32, vt.astype(np.float32), level.astype(np.float32),
+                       np.float32(vmax), sel, rho, load)
         return rho, load
 
     def served(self, r: int, vt: np.ndarray, level: float) -> np.ndarray:
