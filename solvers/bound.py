@@ -57,7 +57,8 @@ SOURCE_BALANCED = "lagrangian p-median relaxation, workload balance kept per cen
 SOURCE_PLAIN = "lagrangian p-median relaxation (contiguity and balance dropped)"
 _TOP = 32
 _MAX_ITER = 3000
-# An aggregated row's list holds 5 territories' worth of clusters, at least 10 % of them; the
+# An aggregated row's list holds 5 territories' worth of clusters, at least 5 % of them, or
+# more where the clusters are as many as the units (the lists take the pairs' budget); the
 # units beyond it count by spatial block (bound_outside). Each row's pass stops where no later
 # unit can count (bound_terms), so long lists cost little more than short ones. 55 s bounds
 # on 20,000 US places (clusters / share of them in a list / pairs -> bound):
@@ -65,9 +66,10 @@ _MAX_ITER = 3000
 #   k = 100: 20,000 / 0.05 / 20 M -> 18.98 M, 20,000 / 0.1 / 40 M -> 19.07 M,
 #            17,300 / 0.1 / 30 M -> 18.91 M, 20,000 / 0.15 / 60 M -> 19.03 M (plan 20.0 M)
 # With NumPy's pass (ten times the work per pair: shorter lists paid, and more clusters), the
-# best were 14,000 / 0.15 at k = 20 and 20,000 / 0.05 at k = 100: 46.49 M and 18.96 M.
+# best were 14,000 / 0.15 at k = 20 and 20,000 / 0.05 at k = 100: 46.49 M and 18.96 M. A 10 %
+# floor lost at 100,000 / 500 (20,000 clusters, 50 territories' worth each: 104.0 M -> 79.3 M).
 _AGG_TERRITORIES = 5.0
-_AGG_SHARE = 0.1
+_AGG_SHARE = 0.05
 _MAX_PAIRS_AGG = 40_000_000  # ~12 bytes a pair (the lists' unit and distance, the bound's gap)
 _FULL_EVERY = 4  # between full passes over the lists, only the rows most likely to be chosen
 _ACTIVE_SHARE = 0.25
@@ -106,12 +108,17 @@ def lagrangian_bound(
     if n == 0 or k >= n or w.sum() <= 0:
         return BoundResult(0.0, SOURCE_PLAIN, 0, clock.elapsed())
     kw = {} if max_pairs is None else {"max_pairs": max_pairs}
-    groups = aggregate_groups if aggregate_groups is not None else _groups_for(problem, clock.remaining())
+    groups, pairs = _groups_for(problem, clock.remaining())
+    if aggregate_groups is not None:
+        groups = aggregate_groups
     if groups and problem.explicit_distances is None and groups <= n:
         from solvers.bound_aggregate import aggregate
 
         agg = aggregate(problem, groups)
-        m = max_list if max_list is not None else int(min(max(32, np.ceil(_agg_list_share(k) * agg.n)), agg.n - 1))
+        m = int(max(32, np.ceil(_agg_list_share(k) * agg.n)))
+        if aggregate_groups is None and groups >= n:
+            m = max(m, pairs // agg.n)  # clusters as many as the units: lists take the pairs left
+        m = max_list if max_list is not None else int(min(m, agg.n - 1))
         lists = neighbour_lists(agg, k, clock, max_list=m, max_pairs=max_pairs if max_pairs is not None else agg.n * m)
         if lists is None:
             return None
@@ -200,11 +207,12 @@ def _blocks_for(k: int) -> int:
     return int(min(_BLOCKS_MAX, max(_BLOCKS_MIN, _BLOCKS_PER_K * k)))
 
 
-def _groups_for(problem: Problem, seconds: float) -> int:
-    """Clusters to aggregate the demand into, or 0: only when one row per unit with long lists
-    would not fit (bound_lists.long_lists_fit); then as many as the time allows with lists of
-    _agg_list_share(k) of them (1.4e6 pairs per second available: the steps must converge),
-    at most n (every distinct location its own cluster) and _MAX_PAIRS_AGG pairs. Measured
+def _groups_for(problem: Problem, seconds: float) -> tuple[int, int]:
+    """Clusters to aggregate the demand into (0: only when one row per unit with long lists
+    would not fit, bound_lists.long_lists_fit), and the pairs the lists may take: as many
+    clusters as the time allows with lists of _agg_list_share(k) of them (1.4e6 pairs per
+    second available: the steps must converge), at most n (every distinct location its own
+    cluster) and _MAX_PAIRS_AGG pairs. Measured
     before the blocks (bound_outside), on 20,000 US places, k = 20 (plan 50.5 M):
     in 9 s (what a 60 s solve leaves), 2,500 clusters 35.7 M (converged in 5 s), 3,549 37.3 M,
     5,000 40.1 M, 7,000 34.2 M (45 steps); in 35 s, 4,581 39.5 M, 6,000 40.7 M, 8,000 42.0 M,
@@ -212,10 +220,10 @@ def _groups_for(problem: Problem, seconds: float) -> int:
     with 10 territories' worth, 11.6 M with 6; 12,000 clusters 15.4 M with 10 (the same in
     80 s), 13.6 M with 6: lists matter more when k is large; in 9 s 12,000 gave 14.1 M."""
     n, k = problem.n, problem.k
-    if problem.explicit_distances is not None or long_lists_fit(n, k):
-        return 0
     pairs = float(np.clip(1.4e6 * max(seconds, 0.0), 1e6, _MAX_PAIRS_AGG))
-    return int(max(k + 1, min(n, np.sqrt(pairs / _agg_list_share(k)))))
+    if problem.explicit_distances is not None or long_lists_fit(n, k):
+        return 0, int(pairs)
+    return int(max(k + 1, min(n, np.sqrt(pairs / _agg_list_share(k))))), int(pairs)
 
 
 def _agg_list_share(k: int) -> float:
