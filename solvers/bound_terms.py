@@ -8,6 +8,10 @@ to rho_j, and w_i to the load when 0 < s < gap_ij. The lists are sorted by dista
 gaps fall along a row: once gap_ij <= level_j - max(v) no later unit can add anything, and
 the row stops there (an exact shortcut, not an approximation). One pass over the pairs
 instead of NumPy's eight (gather, subtract, add, two compares, clip, two sums).
+
+Two bodies on purpose: the steering pass is branch-free float32 with fastmath, the reported
+one float64 in IEEE order. One body compiled both ways (the zero taken from vmax's type)
+made fewer steps: 20,000 US places, k = 20, 30 s, 132 against 182.
 """
 
 from __future__ import annotations
