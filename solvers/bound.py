@@ -287,6 +287,9 @@ class _Relaxation:
         if lists.rep_lat is None and problem.explicit_distances is None:
             lists = replace(lists, rep_lat=np.asarray(problem.lat)[lists.rep], rep_lon=np.asarray(problem.lon)[lists.rep])
         self._fill(np.arange(R), lists)
+        from solvers.bound_terms import warm
+
+        warm(self.idx.dtype)  # before the ascent times its first step
 
     def _fill(self, slots: np.ndarray, lists: NeighbourLists) -> None:
         """Write the rows of `lists` into `slots`, chunk by chunk."""

@@ -66,3 +66,16 @@ def terms_exact(idx, gap, w, vt, level, vmax, sel, rho, load):  # pragma: no cov
                     acc += w[u] * g
         rho[q] = -acc
         load[q] = ld
+
+
+def warm(idx_dtype) -> None:
+    """Compile both kernels (or load them from numba's cache) for the types the bound passes,
+    so that the first step's time, which sets the bound's reserve on the clock, is the step's
+    own: without it the first bound in a process stopped after one step (Iowa, 0.3 s: 1 step,
+    115 k against 321 steps, 186 k)."""
+    idx = np.zeros((1, 1), dtype=idx_dtype)
+    gap = np.zeros((1, 1), dtype=np.float32)
+    sel = np.zeros(1, dtype=np.int64)
+    f32 = np.zeros(1, dtype=np.float32)
+    terms_fast(idx, gap, f32, f32, f32, np.float32(0.0), sel, np.zeros(1), np.zeros(1))
+    terms_exact(idx, gap, np.zeros(1), np.zeros(1), np.zeros(1), 0.0, sel, np.zeros(1), np.zeros(1))
