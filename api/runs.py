@@ -3,9 +3,10 @@
 The queue is the database: a submitted run is a `queued` row; a supervisor thread claims the
 oldest queued runs while a worker slot is free and starts one process per run
 (`api.runs_worker.run_in_worker`) from a `forkserver` (never `fork` from the threaded
-server), which preloads numpy and the solvers so a run starts in milliseconds. Workers write
-their own progress and result; the supervisor reaps processes that ended, and ends a run
-whose worker died without a result.
+server), which preloads numpy, the solvers and the bound's compiled kernels
+(api.worker_preload) so a run starts in milliseconds. Workers write their own progress and
+result; the supervisor reaps processes that ended, and ends a run whose worker died without
+a result.
 
 Created and shut down in the app's lifespan (`create_app`), never at import. On start, runs
 left queued or running by a previous server are marked failed. One API process per database:
@@ -29,7 +30,7 @@ from scenarios import repository
 
 log = logging.getLogger("territoria.runs")
 
-_PRELOAD = ["api.runs_worker"]  # imports numpy, scipy, the engine and solvers.solve once, in the forkserver
+_PRELOAD = ["api.worker_preload"]  # numpy, scipy, the engine, the solvers and the bound's kernels, once
 
 
 @dataclass

@@ -79,3 +79,10 @@ def warm(idx_dtype) -> None:
     f32 = np.zeros(1, dtype=np.float32)
     terms_fast(idx, gap, f32, f32, f32, np.float32(0.0), sel, np.zeros(1), np.zeros(1))
     terms_exact(idx, gap, np.zeros(1), np.zeros(1), np.zeros(1), 0.0, sel, np.zeros(1), np.zeros(1))
+
+
+
+def warm_all() -> None:
+    """Both index types: lists of units (bound_lists) and lists from a distance matrix."""
+    warm(np.int32)
+    warm(np.int64)

@@ -78,3 +78,31 @@ def test_stored_rows_fall_where_demand_side_shrinks_unsort_them():
     relax = _Relaxation(agg, lists, make_blocks(agg, 64))
     assert (relax.gap[:, 1:] <= relax.gap[:, :-1]).all()
     assert [sorted(zip(relax.idx[r].tolist(), relax.gap[r].tolist())) for r in range(relax.R)] == pairs
+
+
+def test_solve_warms_the_kernels_once_in_a_thread_and_the_api_preload_compiles_them():
+    """A solve whose bound runs after the search starts one thread per process that imports
+    the bound and compiles both index types; the API's forkserver preload compiles them at
+    import. Checked in fresh processes (this one may have compiled them already)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    solve_side = (
+        "import threading, solvers.solve as s\n"
+        "s._warm_bound_kernels(); s._warm_bound_kernels()\n"
+        "ts = [t for t in threading.enumerate() if t.name == 'territoria-bound-warm']\n"
+        "assert len(ts) == 1, ts\n"
+        "ts[0].join(120)\n"
+        "from solvers.bound_terms import terms_exact, terms_fast\n"
+        "assert len(terms_fast.signatures) == 2 and len(terms_exact.signatures) == 2\n"
+    )
+    preload = (
+        "import api.worker_preload\n"
+        "from solvers.bound_terms import terms_exact, terms_fast\n"
+        "assert len(terms_fast.signatures) == 2 and len(terms_exact.signatures) == 2\n"
+    )
+    for code in (solve_side, preload):
+        p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                           cwd=Path(__file__).resolve().parents[2])
+        assert p.returncode == 0, p.stderr
