@@ -19,6 +19,9 @@ from engine.problem import Problem
 # centroid; territories this large have a flat cost around their median.
 _CENTER_CANDIDATES = 400
 _BLOCK = 2048
+# From this many member-candidate pairs the costs are summed by a compiled loop
+# (engine.center_costs); below it NumPy's blocks are as quick and spare a process numba's import.
+_COMPILED_PAIRS = 100_000
 _REL_TOL = 1e-9
 
 
@@ -71,6 +74,11 @@ def best_center(problem: Problem, members: np.ndarray) -> int:
         clon = np.average(problem.lon[members], weights=wm)
         near = np.argsort(haversine_km(clat, clon, problem.lat[members], problem.lon[members]))
         cands = members[near[:_CENTER_CANDIDATES]]
+    if problem.explicit_distances is None and len(members) * len(cands) >= _COMPILED_PAIRS:
+        from engine.center_costs import center_costs
+
+        cost = center_costs(problem.unit_xyz, w, members, cands, problem.distance_power)
+        return int(cands[int(np.argmin(cost))])
     cost = np.zeros(len(cands))
     for s in range(0, len(members), _BLOCK):
         rows = members[s : s + _BLOCK]

@@ -8,6 +8,7 @@ attributes in sorted order. `lower`/`upper` bound each territory's total per mea
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import scipy.sparse as sp
@@ -93,6 +94,13 @@ class Problem:
     @property
     def n(self) -> int:
         return len(self.ids)
+
+    @cached_property
+    def unit_xyz(self) -> np.ndarray:
+        """(3, n) the units on the unit sphere (engine.center_costs)."""
+        from engine.center_costs import unit_vectors
+
+        return unit_vectors(self.lat, self.lon)
 
     @property
     def weights(self) -> np.ndarray:
