@@ -13,8 +13,10 @@
    re-centering in between, until nothing improves.
 4. Multistart, then iterated local search from the best plan: merge-and-split of a random
    pair of neighbours along distance-weighted random spanning trees, local search, keep if
-   the objective falls. At scale (SPLIT_MIN_UNITS) the starts are a recursive split along
-   spanning trees and location-allocation, more of the latter while half the limit remains.
+   the objective falls. At scale (SPLIT_MIN_UNITS) the one start is a recursive split along
+   spanning trees, and center jumps replace the ILS (_Search.jumps): one center closes,
+   another opens where the plan's cost lies, location-allocation from those centers, repair
+   and local search, the best plan kept.
 5. Where territories are small (at most LNS_MAX_UNITS_PER_TERRITORY units on average, plain
    Hess model: no reps' homes, disruption or frozen territories), exact-subproblem LNS
    (heuristic_lns) before and after the ILS: the split of 2, 3 or 4 neighbouring
@@ -31,7 +33,9 @@
 
 Stopping is by iteration counts, no-improvement counters and sub-MIP node limits, so a
 seed gives the same plan whatever the machine speed (except in step 6, which only runs
-while no feasible plan exists and stops on the clock); the clock is a safety net only (with
+while no feasible plan exists and stops on the clock, and at scale, where the
+location-allocation rounds and the jumps run while time remains); the clock is a safety
+net only (with
 small territories and a short limit, e.g. 200 units / 8 territories in 60 s, the LNS is
 still running when the clock stops it). Every plan returned as
 "feasible" has been verified by engine.evaluate.evaluate.
@@ -54,14 +58,20 @@ from solvers.heuristic_state import Ctx, State
 
 _REPORT_EVERY_S = 0.3
 SPLIT_MIN_UNITS = 10_000
-# At scale, after the split and one location-allocation start, more location-allocation starts
-# while this share of the time limit remains (at most MORE_STARTS_MAX): the starts' local optima
-# differ by several % where territories are large, and the search's pair moves cannot bridge
-# that. 20,000 US places, 60 s, seeds 0-2: k = 20 49.19 / 49.48 / 49.23 M -> 49.19 / 48.87 /
-# 49.20 M; k = 100 unchanged (its one start ends after half the limit); with 0.3 instead,
-# k = 100 lost 0.4 % (less time for the search).
-MORE_STARTS_WHILE = 0.5
-MORE_STARTS_MAX = 4
+# At scale the split is the one start, and center jumps from the best plan (_Search.jumps)
+# take the rest of the time instead of the merge-and-split ILS, which gains little where
+# territories hold hundreds of units (0.03 % in 23 s at 20,000 / 100), and instead of fresh
+# location-allocation starts from k-means++ seeds (one took 23 s of a 60 s solve at 20,000 /
+# 100, and more were tried at k = 20 while half the limit remained). Each jump closes one
+# territory's center, opens one at a unit drawn by its share of the plan's cost, and runs
+# JUMP_ROUNDS of location-allocation, the contiguity repair and the local search. 20,000 US
+# places, 60 s solves, seeds 0-2 (plan M): k = 20 49.19 / 48.87 / 49.15 -> 48.99 / 48.90 /
+# 48.99, k = 100 20.02 / 19.91 / 19.96 -> 19.88 / 19.85 / 19.91; jumps after the former starts
+# instead: 48.97 / 48.87 / 49.03 and 19.86 / 19.96 / 19.97. Offline, 60 s of jumps from a
+# 40 s plan: k = 20 49.19 -> 48.92 M (6 of 15 jumps kept; closing a neighbour of the opened
+# unit's territory instead 49.12 M), k = 100 20.05 -> 19.83 M; 5 rounds a jump instead of 10
+# at k = 20: 1 of 9 jumps kept against 2 of 3.
+JUMP_ROUNDS = 10
 LNS_SOLVES_PER_K = 20
 # Exact-subproblem LNS pays where territories are small (county graphs, a few hundred
 # customers): AL 1.074 -> 1.002 of the optimum, LA 1.016 -> 1.000. At 1,000 units / 20
@@ -340,6 +350,32 @@ class _Search:
                 self.record(st)
         st.copy_from(best_st)
 
+    def jumps(self) -> None:
+        """Center jumps from the best plan, while a jump still fits in the time left: one
+        territory's center closes and a center opens at a unit drawn by its share of the
+        plan's cost (k-means++'s rule), then JUMP_ROUNDS of location-allocation from those
+        centers, contiguity repair and the local search; the best plan is kept (record)."""
+        from engine.evaluate import best_centers
+
+        ctx, clock = self.ctx, self.clock
+        n, k = ctx.n, ctx.k
+        took = 0.0  # the longest jump so far
+        while not self.stop() and self.best_feasible is not None and clock.remaining() > took:
+            t0 = clock.elapsed()
+            lab = self.best_feasible[1]
+            centers = best_centers(self.problem, lab)
+            share = np.maximum(ctx.assign_cost(np.arange(n), lab, centers), 0.0) + 1e-12
+            opened = int(self.rng.choice(n, p=share / share.sum()))
+            others = np.flatnonzero(np.arange(k) != lab[opened])
+            centers[int(others[self.rng.integers(len(others))])] = opened
+            labels = capacitated_lloyd(ctx, centers, stop=self.stop, at_scale=True, rounds=JUMP_ROUNDS, wide_rounds=0)
+            labels = _repaired(ctx, labels)
+            if labels is not None and not self.stop():
+                st = State(ctx, labels)
+                self.improve(st)
+                self.record(st)
+            took = max(took, clock.elapsed() - t0)
+
     def lns(self, st: State, max_solves: int, sizes=(2, 3, 4)) -> None:
         """Exact-subproblem LNS (heuristic_lns): re-optimize the split of 2, 3, then 4
         neighbouring territories with the sub-MIP, going back to pairs after every
@@ -434,7 +470,7 @@ def solve_heuristic(
         if (cur >= 0).all() and len(np.unique(cur)) == k:
             starts.insert(0, np.where(ctx.locked, ctx.locks, cur))
     n_starts = int(np.clip(1000 // max(n, 1), 4, 12)) if n <= 20000 else 2
-    more = 0  # location-allocation starts after these, while time allows (MORE_STARTS_WHILE)
+    jumps = False
     if n >= SPLIT_MIN_UNITS and not ctx.locked.any() and not starts and not ctx.fixed:
         # (rep-centric problems start from a balanced assignment to the homes instead: the
         # split ignores them)
@@ -445,8 +481,7 @@ def solve_heuristic(
         split = recursive_split(ctx, search.rng, clock)
         if split is not None and np.bincount(split, minlength=k).min() > 0:
             starts.append(split)
-            n_starts = 1  # one location-allocation start besides the split (100k/500: -2.0 %)
-            more = MORE_STARTS_MAX
+            n_starts, jumps = 0, True  # then center jumps from it (JUMP_ROUNDS)
     if ctx.fixed and ctx.move_cap is None and not starts:
         # rep-centric: the cheapest balanced assignment to the homes (contiguity repaired in the
         # loop); at scale it replaces region growing, which hems crowded homes in
@@ -460,22 +495,15 @@ def solve_heuristic(
     lns_ok = applicable(ctx) and n <= LNS_MAX_UNITS_PER_TERRITORY * k
     seen: set[int] = set()  # location-allocation results so far (a repeat grows regions instead)
 
-    def all_starts():
-        yield from starts
-        for _ in range(more):
-            if search.best_feasible is None or clock.remaining() < MORE_STARTS_WHILE * clock.time_limit_s:
-                return
-            yield None
-
     searched = 0.0  # the longest a start's repair and local search took
-    for s0 in all_starts():
+    for s0 in starts:
         if search.stop():
             break
         if s0 is None:
             # location-allocation rounds stop while the start's own search still fits: twice
             # the longest a start's search took so far, or half the time left before any has run
-            # (at scale the split's search is short and the rounds converge: 20,000 US places /
-            # 100, 60 s solves, seed 0 20.07-20.14 M -> 20.03 M, seed 1 19.95 M both; k = 20 the same)
+            # (after a split, whose search is short, the rounds then converge: 20,000 US places /
+            # 100, 60 s solves, seed 0 20.07-20.14 M -> 20.03 M, seed 1 19.95 M both)
             keep = 2.0 * searched if searched > 0 else 0.5 * clock.remaining()
             s0 = _construct(ctx, search.rng, seen, allocate=not lns_ok,
                             stop=lambda: search.stop() or clock.remaining() < keep)
@@ -487,6 +515,8 @@ def solve_heuristic(
         search.improve(st)
         searched = max(searched, clock.elapsed() - t0)
         search.record(st)
+        if jumps and search.best_feasible is None and len(starts) == 1:
+            starts.append(None)  # the split met no set of bounds: a location-allocation start too
 
     if search.best_feasible is None and search.best_any is not None:
         # no start met every bound and the descent repairs are stuck: anneal the violation from
@@ -514,7 +544,9 @@ def solve_heuristic(
             search.lns(st, max_solves=LNS_SOLVES_PER_K * k)
         max_iter = 100 + 60 * k
         patience = 30 + 15 * k
-        if not search.stop():
+        if jumps and not search.stop():
+            search.jumps()
+        elif not search.stop():
             search.ils(st, max_iter=max_iter, patience=patience)
         if lns_ok and not search.stop():
             search.lns(st, max_solves=2 * LNS_SOLVES_PER_K * k)

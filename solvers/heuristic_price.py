@@ -123,12 +123,13 @@ LLOYD_ROUNDS, LLOYD_ROUNDS_AT_SCALE = 8, 40
 LLOYD_WIDE_ROUNDS, LLOYD_CAND_WIDE, LLOYD_CAND = 2, 64, 16
 
 
-def capacitated_lloyd(ctx: Ctx, centers: np.ndarray, stop=None, at_scale: bool = False) -> np.ndarray:
+def capacitated_lloyd(ctx: Ctx, centers: np.ndarray, stop=None, at_scale: bool = False, rounds: int | None = None,
+                      wide_rounds: int = LLOYD_WIDE_ROUNDS) -> np.ndarray:
     """Location-allocation from seed centers (a unit per territory): the cheapest balanced
     assignment to the centers (balanced_assignment), each territory re-centered at its best
     member, repeated until the centers stay or LLOYD_ROUNDS are done (LLOYD_ROUNDS_AT_SCALE
-    `at_scale`). Returns the last labels (not yet contiguous). Deterministic; `stop()` true
-    ends it after the current round.
+    `at_scale`, or `rounds`). Returns the last labels (not yet contiguous). Deterministic;
+    `stop()` true ends it after the current round.
 
     Why: region growing fills territories in the order the frontier reaches units, and local
     moves under +-5 % balance cannot undo a poor arrangement. 1,000 US places / 20
@@ -138,7 +139,7 @@ def capacitated_lloyd(ctx: Ctx, centers: np.ndarray, stop=None, at_scale: bool =
     (_assignment_lp) instead of the flow.
 
     Each unit chooses among LLOYD_CAND_WIDE centers; `at_scale`, only in the first
-    LLOYD_WIDE_ROUNDS rounds (the seeds are far from balanced: the flow pushes load across
+    `wide_rounds` (LLOYD_WIDE_ROUNDS) rounds (the seeds are far from balanced: the flow pushes load across
     many territories) and among LLOYD_CAND after. 20,000 US places / 100, seed 0: 2.5 s a
     round -> 0.8 s; converged after 19 rounds at 20.23 M instead of 16 rounds (43 s) at
     20.22 M. The rounds pay: after 8 (the former cap) the assignment stood at 20.37 M there,
@@ -154,11 +155,11 @@ def capacitated_lloyd(ctx: Ctx, centers: np.ndarray, stop=None, at_scale: bool =
             lab = _assignment_lp(ctx, c)
             if lab is not None:
                 return lab
-        narrow = at_scale and r >= LLOYD_WIDE_ROUNDS
+        narrow = at_scale and r >= wide_rounds
         return balanced_assignment(ctx, n_cand=LLOYD_CAND if narrow else LLOYD_CAND_WIDE, centers=c)
 
     labels = assign(centers, 0)
-    for r in range(1, LLOYD_ROUNDS_AT_SCALE if at_scale else LLOYD_ROUNDS):
+    for r in range(1, rounds or (LLOYD_ROUNDS_AT_SCALE if at_scale else LLOYD_ROUNDS)):
         if stop is not None and stop():
             break
         new = best_centers(ctx.problem, labels)

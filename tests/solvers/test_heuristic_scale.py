@@ -55,3 +55,37 @@ def test_heuristic_solve_reports_bound_and_gap_and_keeps_duplicates_connected():
     assert out.evaluation.pieces.max() == 1
     ev = evaluate(prob, r.labels)
     assert ev.feasible
+
+
+def test_center_jumps_improve_a_split_plan_and_keep_it_feasible_within_the_clock():
+    """Center jumps (the search at scale after the split): from the split's plan they find a
+    cheaper feasible plan, and they stop with the clock."""
+    import time
+
+    from solvers.base import Clock
+    from solvers.heuristic import _repaired, _Search
+    from solvers.heuristic_split import recursive_split
+    from solvers.heuristic_state import State
+
+    rng = np.random.default_rng(11)
+    n = 1200
+    lat, lon = 44 + rng.normal(0, 0.6, n), 8 + rng.normal(0, 0.8, n)
+    units = [{"id": f"c{i}", "lat": float(lat[i]), "lon": float(lon[i]), "workload": float(rng.choice([1, 2, 3]))}
+             for i in range(n)]
+    prob = build_problem(Scenario.model_validate({
+        "name": "jumps", "units": units, "territories": 8, "contiguity": True,
+        "balance": [{"measure": "workload", "tolerance": 0.05}]}))
+    limit = 4.0
+    search = _Search(prob, SolveOptions(method="heuristic", time_limit_s=limit, seed=1), Clock(limit))
+    st = State(search.ctx, _repaired(search.ctx, recursive_split(search.ctx, search.rng, search.clock)))
+    search.improve(st)
+    search.record(st)
+    assert search.best_feasible is not None
+    split_cost = search.best_feasible[0]
+    t0 = time.monotonic()
+    search.jumps()
+    assert time.monotonic() - t0 <= limit + 1.5
+    cost, labels = search.best_feasible
+    assert cost < split_cost * (1 - 1e-6)
+    ev = evaluate(prob, labels)
+    assert ev.feasible and abs(ev.objective - cost) <= 1e-6 * cost
