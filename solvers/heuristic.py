@@ -360,7 +360,10 @@ class _Search:
         ctx, clock = self.ctx, self.clock
         n, k = ctx.n, ctx.k
         took = 0.0  # the longest jump so far
-        while not self.stop() and self.best_feasible is not None and clock.remaining() > took:
+        while not self.stop() and self.best_feasible is not None:
+            if clock.remaining() <= took:  # the next jump would not fit: the clock stopped it
+                self.timed_out = True
+                break
             t0 = clock.elapsed()
             lab = self.best_feasible[1]
             centers = best_centers(self.problem, lab)
