@@ -35,10 +35,9 @@ Stopping is by iteration counts, no-improvement counters and sub-MIP node limits
 seed gives the same plan whatever the machine speed (except in step 6, which only runs
 while no feasible plan exists and stops on the clock, and at scale, where the
 location-allocation rounds and the jumps run while time remains); the clock is a safety
-net only (with
-small territories and a short limit, e.g. 200 units / 8 territories in 60 s, the LNS is
-still running when the clock stops it). Every plan returned as
-"feasible" has been verified by engine.evaluate.evaluate.
+net only (with small territories and a short limit, e.g. 200 units / 8 territories in 60 s,
+the LNS is still running when the clock stops it). Every plan returned as "feasible" has
+been verified by engine.evaluate.evaluate.
 """
 
 from __future__ import annotations
