@@ -7,6 +7,8 @@ same Delaunay adjacency. Each peer runs in its own subprocess with a timeout.
 
     .venv/bin/python benchmarks/peers.py [--sizes 1000 5000 20000] [--k 20] [--timeout 300]
 
+`--sizes` with no sizes runs nothing and writes the report again from peers.json.
+
 Writes benchmarks/results/peers.md and peers.png. Timings on a shared 2-core machine are noisy.
 """
 
@@ -215,20 +217,22 @@ def write(results, a) -> None:
         "scored by engine.evaluate (compactness = sum workload x km to the territory's best center). "
         "2 shared cores: timings are noisy.",
         "",
-        "| n | method | time s | contiguous | max workload dev | max potential dev | feasible (both) | compactness | vs Territoria | bound | gap |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| n | method | time s | time vs Territoria | contiguous | max workload dev | max potential dev | feasible (both) "
+        "| compactness | cost vs Territoria | bound | gap |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     ours = {r["n"]: r for r in results if r["peer"] == "territoria" and "cost" in r}
     for r in results:
         if "cost" not in r:
-            lines.append(f"| {r['n']} | {r['peer']} | | | | | | {r['error']} | | | |")
+            lines.append(f"| {r['n']} | {r['peer']} | | | | | | | {r['error']} | | | |")
             continue
         o = ours.get(r["n"])
         ratio = f"{r['cost'] / o['cost']:.3f}" if o else ""
+        t_ratio = f"{r['time_s'] / o['time_s']:.2f}" if o else ""
         b = r.get("bound")
         gap = f"{(r['cost'] - b) / r['cost']:.1%}" if b else ""
         lines.append(
-            f"| {r['n']} | {r['peer']} | {r['time_s']:.1f} | {'yes' if r['contiguous'] else 'NO'} | {r['dev_w']:.1%} | "
+            f"| {r['n']} | {r['peer']} | {r['time_s']:.1f} | {t_ratio} | {'yes' if r['contiguous'] else 'NO'} | {r['dev_w']:.1%} | "
             f"{r['dev_p']:.1%} | {'yes' if r['feasible'] else 'no'} | {r['cost']:,.0f} | {ratio} | "
             f"{'' if not b else f'{b:,.0f}'} | {gap} |"
         )
