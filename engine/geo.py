@@ -14,6 +14,13 @@ def haversine_km(lat1, lon1, lat2, lon2) -> np.ndarray:
     return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
 
 
+def unit_vectors(lat, lon) -> np.ndarray:
+    """(n, 3) points on the unit sphere (degrees in): the chord between two of them orders
+    pairs as the great-circle distance does (KD-trees), and gives it: d = 2 R asin(chord / 2)."""
+    la, lo = np.radians(np.asarray(lat, dtype=float)), np.radians(np.asarray(lon, dtype=float))
+    return np.column_stack([np.cos(la) * np.cos(lo), np.cos(la) * np.sin(lo), np.sin(la)])
+
+
 def project_km(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
     """Local equirectangular projection to km around the data's mean latitude, shape (n, 2).
 

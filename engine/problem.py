@@ -14,7 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from engine import adjacency as adjacency_mod
-from engine.geo import haversine_km
+from engine.geo import haversine_km, unit_vectors
 from models import Scenario
 
 
@@ -97,9 +97,7 @@ class Problem:
 
     @cached_property
     def unit_xyz(self) -> np.ndarray:
-        """(3, n) the units on the unit sphere (engine.center_costs)."""
-        from engine.center_costs import unit_vectors
-
+        """(n, 3) the units on the unit sphere (engine.geo.unit_vectors)."""
         return unit_vectors(self.lat, self.lon)
 
     @property

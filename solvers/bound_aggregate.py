@@ -37,7 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial import cKDTree
 
-from engine.geo import EARTH_RADIUS_KM
+from engine.geo import EARTH_RADIUS_KM, unit_vectors
 from engine.problem import Problem
 from solvers.bound_lists import NeighbourLists, list_rows, outside_shrink
 
@@ -63,11 +63,6 @@ class Aggregated:
     explicit_distances: None = None
 
 
-def _xyz(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
-    la, lo = np.radians(lat), np.radians(lon)
-    return np.column_stack([np.cos(la) * np.cos(lo), np.cos(la) * np.sin(lo), np.sin(la)])
-
-
 def aggregate(problem: Problem, groups: int, seed: int = 0, lloyd_steps: int = 4) -> Aggregated:
     """Cluster the units into about `groups` groups (Lloyd steps on the unit sphere from a
     random sample); each group's radius is measured exactly, by haversine, from its
@@ -75,7 +70,7 @@ def aggregate(problem: Problem, groups: int, seed: int = 0, lloyd_steps: int = 4
     from engine.geo import haversine_km
 
     n = problem.n
-    xyz = _xyz(problem.lat, problem.lon)
+    xyz = unit_vectors(problem.lat, problem.lon)
     rng = np.random.default_rng(seed)
     G = int(min(max(groups, problem.k), n))
     centers = xyz[np.sort(rng.choice(n, G, replace=False))]
@@ -131,7 +126,8 @@ def member_rows(agg: Aggregated, problem: Problem, clusters: np.ndarray, m: int)
     units = units[np.argsort(agg.member[units], kind="stable")]
     m = int(min(m, agg.n - 1))
     shrink = np.asarray(agg.unit_shrink, dtype=float)
-    idx, dp, radius_p = list_rows(cKDTree(_xyz(agg.lat, agg.lon)), _xyz(problem.lat[units], problem.lon[units]),
+    tree = cKDTree(unit_vectors(agg.lat, agg.lon))
+    idx, dp, radius_p = list_rows(tree, unit_vectors(problem.lat[units], problem.lon[units]),
                                   m, agg.distance_power, shrink, outside_shrink(shrink))
     return NeighbourLists(
         rep=agg.member[units],

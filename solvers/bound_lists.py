@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.geo import EARTH_RADIUS_KM
+from engine.geo import EARTH_RADIUS_KM, unit_vectors
 from engine.problem import Problem
 from solvers.base import Clock
 
@@ -99,8 +99,7 @@ def neighbour_lists(
         return NeighbourLists(np.arange(n), np.ones(n, dtype=np.int64), np.zeros(n), order[:, :m], d[:, :m] ** p, d[:, m] ** p)
     from scipy.spatial import cKDTree
 
-    lat, lon = np.radians(problem.lat), np.radians(problem.lon)
-    xyz = np.column_stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)])
+    xyz = unit_vectors(problem.lat, problem.lon)
     tree = cKDTree(xyz)
     if max_list is None and n * m <= _MAX_PAIRS_LONG:
         max_pairs = max(max_pairs, _MAX_PAIRS_LONG)

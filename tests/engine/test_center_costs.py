@@ -6,8 +6,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.center_costs import center_costs, unit_vectors
-from engine.geo import haversine_km
+from engine.center_costs import center_costs
+from engine.geo import haversine_km, unit_vectors
 
 
 @settings(max_examples=40, deadline=None)
