@@ -92,7 +92,6 @@ def warm(idx_dtype) -> None:
     terms_exact(idx, gap, np.zeros(1), np.zeros(1), np.zeros(1), 0.0, sel, np.zeros(1), np.zeros(1))
 
 
-
 def warm_all() -> None:
     """Both index types: lists of units (bound_lists) and lists from a distance matrix."""
     warm(np.int32)

@@ -140,13 +140,13 @@ def capacitated_lloyd(ctx: Ctx, centers: np.ndarray, stop=None, at_scale: bool =
 
     Each unit chooses among LLOYD_CAND_WIDE centers; `at_scale`, only in the first
     `wide_rounds` (LLOYD_WIDE_ROUNDS) rounds (the seeds are far from balanced: the flow
-    pushes load across many territories) and among LLOYD_CAND after. 20,000 US places / 100, seed 0: 2.5 s a
-    round -> 0.8 s; converged after 19 rounds at 20.23 M instead of 16 rounds (43 s) at
-    20.22 M. The rounds pay: after 8 (the former cap) the assignment stood at 20.37 M there,
-    and at 50.31 M at k = 20 (24 rounds: 49.96 M). 60 s plans at k = 100, seed 0: 20.18 M
-    with 8 rounds, 20.00 M with 12, 20.04 M with these (the rounds stop where the start's
-    own search would no longer fit, heuristic.solve_heuristic). Below that scale the rounds are cheap and the former
-    settings did better: 5,000 places / 100, seeds 0-2, 9.44 / 9.40 / 9.36 M against
+    pushes load across many territories) and among LLOYD_CAND after. 20,000 US places / 100,
+    seed 0: 2.5 s a round -> 0.8 s; converged after 19 rounds at 20.23 M instead of 16 rounds
+    (43 s) at 20.22 M. The rounds pay: after 8 (the former cap) the assignment stood at
+    20.37 M there, and at 50.31 M at k = 20 (24 rounds: 49.96 M). 60 s plans at k = 100,
+    seed 0: 20.18 M with 8 rounds, 20.00 M with 12, 20.04 M with these (the rounds stop where
+    the start's own search would no longer fit, heuristic.solve_heuristic). Below that scale
+    the rounds are cheap and the former settings did better: 5,000 places / 100, seeds 0-2, 9.44 / 9.40 / 9.36 M against
     9.49 / 9.51 / 9.37 M (16 candidates, 8 rounds: 9.44 / 9.58 / 9.43 M)."""
     from engine.evaluate import best_centers
 

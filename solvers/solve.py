@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from dataclasses import dataclass, replace
 
@@ -191,21 +192,13 @@ def _heuristic(problem: Problem, options: SolveOptions, clock: Clock, warm_start
     return _with_bound(problem, result, clock, max(budget, clock.remaining()) if final else budget)
 
 
-_warm_lock = threading.Lock()
-_warm_started = False
-
-
+@functools.cache
 def _warm_bound_kernels() -> None:
     """Import the bound and compile (or load from numba's cache) its kernels in a thread, once
     per process, while the search runs: in a new process that takes about 1.2 s, which a
     short solve's bound would otherwise pay itself (Iowa, 2 s, first solve in a process:
     2.34 s and gap 39.7 %, the same solve again 7.4 %). API workers have them from the
     forkserver (api.worker_preload)."""
-    global _warm_started
-    with _warm_lock:
-        if _warm_started:
-            return
-        _warm_started = True
 
     def run() -> None:
         import solvers.bound  # noqa: F401 - its imports too
