@@ -159,7 +159,7 @@ def _heuristic(problem: Problem, options: SolveOptions, clock: Clock, warm_start
     if problem.minimize == "moved" and (problem.current >= 0).any():
         searched = problem.with_(minimize="compactness", disruption_weight=max(problem.disruption_weight, _MOVED_WEIGHT))
     side = _side_bound(problem, options, clock) if final else None
-    if final and side is None and not problem.rep_centric:
+    if side is None and not problem.rep_centric:  # the bound runs here, after the search
         _warm_bound_kernels()
     budget = 0.0 if side is not None else min(BOUND_SHARE * clock.time_limit_s, 120.0)
     on_progress = clock.on_progress
@@ -196,9 +196,10 @@ def _heuristic(problem: Problem, options: SolveOptions, clock: Clock, warm_start
 def _warm_bound_kernels() -> None:
     """Import the bound and compile (or load from numba's cache) its kernels in a thread, once
     per process, while the search runs: in a new process that takes about 1.2 s, which a
-    short solve's bound would otherwise pay itself (Iowa, 2 s, first solve in a process:
-    2.34 s and gap 39.7 %, the same solve again 7.4 %). API workers have them from the
-    forkserver (api.worker_preload)."""
+    short solve's bound would otherwise pay itself (Iowa, 2 s heuristic, first solve in a
+    process: 2.34 s and gap 39.7 %, the same solve again 7.4 %; the CLI's `auto` on Iowa in
+    5 s, whose heuristic warm start carries the bound: gap 39.6 % -> 1.25 %). API workers
+    have them from the forkserver (api.worker_preload)."""
 
     def run() -> None:
         import solvers.bound  # noqa: F401 - its imports too
