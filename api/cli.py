@@ -19,7 +19,7 @@ from engine.io import load_assignment, load_scenario
 from engine.problem import Problem, build_problem
 from engine.report import plan_csv, plan_json, to_plan
 from models import Plan, ScenarioError, SolveOptions
-from solvers.base import ProgressEvent
+from solvers.result import ProgressEvent
 from solvers.solve import solve
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Territoria: sales territory design.")

@@ -26,7 +26,7 @@ from engine.report import to_plan
 from models import SolveOptions
 from scenarios import repository
 from scenarios.db import make_engine, make_sessionmaker
-from solvers.base import ProgressEvent
+from solvers.result import ProgressEvent
 from solvers.solve import solve
 
 PROGRESS_EVERY_S = 1.0

@@ -5,7 +5,7 @@ instead of spending about a second of a short run on them."""
 from __future__ import annotations
 
 import api.runs_worker  # noqa: F401 - numpy, scipy, the engine and solvers.solve
-import solvers.bound  # noqa: F401
-from solvers.bound_terms import warm_all
+import solvers.bound.lagrangian  # noqa: F401 - the bound's imports too
+from solvers.bound.kernels import warm_all
 
 warm_all()

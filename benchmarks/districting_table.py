@@ -27,8 +27,8 @@ from engine.evaluate import evaluate  # noqa: E402
 from engine.problem import build_problem  # noqa: E402
 from models import Scenario  # noqa: E402
 from models.options import SolveOptions  # noqa: E402
-from solvers.base import Clock  # noqa: E402
-from solvers.exact import solve_exact  # noqa: E402
+from solvers.clock import Clock  # noqa: E402
+from solvers.exact.hess import solve_exact  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data" / "districting" / "scenarios"
 

@@ -20,76 +20,10 @@ sys.path.insert(0, str(ROOT))
 from engine.evaluate import evaluate  # noqa: E402
 from engine.problem import build_problem  # noqa: E402
 from models import Scenario, SolveOptions  # noqa: E402
-from solvers.base import Clock  # noqa: E402
-from solvers.heuristic import solve_heuristic  # noqa: E402
-
-DATA = ROOT.parent / "shared/data/districting"
-
-
-def graph_scenario(path: Path, k: int, tol: float = 0.05, potential: str = "UPOP", name: str | None = None) -> dict:
-    """A two-measure scenario from an MGGG dual graph: workload = TOTPOP/1000, potential =
-    another column (+1 so no unit is zero)."""
-    g = json.loads(path.read_text())
-    nodes = g["nodes"]
-    missing = [nd.get("id") for nd in nodes if potential not in nd]
-    if missing:  # a silent 0 would turn the potential into a count of units
-        raise KeyError(f"{path.name}: column {potential} missing on {len(missing)} nodes")
-    units = []
-    for nd in nodes:
-        lat = nd.get("C_Y", nd.get("INTPTLAT10"))
-        lon = nd.get("C_X", nd.get("INTPTLON10"))
-        units.append(
-            {
-                "id": str(nd.get("GEOID10", nd["id"])),
-                "lat": float(lat),
-                "lon": float(lon),
-                "workload": float(nd["TOTPOP"]) / 1000.0,
-                "potential": float(nd[potential]) / 1000.0 + 0.1,
-            }
-        )
-    edges = set()
-    for i, nbrs in enumerate(g["adjacency"]):
-        for e in nbrs:
-            j = e["id"]
-            if i != j:
-                edges.add((min(i, j), max(i, j)))
-    adjacency = [[units[i]["id"], units[j]["id"]] for i, j in sorted(edges)]
-    return {
-        "name": name or path.stem,
-        "units": units,
-        "adjacency": adjacency,
-        "territories": k,
-        "balance": [{"measure": "workload", "tolerance": tol}, {"measure": "potential", "tolerance": tol}],
-        "contiguity": True,
-        "objective": {"distance_power": 1},
-    }
-
-
-def synthetic_scenario(n: int, k: int, seed: int = 0, tol: float = 0.05, clusters: int = 12) -> dict:
-    """Clustered customers around a few towns; workload from visit tiers, lognormal potential."""
-    rng = np.random.default_rng(seed)
-    centers = np.column_stack([rng.uniform(45.0, 50.0, clusters), rng.uniform(2.0, 10.0, clusters)])
-    sizes = rng.dirichlet(np.ones(clusters) * 2.0)
-    which = rng.choice(clusters, size=n, p=sizes)
-    spread = rng.uniform(0.05, 0.6, clusters)
-    lat = centers[which, 0] + rng.normal(0, 1, n) * spread[which]
-    lon = centers[which, 1] + rng.normal(0, 1, n) * spread[which] * 1.4
-    lat = np.clip(lat, -89.0, 89.0)
-    tiers = np.array([1.0, 2.0, 4.0, 8.0])
-    workload = rng.choice(tiers, size=n, p=[0.5, 0.3, 0.15, 0.05])
-    potential = rng.lognormal(mean=3.0, sigma=1.0, size=n)
-    units = [
-        {"id": f"c{i}", "lat": float(lat[i]), "lon": float(lon[i]), "workload": float(workload[i]), "potential": float(potential[i])}
-        for i in range(n)
-    ]
-    return {
-        "name": f"synthetic n={n} k={k}",
-        "units": units,
-        "territories": k,
-        "balance": [{"measure": "workload", "tolerance": tol}, {"measure": "potential", "tolerance": tol}],
-        "contiguity": True,
-        "objective": {"distance_power": 1},
-    }
+from solvers.clock import Clock  # noqa: E402
+from solvers.heuristic.solve import solve_heuristic  # noqa: E402
+from tests.instances import DISTRICTING as DATA  # noqa: E402
+from tests.instances import graph_scenario, synthetic_scenario  # noqa: E402
 
 
 def run(problem, time_limit: float, seed: int = 0, method: str = "heuristic"):

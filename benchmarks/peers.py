@@ -26,9 +26,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from data_customers import us_places  # noqa: E402
+from tests.instances.customers import us_places  # noqa: E402
 from engine.evaluate import evaluate  # noqa: E402
 from engine.geo import project_km  # noqa: E402
 from engine.problem import build_problem  # noqa: E402

@@ -30,77 +30,14 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from engine.contiguity import territory_components  # noqa: E402
 from engine.evaluate import evaluate  # noqa: E402
 from engine.problem import build_problem  # noqa: E402
 from models import Scenario, SolveOptions  # noqa: E402
 from solvers.solve import solve  # noqa: E402
 from solvers.sweep import frontier, sweep  # noqa: E402
+from tests.instances.realignment import county_realignment, perturb  # noqa: E402
 
-DATA = REPO.parent / "shared" / "data" / "districting" / "county"
 TOLERANCES = [0.25, 0.2, 0.15, 0.1, 0.075, 0.05, 0.03, 0.01]
-
-
-def county_scenario(state: str, k: int, tol: float, current: list[str] | None = None, minimize="compactness") -> dict:
-    g = json.loads((DATA / f"county{state}.json").read_text())
-    nodes = g["nodes"]
-    ids = [str(nd["GEOID10"]) for nd in nodes]
-    units = []
-    for i, nd in enumerate(nodes):
-        u = {"id": ids[i], "name": nd.get("NAME10"), "lat": float(nd["C_Y"]), "lon": float(nd["C_X"]),
-             "workload": float(nd["TOTPOP"])}
-        if current is not None:
-            u["current"] = current[i]
-        units.append(u)
-    edges = sorted({(min(i, e["id"]), max(i, e["id"])) for i, nbrs in enumerate(g["adjacency"]) for e in nbrs if e["id"] != i})
-    return {"name": f"county{state} k={k}", "units": units, "adjacency": [[ids[a], ids[b]] for a, b in edges],
-            "territories": k, "balance": [{"measure": "workload", "tolerance": tol}],
-            "objective": {"minimize": minimize}}
-
-
-def perturb(problem, labels: np.ndarray, target: float, seed: int) -> np.ndarray:
-    """Move boundary units between neighbouring territories, keeping both contiguous, until
-    one territory is about +target and another about -target of the mean."""
-    rng = np.random.default_rng(seed)
-    labels = labels.copy()
-    k, w = problem.k, problem.weights
-    mean = w.sum() / k
-    adj = problem.adj.tocsr()
-
-    def dev(lab):
-        return np.bincount(lab, weights=w, minlength=k) / mean - 1
-
-    def moves(grow: int | None, shrink: int | None):
-        d = dev(labels)
-        out = []
-        for u in range(problem.n):
-            a = labels[u]
-            for b in set(labels[adj.indices[adj.indptr[u]:adj.indptr[u + 1]]].tolist()) - {a}:
-                if (grow is not None and b != grow) or (shrink is not None and a != shrink):
-                    continue
-                if d[b] + w[u] / mean > target or d[a] - w[u] / mean < -target:
-                    continue
-                lab = labels.copy()
-                lab[u] = b
-                if territory_components(problem.adj, lab, k)[a] == 1:
-                    out.append((u, b))
-        return out
-
-    grow = int(rng.integers(k))
-    while dev(labels)[grow] < target - 0.01:
-        cand = moves(grow, None)
-        if not cand:
-            break
-        u, b = cand[int(rng.integers(len(cand)))]
-        labels[u] = b
-    shrink = int(np.argsort(dev(labels))[1]) if k > 2 else int(np.argmin(dev(labels)))
-    while dev(labels)[shrink] > -(target - 0.01):
-        cand = [(u, b) for u, b in moves(None, shrink) if b != grow]
-        if not cand:
-            break
-        u, b = cand[int(rng.integers(len(cand)))]
-        labels[u] = b
-    return labels
 
 
 def main() -> None:
@@ -120,14 +57,14 @@ def main() -> None:
         print(s, flush=True)
         lines.append(s)
 
-    base = build_problem(Scenario.model_validate(county_scenario(args.state, args.k, 0.05)))
+    base = build_problem(Scenario.model_validate(county_realignment(args.state, args.k, 0.05)))
     t0 = time.monotonic()
     balanced = solve(base, SolveOptions(method="heuristic", time_limit_s=30, seed=args.seed))
     assert balanced.result.status in ("optimal", "feasible"), balanced.result.message
     perturbed = perturb(base, balanced.result.labels, 0.25, args.seed)
     tids = base.territory_ids
     current = [tids[t] for t in perturbed]
-    sc = county_scenario(args.state, args.k, 0.05, current=current, minimize="moved")
+    sc = county_realignment(args.state, args.k, 0.05, current=current, minimize="moved")
     problem = build_problem(Scenario.model_validate(sc))
     ev0 = evaluate(problem, np.array([problem.territory_ids.index(c) for c in current]))
     devs = ev0.deviation[:, 0]

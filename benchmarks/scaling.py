@@ -22,7 +22,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
 
 PLAN = {1000: (20, 60), 5000: (20, 60), 20000: (100, 60), 100000: (500, 600)}
 
@@ -30,7 +29,7 @@ PLAN = {1000: (20, 60), 5000: (20, 60), 20000: (100, 60), 100000: (500, 600)}
 def one(n: int, k: int, tl: float) -> dict:
     import numpy as np
 
-    from data_customers import customers_around_places, us_places
+    from tests.instances.customers import customers_around_places, us_places
     from engine.problem import build_problem
     from models import Scenario, SolveOptions
     from solvers.solve import solve

@@ -24,7 +24,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
 
 RESULTS = ROOT / "benchmarks/results"
 CACHE = RESULTS / "two_measure_exact.json"
@@ -44,7 +43,8 @@ INSTANCES = [
 
 
 def scenario(fips: str, k: int, tol_potential: float) -> dict:
-    from heuristic_bench import DATA, graph_scenario
+    from tests.instances import DISTRICTING as DATA
+    from tests.instances import graph_scenario
 
     path = DATA / f"county/county{fips}.json"
     first = json.loads(path.read_text())["nodes"][0]

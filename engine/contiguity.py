@@ -1,6 +1,10 @@
-"""Is each territory connected in the adjacency graph? O(n + m) for all territories at once."""
+"""Is each territory connected in the adjacency graph (O(n + m) for all territories at once),
+and which connected pieces does a set of units fall into."""
 
 from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -22,11 +26,28 @@ def territory_components(adj: sp.csr_matrix, labels: np.ndarray, k: int) -> np.n
     return pieces
 
 
-def pieces_of(adj: sp.csr_matrix, members: np.ndarray) -> list[np.ndarray]:
-    """The connected pieces of the subgraph induced by `members` (unit indices), largest first."""
-    members = np.asarray(members)
-    sub = adj[members][:, members]
-    c, comp = connected_components(sub, directed=False)
-    out = [members[comp == p] for p in range(c)]
-    out.sort(key=len, reverse=True)
-    return out
+def connected_pieces(neighbours: Sequence[np.ndarray], members: Iterable[int], n: int) -> list[np.ndarray]:
+    """The connected pieces of the units `members` (of n) in the graph whose neighbour lists
+    are `neighbours`: in the order of each piece's first unit in `members`, each piece in
+    breadth-first order from that unit. Exact models cut disconnected territories with it,
+    and the order makes their cuts, and so their runs, repeatable."""
+    members = [int(u) for u in members]
+    inside = np.zeros(n, dtype=bool)
+    inside[members] = True
+    seen = np.zeros(n, dtype=bool)
+    pieces = []
+    for start in members:
+        if seen[start]:
+            continue
+        piece = [start]
+        seen[start] = True
+        queue = deque([start])
+        while queue:
+            u = queue.popleft()
+            for v in neighbours[u]:
+                if inside[v] and not seen[v]:
+                    seen[v] = True
+                    piece.append(int(v))
+                    queue.append(v)
+        pieces.append(np.array(piece, dtype=np.int64))
+    return pieces

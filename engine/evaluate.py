@@ -14,6 +14,7 @@ import numpy as np
 from engine.contiguity import territory_components
 from engine.geo import haversine_km
 from engine.problem import Problem
+from engine.tolerance import exceeds, falls_short
 
 # Centers are chosen among at most this many members nearest the territory's weighted
 # centroid; territories this large have a flat cost around their median.
@@ -22,7 +23,6 @@ _BLOCK = 2048
 # From this many member-candidate pairs the costs are summed by a compiled loop
 # (engine.center_costs); below it NumPy's blocks are as quick and spare a process numba's import.
 _COMPILED_PAIRS = 100_000
-_REL_TOL = 1e-9
 
 
 @dataclass(frozen=True, eq=False)
@@ -141,11 +141,9 @@ def evaluate(problem: Problem, labels, centers=None, rep_of_territory=None) -> E
     for r in np.flatnonzero(problem.balanced):
         name = problem.measure_names[r]
         lo, hi = problem.lower[r], problem.upper[r]
-        slack_lo = _REL_TOL * max(abs(lo), 1.0)
-        slack_hi = _REL_TOL * max(abs(hi), 1.0) if np.isfinite(hi) else 0.0
         for t in range(k):
             v = totals[t, r]
-            if v < lo - slack_lo or v > hi + slack_hi:
+            if falls_short(v, lo) or exceeds(v, hi):
                 violations.append(
                     f"balance: territory {problem.territory_ids[t]} has {name} {v:,.6g}, "
                     f"outside [{lo:,.6g}, {hi:,.6g}]"
@@ -181,12 +179,12 @@ def evaluate(problem: Problem, labels, centers=None, rep_of_territory=None) -> E
 
     has_current = problem.current >= 0
     moved = has_current & (labels != problem.current)
-    if problem.max_moved_share is not None and has_current.any():
+    cap = problem.moved_cap
+    if cap is not None and moved.sum() > cap:
         share = moved.sum() / has_current.sum()
-        if share > problem.max_moved_share + 1e-12:
-            violations.append(
-                f"disruption: {share:.1%} of units move, more than max_moved_share {problem.max_moved_share:.1%}"
-            )
+        violations.append(
+            f"disruption: {share:.1%} of units move, more than max_moved_share {problem.max_moved_share:.1%}"
+        )
 
     if rep_of_territory is not None and problem.rep_centric:
         home = rep_of_territory[labels]
@@ -194,7 +192,7 @@ def evaluate(problem: Problem, labels, centers=None, rep_of_territory=None) -> E
     else:
         valid = centers >= 0
         center_of_unit = np.where(valid[labels], centers[labels], 0)
-        unit_distance = _distances_to_centers(problem, center_of_unit)
+        unit_distance = problem.distances(np.arange(n), center_of_unit)
         unit_distance[~valid[labels]] = 0.0
     unit_cost = problem.weights * unit_distance**problem.distance_power
     compactness = float(unit_cost.sum())
@@ -222,13 +220,6 @@ def evaluate(problem: Problem, labels, centers=None, rep_of_territory=None) -> E
     )
 
 
-def _distances_to_centers(problem: Problem, center_of_unit: np.ndarray) -> np.ndarray:
-    idx = np.arange(problem.n)
-    if problem.explicit_distances is not None:
-        return problem.explicit_distances[idx, center_of_unit].astype(float)
-    return haversine_km(problem.lat, problem.lon, problem.lat[center_of_unit], problem.lon[center_of_unit])
-
-
 def _rep_violations(problem: Problem, labels: np.ndarray, totals: np.ndarray, rep_of_territory: np.ndarray,
                     unserved: np.ndarray) -> list[str]:
     out = []
@@ -241,7 +232,7 @@ def _rep_violations(problem: Problem, labels: np.ndarray, totals: np.ndarray, re
             f"of territory {problem.territory_ids[t]} lacks it"
         )
     cap = problem.rep_capacity[rep_of_territory]  # (k, m)
-    over = np.argwhere(totals > cap * (1 + 1e-9))
+    over = np.argwhere(exceeds(totals, cap))
     for t, r in over[:20]:
         out.append(
             f"capacity: rep {problem.rep_ids[rep_of_territory[t]]} of territory {problem.territory_ids[t]} has "

@@ -7,6 +7,7 @@ attributes in sorted order. `lower`/`upper` bound each territory's total per mea
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -14,7 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from engine import adjacency as adjacency_mod
-from engine.geo import haversine_km, unit_vectors
+from engine.geo import EARTH_RADIUS_KM, haversine_km, unit_vectors
 from models import Scenario
 
 
@@ -54,6 +55,14 @@ class Problem:
     frozen: np.ndarray = field(default=None)  # (k,) bool: the territory keeps exactly its current units
     minimize: str = "compactness"  # or "moved": fewest moved units first, compactness breaks ties
     skill_penalty: float | None = None  # None: skills are hard; else the cost of each unserved skill
+
+    def __getstate__(self) -> dict:
+        """Pickled without the cached derived arrays (the bound's child process gets the
+        problem through a pipe; it derives what it needs itself)."""
+        state = self.__dict__.copy()
+        for cached in ("unit_xyz", "neighbour_lists", "_trig"):
+            state.pop(cached, None)
+        return state
 
     @property
     def soft_skills(self) -> bool:
@@ -100,6 +109,21 @@ class Problem:
         """(n, 3) the units on the unit sphere (engine.geo.unit_vectors)."""
         return unit_vectors(self.lat, self.lon)
 
+    @cached_property
+    def neighbour_lists(self) -> list[np.ndarray]:
+        """Each unit's neighbours in the adjacency graph (views into the CSR matrix)."""
+        adj = self.adj.tocsr()
+        return [adj.indices[adj.indptr[i] : adj.indptr[i + 1]] for i in range(self.n)]
+
+    @property
+    def moved_cap(self) -> int | None:
+        """The most units with a current territory that may move (max_moved_share of them,
+        rounded down); None without a cap or a current alignment."""
+        n_current = int((self.current >= 0).sum()) if self.current is not None else 0
+        if self.max_moved_share is None or n_current == 0:
+            return None
+        return int(np.floor(self.max_moved_share * n_current + 1e-9))
+
     @property
     def weights(self) -> np.ndarray:
         """Objective weights w_i: the workload."""
@@ -112,20 +136,35 @@ class Problem:
         return self.measures.sum(axis=1) / self.k
 
     # -- distances -------------------------------------------------------------------
+    # The one place that chooses between an explicit matrix (road km or minutes) and
+    # great-circle distances: every solver and the evaluator measure through these.
+    def distances(self, i, j) -> np.ndarray:
+        """Distances between units i and j (index arrays or ints, broadcast like numpy)."""
+        if self.explicit_distances is not None:
+            return np.asarray(self.explicit_distances[i, j], dtype=float)
+        return haversine_km(self.lat[i], self.lon[i], self.lat[j], self.lon[j])
+
+    def distance(self, i: int, j: int) -> float:
+        """The distance between units i and j as a Python float, without numpy's per-call
+        overhead (the heuristic's per-move costs); the same value as `distances`."""
+        if self.explicit_distances is not None:
+            return float(self.explicit_distances[i, j])
+        rlat, rlon, coslat = self._trig
+        a = math.sin((rlat[j] - rlat[i]) / 2) ** 2 + coslat[i] * coslat[j] * math.sin((rlon[j] - rlon[i]) / 2) ** 2
+        return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(min(max(a, 0.0), 1.0)))
+
+    @cached_property
+    def _trig(self) -> tuple[list[float], list[float], list[float]]:
+        """Latitudes and longitudes in radians and the cosines of the latitudes, as lists."""
+        return np.radians(self.lat).tolist(), np.radians(self.lon).tolist(), np.cos(np.radians(self.lat)).tolist()
+
     def dist_from(self, j: int, idx: np.ndarray | None = None) -> np.ndarray:
         """Distances from unit j to units idx (all units when None)."""
-        if self.explicit_distances is not None:
-            row = self.explicit_distances[j]
-            return row if idx is None else row[idx]
-        if idx is None:
-            return haversine_km(self.lat[j], self.lon[j], self.lat, self.lon)
-        return haversine_km(self.lat[j], self.lon[j], self.lat[idx], self.lon[idx])
+        return self.distances(j, slice(None) if idx is None else idx)
 
     def dist_block(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """Distance matrix between units `rows` and units `cols`, shape (len(rows), len(cols))."""
-        if self.explicit_distances is not None:
-            return self.explicit_distances[np.ix_(rows, cols)]
-        return haversine_km(self.lat[rows][:, None], self.lon[rows][:, None], self.lat[cols][None, :], self.lon[cols][None, :])
+        return self.distances(np.asarray(rows)[:, None], np.asarray(cols)[None, :])
 
     def dist_matrix(self) -> np.ndarray:
         """Dense n x n distances; only for small problems (exact solvers)."""

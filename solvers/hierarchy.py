@@ -14,7 +14,8 @@ import numpy as np
 
 from engine.problem import Problem
 from models import SolveOptions
-from solvers.base import Clock, SolveResult
+from solvers.clock import Clock
+from solvers.result import SolveResult
 
 REGION_TIME_SHARE = 0.3
 

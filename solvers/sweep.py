@@ -11,8 +11,9 @@ import numpy as np
 from engine.evaluate import Evaluation
 from engine.problem import Problem
 from models import SolveOptions
-from solvers.base import ProgressCallback
-from solvers.solve import Outcome, solve
+from solvers.result import ProgressCallback
+from solvers.result import Outcome
+from solvers.solve import solve
 
 
 @dataclass(frozen=True, eq=False)

@@ -11,7 +11,7 @@ from api.cli import app as cli
 from api.settings import Settings
 from scenarios import repository
 from scenarios.db import current_revision
-from tests.conftest import grid_scenario
+from tests.instances import grid_scenario
 
 BASE = "/api/v1/scenarios"
 

@@ -5,7 +5,7 @@ import json
 from typer.testing import CliRunner
 
 from api.cli import app
-from tests.conftest import EXAMPLE, grid_scenario
+from tests.instances import EXAMPLE, grid_scenario
 
 runner = CliRunner()
 
@@ -56,7 +56,7 @@ def test_bad_method_is_an_input_error(tmp_path):
 
 
 def test_sweep_writes_the_frontier(tmp_path):
-    from tests.solvers.test_sweep import perturbed_grid
+    from tests.instances import perturbed_grid
 
     scenario = tmp_path / "s.json"
     scenario.write_text(json.dumps(perturbed_grid()))

@@ -6,9 +6,9 @@ import json
 from typer.testing import CliRunner
 
 from api.cli import app
-from tests.conftest import grid_scenario
+from tests.instances import grid_scenario
 from tests.engine.test_plan_report import island_scenario
-from tests.solvers.test_soft_skills import skill_grid
+from tests.instances import skill_grid
 
 runner = CliRunner()
 

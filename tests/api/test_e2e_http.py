@@ -24,7 +24,7 @@ from scenarios import repository
 from scenarios.db import make_engine, make_sessionmaker, upgrade
 from scenarios.tables import Run
 from tests.api.test_runs import API, long_points, small_grid
-from tests.conftest import REPO
+from tests.instances import REPO
 
 
 def _free_port() -> int:

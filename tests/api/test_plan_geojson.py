@@ -6,7 +6,7 @@ The plan's GeoJSON has each unit's polygon when the scenario gives one and its p
 from __future__ import annotations
 
 from tests.api.test_runs import API, _scenario, _submit, client, ended, wait_for  # noqa: F401 (client is a fixture)
-from tests.models.polygons import polygon_grid
+from tests.instances import polygon_grid
 
 
 def test_polygons_are_stored_returned_and_exported_points_otherwise(client):  # noqa: F811

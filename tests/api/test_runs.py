@@ -22,7 +22,7 @@ from api.runs_worker import WORKER_NICE
 from api.settings import Settings
 from scenarios import repository
 from scenarios.db import make_engine, make_sessionmaker, upgrade
-from tests.conftest import grid_scenario
+from tests.instances import grid_scenario
 
 API = "/api/v1"
 ACTIVE = ("queued", "running")

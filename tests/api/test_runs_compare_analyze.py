@@ -9,7 +9,7 @@ from api.app import create_app
 from api.settings import Settings
 from scenarios import repository
 from tests.api.test_runs import API, ended, small_grid, wait_for
-from tests.conftest import grid_scenario
+from tests.instances import grid_scenario
 
 
 @pytest.fixture(scope="module")

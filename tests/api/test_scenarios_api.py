@@ -14,7 +14,7 @@ from api.settings import Settings
 from engine.io import parse_scenario
 from models import ScenarioError
 from scenarios import repository
-from tests.conftest import grid_scenario
+from tests.instances import grid_scenario
 
 BASE = "/api/v1/scenarios"
 

@@ -7,7 +7,7 @@ from engine.contiguity import territory_components
 from engine.evaluate import evaluate
 from engine.io import parse_scenario
 from engine.problem import build_problem
-from tests.conftest import grid_scenario
+from tests.instances import grid_scenario
 
 
 def naive_pieces(adj, labels, k):

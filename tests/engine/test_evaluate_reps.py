@@ -8,7 +8,7 @@ from engine.evaluate import evaluate
 from engine.geo import haversine_km
 from engine.io import parse_scenario
 from engine.problem import build_problem
-from tests.conftest import grid_scenario
+from tests.instances import grid_scenario
 
 
 def two_reps(power=1) -> dict:

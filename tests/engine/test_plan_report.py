@@ -16,9 +16,9 @@ from engine.io import parse_scenario
 from engine.problem import build_problem
 from engine.report import plan_csv, plan_json, to_plan
 from models import Plan
-from tests.conftest import grid_scenario
+from tests.instances import grid_scenario
 from tests.engine.test_polygon_adjacency import SIDE, grid, square
-from tests.solvers.test_soft_skills import skill_grid
+from tests.instances import skill_grid
 
 
 def island_scenario() -> dict:

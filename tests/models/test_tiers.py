@@ -5,7 +5,7 @@ import pytest
 from engine.io import parse_scenario
 from engine.problem import build_problem
 from models import ScenarioError
-from tests.conftest import grid_scenario
+from tests.instances import grid_scenario
 
 
 def tiered(tiers: dict) -> dict:

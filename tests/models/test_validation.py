@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from api.cli import app
 from engine.io import parse_scenario
 from models import ScenarioError
-from tests.conftest import grid_scenario
+from tests.instances import grid_scenario
 
 
 def base() -> dict:

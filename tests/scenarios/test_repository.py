@@ -18,7 +18,7 @@ from models import ScenarioError
 from scenarios import repository as repo
 from scenarios.db import current_revision, make_engine, make_sessionmaker, upgrade
 from scenarios.tables import Base
-from tests.conftest import grid_scenario
+from tests.instances import grid_scenario
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from engine.report import to_plan
 from models import SolveOptions
 from solvers.hierarchy import region_problem
 from solvers.solve import solve
-from tests.conftest import grid_scenario
+from tests.instances import grid_scenario
 
 
 def test_regions_are_contiguous_balanced_and_nest_territories():

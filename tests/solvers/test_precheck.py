@@ -1,7 +1,7 @@
 from engine.io import parse_scenario
 from engine.problem import build_problem
 from solvers.precheck import infeasibility_reasons
-from tests.conftest import grid_scenario
+from tests.instances import grid_scenario
 
 
 def problem_of(data):

@@ -8,7 +8,7 @@ from engine.problem import build_problem
 from engine.report import to_plan
 from solvers.assign_reps import assign_reps
 from solvers.precheck import infeasibility_reasons
-from tests.conftest import grid_scenario
+from tests.instances import grid_scenario
 
 
 def scenario_with_reps():

@@ -7,8 +7,6 @@ hard skills are never broken by any method; prechecks and the rep assignment fol
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -22,50 +20,15 @@ from models import ScenarioError, SolveOptions
 from solvers.assign_reps import assign_reps
 from solvers.precheck import infeasibility_reasons
 from solvers.solve import solve
-from tests.conftest import grid_scenario
-
-
-def skill_grid(penalty: float | None, rows=2, cols=4, k=2, seed=0) -> dict:
-    """
-    rows x cols grid, k reps with homes spread along the grid, workloads 1..3, +-40 % balance.
-    Units 0-0 and the last unit need 'med'; only rep r1 (home at the far end from 0-0) has it,
-    so serving 0-0 by its nearest rep r0 costs a skill.
-    """
-    rng = np.random.default_rng(seed)
-    data = grid_scenario(rows, cols, k)
-    for u in data["units"]:
-        u["workload"] = float(rng.integers(1, 4))
-    data["units"][0]["skills"] = ["med"]
-    data["units"][-1]["skills"] = ["med"]
-    data["balance"] = [{"measure": "workload", "tolerance": 0.4}]
-    data["reps"] = [
-        {"id": f"r{t}", "lat": 40 + 0.1 * rng.uniform(0, rows - 1), "lon": -90 + 0.1 * (cols - 1) * t / max(k - 1, 1),
-         "skills": ["med"] if t == 1 else []}
-        for t in range(k)
-    ]
-    if penalty is not None:
-        data["skills"] = {"mode": "soft", "penalty": penalty}
-    return data
-
-
-def brute_force(problem):
-    """(best objective, best labels) over every plan the evaluator accepts."""
-    best = (np.inf, None)
-    for lab in itertools.product(range(problem.k), repeat=problem.n):
-        lab = np.array(lab)
-        if (territory_components(problem.adj, lab, problem.k) != 1).any():
-            continue
-        ev = evaluate(problem, lab)
-        if ev.feasible and ev.objective < best[0]:
-            best = (ev.objective, lab)
-    return best
+from tests.brute_force import brute_optimum
+from tests.instances import grid_scenario, skill_grid
 
 
 @pytest.mark.parametrize("penalty,seed,k", [(1.0, 0, 2), (30.0, 1, 2), (5.0, 2, 2), (3.0, 3, 3), (0.5, 4, 3)])
-def test_exact_soft_skill_optimum_equals_brute_force(penalty, seed, k):
+def test_exact_soft_skill_optimum_equals_brute_optimum(penalty, seed, k):
     problem = build_problem(parse_scenario(skill_grid(penalty, 2, 4, k, seed)))
     assert problem.soft_skills
-    best, _ = brute_force(problem)
+    best, _ = brute_optimum(problem)
     out = solve(problem, SolveOptions(method="exact", time_limit_s=30))
     assert out.result.status == "optimal", out.result.message
     assert out.result.objective == pytest.approx(best, rel=1e-9)
@@ -81,9 +44,9 @@ def test_a_cheap_penalty_changes_the_plan_and_a_dear_one_does_not():
     hard = build_problem(parse_scenario(skill_grid(None, seed=0)))
     cheap = build_problem(parse_scenario(skill_grid(1e-6, seed=0)))
     dear = build_problem(parse_scenario(skill_grid(1e9, seed=0)))
-    hard_best, _ = brute_force(hard)
-    cheap_best, cheap_lab = brute_force(cheap)
-    dear_best, dear_lab = brute_force(dear)
+    hard_best, _ = brute_optimum(hard)
+    cheap_best, cheap_lab = brute_optimum(cheap)
+    dear_best, dear_lab = brute_optimum(dear)
     assert cheap_best < hard_best - 1e-6
     assert len(evaluate(cheap, cheap_lab).unserved_skills(cheap)) >= 1
     assert evaluate(dear, dear_lab).unserved_skills(dear) == []

@@ -4,21 +4,7 @@ from engine.io import parse_scenario
 from engine.problem import build_problem
 from models import SolveOptions
 from solvers.sweep import frontier, sweep
-from tests.conftest import grid_scenario
-
-
-def perturbed_grid():
-    """
-    6x6 grid, 4 territories as quadrants, then the boundary column 2 of the top-left
-    quadrant moved into the top-right one: T1 has 6 units, T2 12, so T2 is +33 %.
-    """
-    data = grid_scenario(6, 6, 4)
-    for u in data["units"]:
-        r, c = map(int, u["id"].split("-"))
-        u["current"] = ["T1", "T2", "T3", "T4"][(r >= 3) * 2 + (c >= 3)]
-        if r < 3 and c == 2:
-            u["current"] = "T2"
-    return data
+from tests.instances import perturbed_grid
 
 
 def test_frontier_trades_balance_for_moves():

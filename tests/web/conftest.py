@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import REPO, api_key_for
+from tests.instances import REPO
 
 CHROMIUM = Path("/usr/bin/chromium")
 LEAFLET = REPO / "api" / "static" / "vendor" / "leaflet" / "leaflet.js"
@@ -27,6 +27,20 @@ ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-quic"]
 VIEWPORT = {"width": 1280, "height": 800}
+
+
+def api_key_for(db: Path, tenant: str) -> str:
+    """A key for `tenant` in the SQLite file `db`, migrated first (for servers started by tests)."""
+    from scenarios import repository
+    from scenarios.db import make_engine, make_sessionmaker, upgrade
+
+    engine = make_engine(f"sqlite:///{db}")
+    try:
+        upgrade(engine)
+        with make_sessionmaker(engine)() as session:
+            return repository.create_api_key(session, tenant_name=tenant).key
+    finally:
+        engine.dispose()
 
 
 @dataclass(frozen=True)

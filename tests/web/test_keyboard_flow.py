@@ -14,7 +14,7 @@ import re
 
 import pytest
 
-from tests.conftest import EXAMPLE
+from tests.instances import EXAMPLE
 from tests.web.conftest import CHROMIUM, LEAFLET
 
 if not CHROMIUM.exists():

@@ -13,7 +13,7 @@ import json
 
 import pytest
 
-from tests.conftest import EXAMPLE
+from tests.instances import EXAMPLE
 from tests.web.conftest import CHROMIUM, LEAFLET
 
 if not CHROMIUM.exists():

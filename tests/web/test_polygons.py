@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.models.polygons import polygon_grid
+from tests.instances import polygon_grid
 from tests.web.conftest import CHROMIUM, LEAFLET
 
 if not CHROMIUM.exists():

@@ -1,0 +1,69 @@
+"""The heuristic method as `solve()` runs it: the search, then its plan's lower bound.
+
+The bound runs beside the search in a child process at scale, or after it in the time it
+leaves (solvers.bound.schedule). A "fewest moved units" realignment is searched as a
+compactness problem whose moves cost more than any compactness difference (the heuristic
+knows no lexicographic objective), then evaluated as the problem it is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from engine.align import align_to_current
+from engine.evaluate import evaluate
+from engine.problem import Problem
+from models import SolveOptions
+from solvers.bound import schedule
+from solvers.clock import Clock
+from solvers.result import SolveResult
+
+# "Fewest moved units first" as a disruption weight that outweighs any compactness difference.
+MOVED_WEIGHT = 1e12
+
+
+def solve_heuristic_with_bound(problem: Problem, options: SolveOptions, clock: Clock,
+                               warm_start: np.ndarray | None = None, final: bool = False) -> SolveResult:
+    """The heuristic, then the Lagrangian bound. `final`: this is the answer (not a warm start),
+    so the bound may run beside the search, or use all the time the search left: the search
+    often converges well before the limit, and the bound stops by itself when its steps
+    converge."""
+    from solvers.heuristic import solve_heuristic
+
+    searched = problem
+    if problem.minimize == "moved" and (problem.current >= 0).any():
+        searched = problem.with_(minimize="compactness", disruption_weight=max(problem.disruption_weight, MOVED_WEIGHT))
+    side = schedule.start_beside(problem, options, clock) if final else None
+    if side is None and not problem.rep_centric:  # the bound runs here, after the search
+        schedule.warm_kernels_in_background()
+    budget = schedule.reserved_seconds(clock, beside=side is not None)
+    on_progress = clock.on_progress
+    if side is not None:  # better plans' objectives steer the child's steps
+        def on_progress(event, report=clock.on_progress):
+            side.offer(event.objective)
+            if report is not None:
+                report(event)
+    search_clock = Clock(max(clock.remaining() - budget, 0.5 * clock.remaining()), on_progress, clock.cancel)
+    try:
+        result = solve_heuristic(searched, options, search_clock, warm_start)
+    except BaseException:
+        if side is not None:
+            side.cancel()
+        raise
+    if searched is not problem and result.labels is not None:
+        labels = result.labels if problem.rep_centric else align_to_current(problem, result.labels)
+        ev = evaluate(problem, labels)
+        result = replace(result, objective=ev.objective if ev.feasible else result.objective, bound=None)
+    if side is not None:
+        if clock.cancelled() or result.status not in ("feasible", "no_solution"):
+            side.cancel()
+            return result
+        # a search that converged leaves the child its time; one cut by the clock stops it
+        b = side.finish(stop=result.stop_reason != "converged", wait_s=clock.remaining(), cancel=clock.cancel)
+        if b is not None:
+            return schedule.attach(result, clock, b)
+        if side.error:
+            result = replace(result, details={**result.details, "bound_error": side.error})
+    return schedule.bound_after(problem, result, clock, max(budget, clock.remaining()) if final else budget)
