@@ -10,10 +10,10 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from engine.geo import haversine_km
-from solvers.heuristic.state import Ctx
+from solvers.heuristic.instance import Instance
 
 
-def _allocate_seeds(ctx: Ctx, comp: np.ndarray, ncomp: int) -> np.ndarray:
+def _allocate_seeds(ctx: Instance, comp: np.ndarray, ncomp: int) -> np.ndarray:
     """Number of territories per connected component of the graph (largest remainder on
     workload share, at least one per component while k allows)."""
     k = ctx.k
@@ -39,7 +39,7 @@ def _allocate_seeds(ctx: Ctx, comp: np.ndarray, ncomp: int) -> np.ndarray:
     return alloc
 
 
-def seeds(ctx: Ctx, rng: np.random.Generator, lloyd: int = 3) -> np.ndarray:
+def seeds(ctx: Instance, rng: np.random.Generator, lloyd: int = 3) -> np.ndarray:
     """k seed units: locked units first (one per territory with locks), the rest by weighted
     k-means++ and a few Lloyd steps on projected coordinates. Returns seed unit per territory."""
     n, k = ctx.n, ctx.k
@@ -124,7 +124,7 @@ def seeds(ctx: Ctx, rng: np.random.Generator, lloyd: int = 3) -> np.ndarray:
     return seed
 
 
-def home_seeds(ctx: Ctx) -> np.ndarray:
+def home_seeds(ctx: Instance) -> np.ndarray:
     """Rep-centric seeds: per territory the unit nearest its rep's home that may join it (its
     locked unit nearest the home when it has locked units); territories with locks first."""
     k = ctx.k
@@ -145,7 +145,7 @@ def home_seeds(ctx: Ctx) -> np.ndarray:
     return seed
 
 
-def grow(ctx: Ctx, seed: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def grow(ctx: Instance, seed: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Balanced multi-source region growing: repeatedly the territory with the most room
     (largest remaining share of its targets) takes its frontier unit nearest its seed."""
     n, k = ctx.n, ctx.k
@@ -219,7 +219,7 @@ def grow(ctx: Ctx, seed: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return labels
 
 
-def repair_contiguity(ctx: Ctx, labels: np.ndarray) -> np.ndarray:
+def repair_contiguity(ctx: Instance, labels: np.ndarray) -> np.ndarray:
     """Keep each territory's main piece (most workload, then most locked units) and
     dissolve the other pieces into adjacent territories by flooding from assigned units.
     Pieces holding locked units of their own territory are kept."""
@@ -293,7 +293,7 @@ def repair_contiguity(ctx: Ctx, labels: np.ndarray) -> np.ndarray:
     return labels
 
 
-def _path_between(ctx: Ctx, labels: np.ndarray, comp: np.ndarray, src: int, dst: int, t: int) -> list[int]:
+def _path_between(ctx: Instance, labels: np.ndarray, comp: np.ndarray, src: int, dst: int, t: int) -> list[int]:
     """Fewest-hop path from piece `src` to piece `dst` through units not locked elsewhere;
     returns the inner units of the path (empty when none)."""
     ip, ix, locks = ctx.ip, ctx.ix, ctx.locks
@@ -319,7 +319,7 @@ def _path_between(ctx: Ctx, labels: np.ndarray, comp: np.ndarray, src: int, dst:
     return []
 
 
-def repair_rules(ctx: Ctx, labels: np.ndarray, rounds: int = 4) -> np.ndarray:
+def repair_rules(ctx: Instance, labels: np.ndarray, rounds: int = 4) -> np.ndarray:
     """Move units out of territories they may not join (hard skills, frozen territories): each
     such unit joins the nearest (fewest hops) territory it may join, together with the units on
     the path there, when they may join it too and are not locked; contiguity is then repaired.

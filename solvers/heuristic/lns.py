@@ -22,7 +22,8 @@ from itertools import permutations
 import numpy as np
 
 from solvers.clock import Clock
-from solvers.heuristic.state import Ctx, State
+from solvers.heuristic.instance import Instance
+from solvers.heuristic.state import State
 
 MAX_UNITS = 100  # largest union re-optimized (the model has m x candidates binaries)
 ALL_CENTERS_UNITS = 20  # up to this size every unit may be a center
@@ -31,7 +32,7 @@ NODE_LIMIT = 400
 SUB_TIME_S = 10.0  # safety net per sub-problem; the node limit is what normally stops it
 
 
-def applicable(c: Ctx) -> bool:
+def applicable(c: Instance) -> bool:
     """The sub-model is the plain Hess model: no reps' homes, disruption or frozen territories."""
     return (not c.fixed and c.lam == 0.0 and c.move_cap is None and not c.frozen.any()
             and c.problem.minimize == "compactness")

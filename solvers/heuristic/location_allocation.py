@@ -23,11 +23,11 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from engine.geo import project_km
-from solvers.heuristic.state import Ctx
+from solvers.heuristic.instance import Instance
 
 
 
-def candidate_territories(ctx: Ctx, n_cand: int, centers: np.ndarray | None = None) -> np.ndarray:
+def candidate_territories(ctx: Instance, n_cand: int, centers: np.ndarray | None = None) -> np.ndarray:
     """(n, L) nearest allowed territories per unit (by projected distance to the rep's home,
     or to the territory's center unit when `centers` is given), -1 padded; a locked unit has
     its lock only. Units with the same skill needs share one KD-tree."""
@@ -64,7 +64,7 @@ def candidate_territories(ctx: Ctx, n_cand: int, centers: np.ndarray | None = No
     return cand
 
 
-def balanced_assignment(ctx: Ctx, n_cand: int = 64, centers: np.ndarray | None = None) -> np.ndarray:
+def balanced_assignment(ctx: Instance, n_cand: int = 64, centers: np.ndarray | None = None) -> np.ndarray:
     """Labels of the cheapest assignment of units to their candidate territories in which
     every territory takes its target load: a transportation problem (units supply their
     normalized load, territories demand their target) solved as a min-cost flow. Loads above
@@ -123,7 +123,7 @@ LLOYD_ROUNDS, LLOYD_ROUNDS_AT_SCALE = 8, 40
 LLOYD_WIDE_ROUNDS, LLOYD_CAND_WIDE, LLOYD_CAND = 2, 64, 16
 
 
-def capacitated_lloyd(ctx: Ctx, centers: np.ndarray, stop=None, at_scale: bool = False, rounds: int | None = None,
+def capacitated_lloyd(ctx: Instance, centers: np.ndarray, stop=None, at_scale: bool = False, rounds: int | None = None,
                       wide_rounds: int = LLOYD_WIDE_ROUNDS) -> np.ndarray:
     """Location-allocation from seed centers (a unit per territory): the cheapest balanced
     assignment to the centers (balanced_assignment), each territory re-centered at its best
@@ -180,7 +180,7 @@ _LP_CAND = 8
 _BAND = 0.5  # the LP keeps each total within this share of its band around the target
 
 
-def _assignment_lp(ctx: Ctx, centers: np.ndarray) -> np.ndarray | None:
+def _assignment_lp(ctx: Instance, centers: np.ndarray) -> np.ndarray | None:
     """Several balanced measures: the cheapest assignment to the centers' territories (each
     unit among its _LP_CAND nearest) with every measure within its bounds, as an LP (GLOP
     through OR-Tools); a bound it cannot meet costs a penalty per unit of relative shortfall,

@@ -54,7 +54,8 @@ from solvers.heuristic.construct import grow, repair_contiguity, repair_rules, s
 from solvers.heuristic.lns import applicable
 from solvers.heuristic.location_allocation import capacitated_lloyd
 from solvers.heuristic.recom import recom_pair
-from solvers.heuristic.state import Ctx, State
+from solvers.heuristic.instance import Instance
+from solvers.heuristic.state import State
 
 _REPORT_EVERY_S = 0.3
 SPLIT_MIN_UNITS = 10_000
@@ -90,7 +91,7 @@ class _Search:
     def __init__(self, problem: Problem, options: SolveOptions, clock: Clock) -> None:
         self.problem = problem
         self.clock = clock
-        self.ctx = Ctx(problem)
+        self.ctx = Instance(problem)
         self.rng = np.random.default_rng(options.seed)
         self.seed = options.seed
         self.best_feasible: tuple[float, np.ndarray] | None = None
@@ -563,7 +564,7 @@ def solve_heuristic(
     return _finish(problem, clock, labels, search, "time_limit" if search.timed_out else "converged")
 
 
-def _repaired(ctx: Ctx, labels: np.ndarray) -> np.ndarray | None:
+def _repaired(ctx: Instance, labels: np.ndarray) -> np.ndarray | None:
     """A start's labels with contiguity and the territory rules repaired; None when a
     territory ends up empty."""
     if ctx.contiguity:
@@ -572,7 +573,7 @@ def _repaired(ctx: Ctx, labels: np.ndarray) -> np.ndarray | None:
     return labels if np.bincount(labels, minlength=ctx.k).min() > 0 else None
 
 
-def _construct(ctx: Ctx, rng: np.random.Generator, seen: set, allocate: bool, stop=None) -> np.ndarray:
+def _construct(ctx: Instance, rng: np.random.Generator, seen: set, allocate: bool, stop=None) -> np.ndarray:
     """A start from k-means++ seeds: with `allocate`, location-allocation from them
     (heuristic_price.capacitated_lloyd), unless it repeats an earlier start (`seen`);
     otherwise region growing from them.

@@ -15,10 +15,10 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components, depth_first_order, minimum_spanning_tree
 
 from solvers.clock import Clock
-from solvers.heuristic.state import Ctx
+from solvers.heuristic.instance import Instance
 
 
-def recursive_split(ctx: Ctx, rng: np.random.Generator, clock: Clock, n_trees: int = 6) -> np.ndarray | None:
+def recursive_split(ctx: Instance, rng: np.random.Generator, clock: Clock, n_trees: int = 6) -> np.ndarray | None:
     """Labels 0..k-1 (every part connected), or None when the graph is disconnected or the
     clock stops."""
     n, k = ctx.n, ctx.k
@@ -41,7 +41,7 @@ def recursive_split(ctx: Ctx, rng: np.random.Generator, clock: Clock, n_trees: i
     return labels
 
 
-def _split(ctx: Ctx, adj: sp.csr_matrix, M: np.ndarray, k1: int, k2: int, rng, n_trees: int) -> np.ndarray:
+def _split(ctx: Instance, adj: sp.csr_matrix, M: np.ndarray, k1: int, k2: int, rng, n_trees: int) -> np.ndarray:
     m = len(M)
     sub = adj[M][:, M].tocoo()
     keep = sub.row < sub.col

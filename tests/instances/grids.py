@@ -71,18 +71,18 @@ def perturbed_grid():
 REP_GRID_SIDE = 14
 
 
-def rep_grid(seed=0, k=4, **extra) -> dict:
+def rep_grid(seed=0, k=4, side=REP_GRID_SIDE, **extra) -> dict:
     """
-    14 x 14 grid (196 units, above the exact model's 150), random workloads 1..3, +-15 %
-    workload balance, k reps with homes in the k quadrants-ish; current alignment in vertical
-    stripes; 3 units need 'med' and only rep r0 has it.
+    side x side grid (14 x 14: 196 units, above the exact model's 150), random workloads 1..3,
+    +-15 % workload balance, k reps with homes in the k quadrants-ish; current alignment in
+    vertical stripes; 3 units need 'med' and only rep r0 has it.
     """
     rng = np.random.default_rng(seed)
-    data = grid_scenario(REP_GRID_SIDE, REP_GRID_SIDE, k)
+    data = grid_scenario(side, side, k)
     for u in data["units"]:
         r, c = map(int, u["id"].split("-"))
         u["workload"] = float(rng.integers(1, 4))
-        u["current"] = f"T{c * k // REP_GRID_SIDE + 1}"
+        u["current"] = f"T{c * k // side + 1}"
     data["balance"] = [{"measure": "workload", "tolerance": 0.15}]
     corners = [(0.3, 0.3), (0.3, 1.0), (1.0, 0.3), (1.0, 1.0), (0.65, 0.65)]
     data["reps"] = [

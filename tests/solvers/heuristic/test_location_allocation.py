@@ -13,7 +13,7 @@ from engine.io import parse_scenario
 from engine.problem import build_problem
 from models import SolveOptions
 from solvers.heuristic.location_allocation import balanced_assignment, candidate_territories
-from solvers.heuristic.state import Ctx
+from solvers.heuristic.instance import Instance
 from solvers.solve import solve
 from tests.instances import rep_customers, rep_grid
 
@@ -33,14 +33,14 @@ def skilled_grid(seed: int, k: int = 4, share: float = 0.05) -> dict:
     return data
 
 
-def _totals(ctx: Ctx, labels: np.ndarray) -> np.ndarray:
+def _totals(ctx: Instance, labels: np.ndarray) -> np.ndarray:
     return np.column_stack([np.bincount(labels, weights=ctx.A[:, b], minlength=ctx.k) for b in range(ctx.nb)])
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_assignment_serves_hard_skills_and_balances(seed):
     problem = build_problem(parse_scenario(skilled_grid(seed)))
-    ctx = Ctx(problem)
+    ctx = Instance(problem)
     assert ctx.hard_skills and ctx.unit_skills.any()
     labels = balanced_assignment(ctx)
     assert ctx.can_join(np.arange(ctx.n), labels).all()
@@ -53,7 +53,7 @@ def test_candidates_hold_only_allowed_territories_and_locks():
     data = skilled_grid(0)
     data["units"][50]["lock"] = "T2"
     problem = build_problem(parse_scenario(data))
-    ctx = Ctx(problem)
+    ctx = Instance(problem)
     cand = candidate_territories(ctx, n_cand=3)
     i = np.repeat(np.arange(ctx.n), cand.shape[1]).reshape(cand.shape)
     ok = cand >= 0
@@ -67,7 +67,7 @@ def test_assignment_keeps_a_rep_within_capacity():
     mean = sum(u["workload"] for u in data["units"]) / len(data["reps"])
     data["reps"][1]["capacity"] = {"workload": round(0.88 * mean, 1)}
     problem = build_problem(parse_scenario(data))
-    ctx = Ctx(problem)
+    ctx = Instance(problem)
     labels = balanced_assignment(ctx)
     t = int(np.flatnonzero(problem.rep_of_territories() == 1)[0])
     tot = _totals(ctx, labels)

@@ -185,12 +185,12 @@ def test_location_allocation_start_is_balanced_and_repeatable(measures):
     labels for the same centers."""
     from solvers.heuristic.construct import seeds
     from solvers.heuristic.location_allocation import capacitated_lloyd
-    from solvers.heuristic.state import Ctx
+    from solvers.heuristic.instance import Instance
 
     sc = points_scenario(300, 6, seed=3, tol=0.10)
     if measures == 1:
         sc["balance"] = sc["balance"][:1]
-    ctx = Ctx(build_problem(Scenario.model_validate(sc)))
+    ctx = Instance(build_problem(Scenario.model_validate(sc)))
     s = seeds(ctx, np.random.default_rng(0))
     labels = capacitated_lloyd(ctx, s)
     assert np.array_equal(labels, capacitated_lloyd(ctx, s))
