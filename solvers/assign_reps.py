@@ -22,6 +22,7 @@ from scipy.optimize import linear_sum_assignment
 from engine.evaluate import Evaluation
 from engine.geo import haversine_km
 from engine.problem import Problem
+from engine.tolerance import exceeds
 
 _FORBIDDEN = 1e18
 _BLOCK = 4096
@@ -52,7 +53,7 @@ def territory_of_reps(problem: Problem) -> np.ndarray:
 def eligibility(problem: Problem, ev: Evaluation) -> np.ndarray:
     """(r, k) True where rep r may serve designed territory d (skills when hard, capacity, locks)."""
     need = territory_needs(problem, ev.labels)
-    ok = (ev.totals[None, :, :] <= problem.rep_capacity[:, None, :] * (1 + 1e-9)).all(axis=2)
+    ok = ~exceeds(ev.totals[None, :, :], problem.rep_capacity[:, None, :]).any(axis=2)
     if not problem.soft_skills:
         ok &= (need[None, :] & ~problem.rep_skills[:, None]) == 0
     pinned = np.where(problem.locks >= 0, problem.locks, -1)

@@ -10,6 +10,7 @@ import numpy as np
 
 from engine.adjacency import components
 from engine.problem import Problem
+from engine.tolerance import exceeds, falls_short, slack
 
 
 def infeasibility_reasons(problem: Problem) -> list[str]:
@@ -35,7 +36,7 @@ def _unit_too_large(problem: Problem) -> list[str]:
     out = []
     for r in np.flatnonzero(problem.balanced):
         a, hi = problem.measures[r], problem.upper[r]
-        big = np.flatnonzero(a > hi * (1 + 1e-12))
+        big = np.flatnonzero(exceeds(a, hi))
         if len(big):
             i = big[np.argmax(a[big])]
             mean = a.sum() / problem.k
@@ -54,7 +55,8 @@ def _totals_out_of_reach(problem: Problem) -> list[str]:
     for r in np.flatnonzero(problem.balanced):
         total = problem.measures[r].sum()
         lo, hi = problem.lower[r], problem.upper[r]
-        if total < k * lo * (1 - 1e-12) or total > k * hi * (1 + 1e-12):
+        # each of the k territories may pass its bound by the evaluator's slack
+        if total < k * (lo - slack(lo)) or total > k * (hi + slack(hi)):
             out.append(
                 f"balance: the total {problem.measure_names[r]} {_fmt(total)} cannot be split into {k} territories "
                 f"each within [{_fmt(lo)}, {_fmt(hi)}] (needs a total between {_fmt(k * lo)} and {_fmt(k * hi)})"
@@ -78,7 +80,7 @@ def _skills_and_capacity(problem: Problem) -> list[str]:
     for r, name in enumerate(problem.measure_names):
         total_cap = problem.rep_capacity[:, r].sum()
         total = problem.measures[r].sum()
-        if total > total_cap * (1 + 1e-12):
+        if total > (problem.rep_capacity[:, r] + slack(problem.rep_capacity[:, r])).sum():
             out.append(
                 f"capacity: the reps' {name} capacities add up to {_fmt(total_cap)}, below the total {name} {_fmt(total)}"
             )
@@ -92,7 +94,7 @@ def _locks(problem: Problem) -> list[str]:
         return out
     for r in np.flatnonzero(problem.balanced):
         load = np.bincount(problem.locks[locked], weights=problem.measures[r][locked], minlength=problem.k)
-        for t in np.flatnonzero(load > problem.upper[r] * (1 + 1e-12)):
+        for t in np.flatnonzero(exceeds(load, problem.upper[r])):
             units = [problem.ids[i] for i in np.flatnonzero(problem.locks == t)[:5]]
             out.append(
                 f"lock: units locked to territory {problem.territory_ids[t]} (e.g. {', '.join(units)}) already have "
@@ -115,7 +117,7 @@ def _frozen(problem: Problem) -> list[str]:
         for r in np.flatnonzero(problem.balanced):
             v = problem.measures[r][members].sum()
             lo, hi = problem.lower[r], problem.upper[r]
-            if v < lo * (1 - 1e-12) or v > hi * (1 + 1e-12):
+            if falls_short(v, lo) or exceeds(v, hi):
                 out.append(
                     f"frozen: territory {tids[t]} keeps its current {problem.measure_names[r]} {_fmt(v)}, "
                     f"outside [{_fmt(lo)}, {_fmt(hi)}]"
@@ -157,8 +159,8 @@ def _regions(problem: Problem) -> list[str]:
         ok = set()
         for kc in range(1, k + 1):
             if all(
-                kc * problem.lower[r] <= problem.measures[r][members].sum() * (1 + 1e-12)
-                and problem.measures[r][members].sum() <= kc * problem.upper[r] * (1 + 1e-12)
+                kc * (problem.lower[r] - slack(problem.lower[r])) <= problem.measures[r][members].sum()
+                <= kc * (problem.upper[r] + slack(problem.upper[r]))
                 for r in bal
             ):
                 ok.add(kc)

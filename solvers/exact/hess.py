@@ -12,7 +12,7 @@ renumbered to keep as many units in their current territory as possible, its obj
 re-evaluated, and "optimal" is only claimed when the compactness bound still proves it; a
 plan that then moves more units than max_moved_share allows is "no_solution" (the bound
 stands). `auto` therefore runs the heuristic first on capped realignments (it enforces the
-cap) and gives this model only the time left (solvers.solve._auto_capped).
+cap) and gives this model only the time left (solvers.auto).
 """
 
 from __future__ import annotations
@@ -23,15 +23,22 @@ import numpy as np
 
 from engine.evaluate import evaluate
 from engine.problem import Problem
+from engine.tolerance import IMPROVEMENT_REL
 from models.options import SolveOptions
 from solvers.clock import Clock, warm_budget
 from solvers.result import SolveResult
 from solvers.exact.hess_data import BackendResult, model_objective, plan_from_centers, prepare_hess, warm_start_centers
 
 BACKENDS = ("scip", "highs")
-
-
-_PROOF_S = 100.0
+# The proof keeps this many seconds (or 85 % of a shorter limit); the incumbent phase may take
+# up to the warm-start share of the rest (benchmarks/results/tuning.md, "Exact and auto").
+PROOF_S = 100.0
+PROOF_SHARE_MIN = 0.15
+# Re-centering rounds of the incumbent phase take at most this (seconds, share of the limit).
+IMPROVE_MAX_S = 60.0
+IMPROVE_SHARE = 0.3
+# Below this many units the model is solved at once: an incumbent phase costs more than it saves.
+INCUMBENT_MIN_UNITS = 12
 
 
 def solve_exact(problem: Problem, options: SolveOptions, clock: Clock, warm_start: np.ndarray | None = None) -> SolveResult:
@@ -48,43 +55,41 @@ def solve_exact(problem: Problem, options: SolveOptions, clock: Clock, warm_star
                            runtime_s=time.monotonic() - t0, details={"backend": backend, "proved_by": "preprocessing"})
     fixed_share = 1.0 - prep.allowed.sum() / prep.allowed.size
 
-    ws = None
+    incumbent = None  # center of each unit in the best plan known
     if warm_start is not None:
-        ws = warm_start_centers(problem, prep, warm_start)
-        if ws is not None:
-            clock.report(model_objective(prep, ws), None, "exact: warm start")
+        incumbent = warm_start_centers(problem, prep, warm_start)
+        if incumbent is not None:
+            clock.report(model_objective(prep, incumbent), None, "exact: warm start")
 
-    heur_info = {}
+    incumbent_phase = {}
     if not clock.should_stop():
         from solvers.exact.incumbent import heuristic_start, improve_centers
 
-        tl = min(options.time_limit_s, clock.remaining())
-        if ws is None and problem.n > 12:
-            # the proof keeps 100 s (or 85 % of a shorter limit); the heuristic may take up to
-            # the warm-start share of the rest. At 120 s AL (k = 7) gets 20 s: 15 s gave a plan
-            # 0.2 % above the optimum (as 40 s did; 5 s gave one 32 % above) and the proof
-            # needs about 75 s of the remainder. An infeasible scenario (OR, CO) loses no more.
-            ws = heuristic_start(problem, prep, options, clock, budget_s=min(warm_budget(tl), max(0.15 * tl, tl - _PROOF_S)))
-            heur_info["heuristic_start"] = ws is not None
-        if ws is not None and problem.n > 12:
-            ws, info = improve_centers(problem, prep, options, clock, ws, budget_s=min(60.0, 0.3 * tl))
-            heur_info.update(info)
+        limit = min(options.time_limit_s, clock.remaining())
+        if incumbent is None and problem.n > INCUMBENT_MIN_UNITS:
+            budget = min(warm_budget(limit), max(PROOF_SHARE_MIN * limit, limit - PROOF_S))
+            incumbent = heuristic_start(problem, prep, options, clock, budget_s=budget)
+            incumbent_phase["heuristic_start"] = incumbent is not None
+        if incumbent is not None and problem.n > INCUMBENT_MIN_UNITS:
+            incumbent, info = improve_centers(problem, prep, options, clock, incumbent,
+                                              budget_s=min(IMPROVE_MAX_S, IMPROVE_SHARE * limit))
+            incumbent_phase.update(info)
 
     try:
         if backend == "scip":
             from solvers.exact.hess_scip import solve_scip
 
-            raw = solve_scip(problem, prep, options, clock, ws)
+            raw = solve_scip(problem, prep, options, clock, incumbent)
         else:
             from solvers.exact.hess_highs import solve_highs
 
-            raw = solve_highs(problem, prep, options, clock, ws)
+            raw = solve_highs(problem, prep, options, clock, incumbent)
     except Exception as exc:  # a backend failure must not take the caller down
         return SolveResult("error", "error", method, message=f"{backend} backend failed: {exc!r}", runtime_s=time.monotonic() - t0)
 
     details = dict(raw.details)
-    details.update(prep_s=round(prep_s, 3), fixed_share=round(float(fixed_share), 4), warm_start_used=ws is not None,
-                   incumbent_phase=heur_info)
+    details.update(prep_s=round(prep_s, 3), fixed_share=round(float(fixed_share), 4), warm_start_used=incumbent is not None,
+                   incumbent_phase=incumbent_phase)
     return _finish(problem, prep, options, raw, method, details, time.monotonic() - t0)
 
 
@@ -109,7 +114,7 @@ def _finish(problem, prep, options, raw: BackendResult, method: str, details: di
         bound = min(bound, ev.objective)  # the model objective of a verified plan never undercuts a valid bound
     if status == "optimal":
         tol = max(options.gap * abs(ev.objective), 1e-6 * max(1.0, abs(ev.objective)) * 1e-3)
-        if raw.bound is None or ev.objective - raw.bound > tol + 1e-9 * abs(ev.objective):
+        if raw.bound is None or ev.objective - raw.bound > tol + IMPROVEMENT_REL * abs(ev.objective):
             status = "feasible"  # e.g. disruption made the evaluated objective exceed the proven bound
             details["note"] = "optimal for compactness; disruption is not part of the exact model"
     return SolveResult(status, raw.stop_reason, method, labels=labels, centers=centers, objective=ev.objective,

@@ -31,7 +31,7 @@ def neighbor_cuts(prep: HessData) -> list[Cut]:
         for i, j in zip(I.tolist(), J.tolist()):
             if i == j:
                 continue
-            nb = prep.nbrs[i]
+            nb = prep.neighbours[i]
             if (nb == j).any():
                 continue
             C = [int(c) for c in nb if allowed[c, j] and prep.pair_ok(i, c, j)]
@@ -49,7 +49,7 @@ def minimal_separator(prep: HessData, piece: np.ndarray, i: int, j: int, touch: 
     light i-j path and can be served by j. `piece` is a connected set containing i but not j
     (a component of a territory); `touch`, when given, is separator_toward(piece, j) already."""
     if touch is None:
-        touch = separator_toward(prep.nbrs, prep.n, piece, j)
+        touch = separator_toward(prep.neighbours, prep.n, piece, j)
     return [c for c in touch if prep.allowed[c, j] and prep.pair_ok(i, c, j)]
 
 
@@ -60,10 +60,10 @@ def integer_cuts(prep: HessData, center_of: np.ndarray) -> list[Cut]:
     for j in np.unique(center_of):
         j = int(j)
         members = np.flatnonzero(center_of == j)
-        for piece in connected_pieces(prep.nbrs, [j, *(int(m) for m in members if m != j)], prep.n)[1:]:
+        for piece in connected_pieces(prep.neighbours, [j, *(int(m) for m in members if m != j)], prep.n)[1:]:
             # all units of the piece violate; cut for each (cheap, strengthens the LP): the
             # separator is the piece's, only its length-U filter depends on the unit
-            touch = separator_toward(prep.nbrs, prep.n, piece, j)
+            touch = separator_toward(prep.neighbours, prep.n, piece, j)
             for i in piece:
                 cuts.append((int(i), j, minimal_separator(prep, piece, int(i), j, touch)))
     return cuts
@@ -87,7 +87,7 @@ def fractional_cuts(prep: HessData, xval: dict, eps: float = 1e-6,
             cap[i] = v
         # the support's pieces, j's first: a unit outside j's piece is cut off from j
         support = [j, *(u for u in np.flatnonzero(cap > eps).tolist() if u != j)]
-        pieces = connected_pieces(prep.nbrs, support, n)
+        pieces = connected_pieces(prep.neighbours, support, n)
         piece_of = np.full(n, -1)
         for p, piece in enumerate(pieces):
             piece_of[piece] = p
@@ -108,4 +108,4 @@ def fractional_cuts(prep: HessData, xval: dict, eps: float = 1e-6,
 def min_vertex_cut(prep: HessData, cap: np.ndarray, i: int, j: int, scale: float = 1e6):
     """Min-capacity i-j vertex separator with capacities cap (x[c, j] values), length-U pruned."""
     ok = np.array([prep.allowed[c, j] and prep.pair_ok(i, c, j) for c in range(prep.n)])
-    return vertex_separator(prep.nbrs, ok, cap, i, j, scale)
+    return vertex_separator(prep.neighbours, ok, cap, i, j, scale)

@@ -31,11 +31,11 @@ class HessData:
     cost: np.ndarray  # (n, n) c[i, j] = w_i d(i, j)^p
     integral: bool  # all costs are integers (exact proofs with zero gap)
     allowed: np.ndarray  # (n, n) bool, x[i, j] exists
-    nbrs: list[np.ndarray]  # adjacency lists
-    bal_rows: list[int]  # balanced measures
-    path_w: list[np.ndarray] = field(default_factory=list)  # per measure with finite upper: (n, n) min vertex-weighted path, both ends
-    path_u: list[float] = field(default_factory=list)  # the matching upper bounds (with slack)
-    path_a: list[np.ndarray] = field(default_factory=list)  # the matching unit weights
+    neighbours: list[np.ndarray]  # adjacency lists
+    balanced_rows: list[int]  # balanced measures
+    path_weights: list[np.ndarray] = field(default_factory=list)  # per measure with finite upper: (n, n) min vertex-weighted path, both ends
+    path_limits: list[float] = field(default_factory=list)  # the matching upper bounds (with slack)
+    path_loads: list[np.ndarray] = field(default_factory=list)  # the matching unit weights
     lock_groups: list[np.ndarray] = field(default_factory=list)  # units locked to the same territory, per territory
     lock_terr: list[int] = field(default_factory=list)
     infeasible: str | None = None  # a rule proved infeasible before solving
@@ -47,7 +47,7 @@ class HessData:
 
     def pair_ok(self, i: int, c: int, j: int) -> bool:
         """Can unit c lie on a path from i to center j inside one feasible territory (length-U test)?"""
-        for d, u, a in zip(self.path_w, self.path_u, self.path_a):
+        for d, u, a in zip(self.path_weights, self.path_limits, self.path_loads):
             if d[i, c] + d[c, j] - a[c] > u:
                 return False
         return True
@@ -60,12 +60,12 @@ def prepare_hess(problem: Problem) -> HessData:
     if integral:
         cost = np.round(cost)
     adj = problem.adj.tocsr()
-    nbrs = problem.neighbour_lists
-    bal_rows = [int(r) for r in np.flatnonzero(problem.balanced)]
-    prep = HessData(n=n, k=k, cost=cost, integral=integral, allowed=np.ones((n, n), dtype=bool), nbrs=nbrs, bal_rows=bal_rows)
+    neighbours = problem.neighbour_lists
+    balanced_rows = [int(r) for r in np.flatnonzero(problem.balanced)]
+    prep = HessData(n=n, k=k, cost=cost, integral=integral, allowed=np.ones((n, n), dtype=bool), neighbours=neighbours, balanced_rows=balanced_rows)
 
     # ---- overt infeasibility ---------------------------------------------------------
-    for r in bal_rows:
+    for r in balanced_rows:
         a = problem.measures[r]
         name = problem.measure_names[r]
         lo, hi = float(problem.lower[r]), float(problem.upper[r])
@@ -88,7 +88,7 @@ def prepare_hess(problem: Problem) -> HessData:
 
     # ---- U-fixing ----------------------------------------------------------------------
     allowed = prep.allowed
-    for r in bal_rows:
+    for r in balanced_rows:
         hi = float(problem.upper[r])
         if not np.isfinite(hi):
             continue
@@ -97,9 +97,9 @@ def prepare_hess(problem: Problem) -> HessData:
         if problem.contiguity:
             d = vertex_weighted_paths(adj, a)
             allowed &= (d <= hi_s).T  # allowed[i, j]: path j..i light enough (symmetric anyway)
-            prep.path_w.append(d)
-            prep.path_u.append(hi_s)
-            prep.path_a.append(a)
+            prep.path_weights.append(d)
+            prep.path_limits.append(hi_s)
+            prep.path_loads.append(a)
         else:
             pair = a[:, None] + a[None, :]
             np.fill_diagonal(pair, a)

@@ -41,7 +41,7 @@ def solve_highs(problem: Problem, prep: HessData, options: SolveOptions, clock: 
     for (i, j), v in x.items():
         if i != j:
             m.add(v <= x[j, j])
-    for r in prep.bal_rows:
+    for r in prep.balanced_rows:
         a = problem.measures[r]
         lo, hi = float(problem.lower[r]), float(problem.upper[r])
         for j in centers:
@@ -77,7 +77,7 @@ def solve_highs(problem: Problem, prep: HessData, options: SolveOptions, clock: 
             for u in members:
                 if u == j:
                     continue  # flow ends at the center
-                for v in prep.nbrs[u]:
+                for v in prep.neighbours[u]:
                     v = int(v)
                     if not member[v]:
                         continue

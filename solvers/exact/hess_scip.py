@@ -77,13 +77,13 @@ def solve_scip(problem: Problem, prep: HessData, options: SolveOptions, clock: C
     m.setParam("randomization/randomseedshift", int(options.seed) % 2**31)
     if prep.integral:
         m.setObjIntegral()
-    # Measured on the county instances (WV, LA with a good incumbent): SCIP's own cutting
-    # planes stall the root without moving the bound; branching on centers first pays.
+    # SCIP's own cutting planes stall the root without moving the bound; branching on centers
+    # first pays (benchmarks/results/tuning.md, "Exact and auto").
     m.setSeparating(SCIP_PARAMSETTING.OFF)
     for j in centers:
         m.chgVarBranchPriority(x[j, j], 10)
-    # Strong branching took half of AL's time (k = 7): one strong-branching look per
-    # variable before trusting its pseudocosts proves AL in about 80 s instead of > 120 s.
+    # One strong-branching look per variable before trusting its pseudocosts: strong
+    # branching took half the time of the hardest county instance.
     m.setParam("branching/relpscost/maxreliable", 1.0)
     if ws is not None and not heuristic_mode:
         m.setHeuristics(SCIP_PARAMSETTING.FAST)
@@ -145,7 +145,7 @@ def hess_model(problem: Problem, prep: HessData, name: str, cuts=()) -> tuple[Mo
     for (i, j), v in x.items():
         if i != j:
             m.addCons(v <= x[j, j], name=f"open_{i}_{j}")
-    for r in prep.bal_rows:
+    for r in prep.balanced_rows:
         a = problem.measures[r]
         lo, hi = float(problem.lower[r]), float(problem.upper[r])
         for j in centers:

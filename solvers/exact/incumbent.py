@@ -15,6 +15,7 @@ import numpy as np
 
 from engine.evaluate import best_centers
 from engine.problem import Problem
+from engine.tolerance import improves
 from models.options import SolveOptions
 from solvers.clock import Clock
 from solvers.exact.hess_data import HessData, model_objective, warm_start_centers
@@ -62,7 +63,7 @@ def improve_centers(problem: Problem, prep: HessData, options: SolveOptions, clo
         if r.center_of is None:
             break
         obj = model_objective(prep, r.center_of)
-        if obj < best_obj - 1e-9 * abs(best_obj):
+        if improves(obj, best_obj):
             best, best_obj = r.center_of.copy(), obj
             clock.report(best_obj, None, "exact: improved incumbent")
         # re-center on the allocation just found
@@ -72,7 +73,7 @@ def improve_centers(problem: Problem, prep: HessData, options: SolveOptions, clo
             break
         cand = new_centers[labels]
         cobj = model_objective(prep, cand)
-        if cobj < best_obj - 1e-9 * abs(best_obj):
+        if improves(cobj, best_obj):
             best, best_obj = cand.copy(), cobj
         centers = new_centers
     info.update(rounds=rounds, end=best_obj)

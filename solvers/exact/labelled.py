@@ -162,7 +162,7 @@ def _build(problem: Problem, prep: LabelledData, mode: str, phase: str, moved_ma
         m.addCons(stay >= n_cur - min(caps), name="moved_cap")
     if problem.contiguity:
         for i, t in _initial_cuts(problem, prep):
-            m.addCons(x[i, t] - quicksum(x[int(c), t] for c in prep.nbrs[i] if (int(c), t) in x) <= 0, name=f"nb_{i}_{t}")
+            m.addCons(x[i, t] - quicksum(x[int(c), t] for c in prep.neighbours[i] if (int(c), t) in x) <= 0, name=f"nb_{i}_{t}")
         for s, cut in enumerate(cuts):
             add_cut(m, x, cut, name=f"carried_{s}")
     return m, x

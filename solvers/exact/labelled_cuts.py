@@ -27,7 +27,7 @@ def integer_cuts(prep: LabelledData, labels: np.ndarray, reps_per_piece: int = 2
         members = np.flatnonzero(labels == t)
         if len(members) < 2:
             continue
-        comps = connected_pieces(prep.nbrs, members, prep.n)
+        comps = connected_pieces(prep.neighbours, members, prep.n)
         if len(comps) < 2:
             continue
         r = int(prep.root[t])
@@ -41,7 +41,7 @@ def integer_cuts(prep: LabelledData, labels: np.ndarray, reps_per_piece: int = 2
             if ci == main:
                 continue
             for j in anchors:
-                sep = separator_toward(prep.nbrs, prep.n, piece, j)
+                sep = separator_toward(prep.neighbours, prep.n, piece, j)
                 for i in piece.tolist():
                     C = tuple(c for c in sep if prep.allowed[c, t] and prep.pair_ok(i, c, j, t))
                     cuts.append((t, i, -1 if r >= 0 else j, C))
@@ -52,7 +52,7 @@ def min_vertex_cut(prep: LabelledData, cap: np.ndarray, i: int, j: int, t: int, 
     """Least-capacity i-j vertex separator (capacities cap[c] = x[c, t] of an LP point) among
     units allowed in t that can lie on a light i-j path; (separator, value) or (None, inf)."""
     ok = np.array([bool(prep.allowed[c, t]) and prep.pair_ok(i, c, j, t) for c in range(prep.n)])
-    return vertex_separator(prep.nbrs, ok, cap, i, j, scale)
+    return vertex_separator(prep.neighbours, ok, cap, i, j, scale)
 
 
 def fractional_cuts(prep: LabelledData, xval: np.ndarray, min_viol: float = 0.05, max_cuts: int = 500) -> list[Cut]:
@@ -67,7 +67,7 @@ def fractional_cuts(prep: LabelledData, xval: np.ndarray, min_viol: float = 0.05
         for i in np.argsort(-y).tolist():
             if i == j or (y[i] + yj - 1.0 if r < 0 else y[i]) < min_viol:
                 continue
-            if (prep.nbrs[i] == j).any():
+            if (prep.neighbours[i] == j).any():
                 continue
             sep, val = min_vertex_cut(prep, y, i, j, t)
             lhs = y[i] if r >= 0 else y[i] + yj - 1.0

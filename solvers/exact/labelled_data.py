@@ -39,17 +39,17 @@ class LabelledData:
     upper: np.ndarray  # (k, m) per-territory upper bound (balance max and rep capacity)
     lower: np.ndarray  # (m,)
     root: np.ndarray  # (k,) a unit fixed into t, or -1
-    nbrs: list[np.ndarray]
+    neighbours: list[np.ndarray]
     has_current: np.ndarray  # (n,) bool
     max_moved: int | None  # cap on moved units
-    path_w: list[np.ndarray] = field(default_factory=list)  # per measure with a finite upper bound: (n, n)
-    path_m: list[int] = field(default_factory=list)  # the matching measure rows
+    path_weights: list[np.ndarray] = field(default_factory=list)  # per measure with a finite upper bound: (n, n)
+    path_measures: list[int] = field(default_factory=list)  # the matching measure rows
     rules: tuple[str, ...] = RULES  # the rules this preparation enforces (diagnosis drops some)
     infeasible: str | None = None
 
     def pair_ok(self, i: int, c: int, j: int, t: int) -> bool:
         """Can unit c lie on a path from i to j inside territory t (length-U test)?"""
-        for d, r in zip(self.path_w, self.path_m):
+        for d, r in zip(self.path_weights, self.path_measures):
             if exceeds(d[i, c] + d[c, j] - d[c, c], self.upper[t, r]):
                 return False
         return True
@@ -99,7 +99,7 @@ def prepare_labelled(problem: Problem, rules: tuple[str, ...] = RULES) -> Labell
     # evaluator's objective)
     cost = fixed_center_costs(problem, rep_of) + skill_costs(problem, rep_of)
     adj = problem.adj.tocsr()
-    nbrs = problem.neighbour_lists
+    neighbours = problem.neighbour_lists
     upper = np.where(problem.balanced, problem.upper, np.inf)[None, :].repeat(k, axis=0)
     lower = np.where(problem.balanced, problem.lower, 0.0)
     if rep_of is not None and "capacity" in rules:
@@ -107,7 +107,7 @@ def prepare_labelled(problem: Problem, rules: tuple[str, ...] = RULES) -> Labell
     allowed = np.ones((n, k), dtype=bool)
     has_current = problem.current >= 0
     max_moved = problem.moved_cap if "moved cap" in rules else None
-    prep = LabelledData(n, k, allowed, cost, rep_of, upper, lower, np.full(k, -1, dtype=np.int64), nbrs,
+    prep = LabelledData(n, k, allowed, cost, rep_of, upper, lower, np.full(k, -1, dtype=np.int64), neighbours,
                         has_current, max_moved, rules=tuple(rules))
 
     def unit(i) -> str:
@@ -176,12 +176,12 @@ def prepare_labelled(problem: Problem, rules: tuple[str, ...] = RULES) -> Labell
         for r in range(m):
             if not np.isfinite(upper[:, r]).any():
                 continue
-            prep.path_w.append(vertex_weighted_paths(adj, problem.measures[r].astype(float)))
-            prep.path_m.append(r)
+            prep.path_weights.append(vertex_weighted_paths(adj, problem.measures[r].astype(float)))
+            prep.path_measures.append(r)
         for t in range(k):
             if prep.root[t] < 0:
                 continue
-            for d, r in zip(prep.path_w, prep.path_m):
+            for d, r in zip(prep.path_weights, prep.path_measures):
                 allowed[:, t] &= d[prep.root[t]] <= upper[t, r] + slack(upper[t, r])
         for t in range(k):
             for i in np.flatnonzero(forced_t == t):

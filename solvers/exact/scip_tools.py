@@ -9,6 +9,7 @@ from collections.abc import Callable, Hashable
 import numpy as np
 from pyscipopt import SCIP_EVENTTYPE, SCIP_RESULT, Conshdlr, Eventhdlr
 
+from engine.tolerance import IMPROVEMENT_REL
 from solvers.clock import Clock, stop_on_cancel
 
 _CAUGHT = (SCIP_EVENTTYPE.BESTSOLFOUND, SCIP_EVENTTYPE.NODESOLVED, SCIP_EVENTTYPE.LPSOLVED)
@@ -179,7 +180,7 @@ class ProgressHandler(Eventhdlr):
         if kind == SCIP_EVENTTYPE.BESTSOLFOUND:
             self.clock.report(self.objective_of(m.getSolObjVal(m.getBestSol())), self.bound_of(bound),
                               f"{self.label}: new incumbent")
-        elif bound > self.last_bound + 1e-9 * max(1.0, abs(bound)):
+        elif bound > self.last_bound + IMPROVEMENT_REL * max(1.0, abs(bound)):
             self.last_bound = bound
             objective = self.objective_of(m.getPrimalbound()) if m.getNSols() else None
             self.clock.report(objective, self.bound_of(bound), f"{self.label}: bound")

@@ -28,14 +28,14 @@ def vertex_weighted_paths(adj: sp.csr_matrix, a: np.ndarray) -> np.ndarray:
     return d + a[:, None]
 
 
-def separator_toward(nbrs, n: int, piece, j: int) -> list[int]:
+def separator_toward(neighbours, n: int, piece, j: int) -> list[int]:
     """The neighbours of `piece` adjacent to the component of j once they are removed: a
     minimal piece-j vertex separator (sorted). `piece` is connected and does not hold j."""
     in_piece = np.zeros(n, dtype=bool)
     in_piece[piece] = True
     boundary = set()
     for u in np.asarray(piece).tolist():
-        for v in nbrs[u]:
+        for v in neighbours[u]:
             if not in_piece[v]:
                 boundary.add(int(v))
     blocked = in_piece.copy()
@@ -46,7 +46,7 @@ def separator_toward(nbrs, n: int, piece, j: int) -> list[int]:
     touch = set()
     while q:
         u = q.popleft()
-        for v in nbrs[u]:
+        for v in neighbours[u]:
             v = int(v)
             if v in boundary:
                 touch.add(v)
@@ -56,7 +56,7 @@ def separator_toward(nbrs, n: int, piece, j: int) -> list[int]:
     return sorted(touch)
 
 
-def vertex_separator(nbrs, ok: np.ndarray, cap: np.ndarray, i: int, j: int, scale: float = 1e6):
+def vertex_separator(neighbours, ok: np.ndarray, cap: np.ndarray, i: int, j: int, scale: float = 1e6):
     """Least-capacity set of units separating i from j among units `ok` (capacities cap[c], an
     LP point); (separator, value), or (None, inf) when i and j are adjacent.
 
@@ -72,7 +72,7 @@ def vertex_separator(nbrs, ok: np.ndarray, cap: np.ndarray, i: int, j: int, scal
         rows.append(u)
         cols.append(u + n)
         vals.append(big if u in (i, j) else max(0, int(round(cap[u] * scale))))
-        for v in nbrs[u]:
+        for v in neighbours[u]:
             if ok[v]:
                 rows.append(u + n)
                 cols.append(int(v))
