@@ -1,8 +1,9 @@
 """Error responses: every client error is `{"detail": "<field: message naming the record>"}`.
 
 FastAPI's own request validation (a bad scenario body, a bad query parameter) is reworded
-like `models.format_validation_error`: `units[2] (id 'x').lat: Input should be ...`, so the
-API and the CLI say the same thing about the same input.
+with `models.errors.problem_line`, as the CLI's `models.format_validation_error` is:
+`units[2] (id 'x').lat: Input should be ...`, so the API and the CLI say the same thing
+about the same input.
 """
 
 from __future__ import annotations
@@ -15,8 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from models import ScenarioError
-
-MAX_PROBLEMS = 5
+from models.errors import MAX_PROBLEMS, error_location, error_message, join_problems, problem_line
 
 
 class ErrorPublic(BaseModel):
@@ -33,31 +33,10 @@ ERROR_RESPONSES: dict[int | str, dict] = {
 }
 
 
-def _label(data: Any, loc: tuple) -> str:
-    """('units', 2, 'lat') -> units[2] (id 'x').lat, using the raw input to name the record."""
-    parts: list[str] = []
-    node = data
-    for item in loc:
-        if isinstance(item, int):
-            label = f"[{item}]"
-            node = node[item] if isinstance(node, list) and 0 <= item < len(node) else None
-            if isinstance(node, dict) and isinstance(node.get("id"), (str, int)):
-                label += f" (id '{node['id']}')"
-            parts.append(label)
-        else:
-            parts.append(("." if parts else "") + str(item))
-            node = node.get(item) if isinstance(node, dict) else None
-    return "".join(parts)
-
-
 def _problem(error: dict, body: Any) -> str:
-    loc = tuple(x for x in error.get("loc", ()) if not (isinstance(x, str) and x.startswith("function-")))
-    msg = str(error.get("msg", "invalid"))
+    loc = error_location(error)
+    msg = error_message(error)
     kind = error.get("type", "")
-    if msg.startswith("Value error, "):
-        msg = msg[len("Value error, "):]
-    if kind == "extra_forbidden":
-        msg = "unknown field (check the spelling)"
     source, rest = (loc[0], loc[1:]) if loc else ("body", ())
     if source == "body" and kind == "json_invalid":
         where = f"body (character {rest[0]})" if rest else "body"
@@ -67,15 +46,12 @@ def _problem(error: dict, body: Any) -> str:
         if not rest:
             # A whole-scenario check already names its field; a wrong body type does not.
             return msg if kind == "value_error" else f"body: {msg}"
-        return f"{_label(body, rest)}: {msg}"
+        return problem_line(error, body, rest)
     return f"{source}.{'.'.join(map(str, rest))}: {msg}" if rest else f"{source}: {msg}"
 
 
 def validation_message(errors: list[dict], body: Any = None) -> str:
-    lines = [_problem(e, body) for e in errors[:MAX_PROBLEMS]]
-    if len(errors) > MAX_PROBLEMS:
-        lines.append(f"... and {len(errors) - MAX_PROBLEMS} more")
-    return "; ".join(lines)
+    return join_problems([_problem(e, body) for e in errors[:MAX_PROBLEMS]], len(errors))
 
 
 async def _request_validation(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -23,6 +23,7 @@ from engine.evaluate import evaluate
 from engine.io import parse_scenario
 from engine.problem import Problem, build_problem
 from engine.report import to_plan
+from engine.tolerance import relative_gap
 from models import SolveOptions
 from scenarios import repository
 from scenarios.db import make_engine, make_sessionmaker
@@ -66,7 +67,7 @@ class _Control:
                 self.cancel.set()
 
 
-class _Progress:
+class ProgressWriter:
     """The solver's on_progress: keeps the latest event; a flusher thread writes it at most every PROGRESS_EVERY_S."""
 
     def __init__(self, sessions, run_id: str, problem: Problem, method: str) -> None:
@@ -101,9 +102,7 @@ class _Progress:
                                      method=self.method, bound=event.bound, runtime_s=event.elapsed_s,
                                      message="best plan so far"))
             has_assignment, self.last_plan_at = True, now
-        gap = None
-        if event.objective is not None and event.bound is not None:
-            gap = 0.0 if event.objective <= event.bound or event.objective == 0 else (event.objective - event.bound) / abs(event.objective)
+        gap = relative_gap(event.objective, event.bound)
         with self.sessions() as session:
             repository.record_progress(session, run_id=self.run_id, elapsed_s=event.elapsed_s, objective=event.objective,
                                        bound=event.bound, gap=gap, message=event.message, plan=plan, has_assignment=has_assignment)
@@ -148,7 +147,7 @@ def _lower_priority() -> None:
 def _solve(job: repository.RunJob, sessions, control: _Control, threads: int) -> None:
     problem = build_problem(parse_scenario(job.scenario))
     options = SolveOptions(method=job.method, time_limit_s=job.time_limit_s, seed=job.seed, threads=threads)
-    progress = _Progress(sessions, job.run_id, problem, job.method)
+    progress = ProgressWriter(sessions, job.run_id, problem, job.method)
     try:
         outcome = solve(problem, options, progress, control.cancel)
     finally:

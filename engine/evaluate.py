@@ -18,11 +18,11 @@ from engine.tolerance import exceeds, falls_short
 
 # Centers are chosen among at most this many members nearest the territory's weighted
 # centroid; territories this large have a flat cost around their median.
-_CENTER_CANDIDATES = 400
+CENTER_CANDIDATES = 400
 _BLOCK = 2048
 # From this many member-candidate pairs the costs are summed by a compiled loop
 # (engine.center_costs); below it NumPy's blocks are as quick and spare a process numba's import.
-_COMPILED_PAIRS = 100_000
+COMPILED_PAIRS = 100_000
 
 
 @dataclass(frozen=True, eq=False)
@@ -64,17 +64,21 @@ class Evaluation:
         return self.pieces == 1
 
 
-def best_center(problem: Problem, members: np.ndarray) -> int:
-    """The member minimizing sum_i w_i d(i, j)^p over the members (the model's center)."""
+def best_center(problem: Problem, members: np.ndarray, compiled: bool | None = None) -> int:
+    """The member minimizing sum_i w_i d(i, j)^p over the members (the model's center).
+    `compiled`: sum the costs in the compiled loop (engine.center_costs) or with NumPy; by
+    default the compiled loop from COMPILED_PAIRS member-candidate pairs up."""
     w = problem.weights
     cands = members
-    if len(members) > _CENTER_CANDIDATES:
+    if len(members) > CENTER_CANDIDATES:
         wm = w[members] + 1e-12
         clat = np.average(problem.lat[members], weights=wm)
         clon = np.average(problem.lon[members], weights=wm)
         near = np.argsort(haversine_km(clat, clon, problem.lat[members], problem.lon[members]))
-        cands = members[near[:_CENTER_CANDIDATES]]
-    if problem.explicit_distances is None and len(members) * len(cands) >= _COMPILED_PAIRS:
+        cands = members[near[:CENTER_CANDIDATES]]
+    if compiled is None:
+        compiled = len(members) * len(cands) >= COMPILED_PAIRS
+    if problem.explicit_distances is None and compiled:
         from engine.center_costs import center_costs
 
         cost = center_costs(problem.unit_xyz, w, members, cands, problem.distance_power)

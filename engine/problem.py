@@ -33,26 +33,26 @@ class Problem:
     adj: sp.csr_matrix  # (n, n) symmetric 0/1
     k: int
     territory_ids: list[str]
+    locks: np.ndarray  # (n,) territory index or -1
+    current: np.ndarray  # (n,) territory index or -1
+    unit_skills: np.ndarray  # (n,) bitmask over skill_names
+    rep_lat: np.ndarray  # (r,)
+    rep_lon: np.ndarray
+    rep_skills: np.ndarray  # (r,) bitmask
+    rep_capacity: np.ndarray  # (r, m) upper bound per measure (inf = none)
+    rep_current: np.ndarray  # (r,) territory index of the rep's current territory or -1
+    frozen: np.ndarray  # (k,) bool: the territory keeps exactly its current units
     contiguity: bool = True
     distance_power: int = 1
     disruption_weight: float = 0.0
     max_moved_share: float | None = None
     explicit_distances: np.ndarray | None = None  # (n, n), replaces haversine
-    locks: np.ndarray = field(default=None)  # (n,) territory index or -1
-    current: np.ndarray = field(default=None)  # (n,) territory index or -1
     adjacency_derived: bool = False
     adjacency_source: str = "given"  # or how it was derived: "locations", "polygons", "polygons+locations"
     adjacency_notes: tuple[str, ...] = ()  # what a derivation assumed, e.g. links between units that do not touch
     skill_names: list[str] = field(default_factory=list)
-    unit_skills: np.ndarray = field(default=None)  # (n,) bitmask over skill_names
     rep_ids: list[str] = field(default_factory=list)
-    rep_lat: np.ndarray = field(default=None)  # (r,)
-    rep_lon: np.ndarray = field(default=None)
-    rep_skills: np.ndarray = field(default=None)  # (r,) bitmask
-    rep_capacity: np.ndarray = field(default=None)  # (r, m) upper bound per measure (inf = none)
-    rep_current: np.ndarray = field(default=None)  # (r,) territory index of the rep's current territory or -1
     regions: int | None = None  # territories grouped into this many contiguous, balanced regions
-    frozen: np.ndarray = field(default=None)  # (k,) bool: the territory keeps exactly its current units
     minimize: str = "compactness"  # or "moved": fewest moved units first, compactness breaks ties
     skill_penalty: float | None = None  # None: skills are hard; else the cost of each unserved skill
 
@@ -270,15 +270,18 @@ def build_problem(scenario: Scenario) -> Problem:
             lower[r] = rule.min if rule.min is not None else 0.0
             upper[r] = rule.max if rule.max is not None else np.inf
 
-    derived = scenario.adjacency is None
-    adjacency_source, adjacency_notes = "given", ()
-    if derived:
-        shapes = [u.geometry and {"type": u.geometry.type, "coordinates": u.geometry.coordinates} for u in units]
-        rule = scenario.adjacency_rule
+    adjacency_source: str = "given"
+    adjacency_notes: tuple[str, ...] = ()
+    if scenario.adjacency is None:
+        shapes: list[dict | None] = [
+            {"type": u.geometry.type, "coordinates": u.geometry.coordinates} if u.geometry else None for u in units
+        ]
+        adjacency_rule = scenario.adjacency_rule
         found = adjacency_mod.derive_from_units(
-            ids, lat, lon, shapes, **({} if rule is None else {"rule": rule.rule, "tolerance_m": rule.tolerance_m}))
+            ids, lat, lon, shapes,
+            **({} if adjacency_rule is None else {"rule": adjacency_rule.rule, "tolerance_m": adjacency_rule.tolerance_m}))
         adj, adjacency_source, adjacency_notes = found.adj, found.source, found.notes
-        if rule is not None and adjacency_source == "locations":
+        if adjacency_rule is not None and adjacency_source == "locations":
             adjacency_notes += ("adjacency_rule has no effect: no unit has a boundary (geometry), so neighbours "
                                 "come from the triangulation of locations",)
     else:
@@ -347,7 +350,7 @@ def build_problem(scenario: Scenario) -> Problem:
         explicit_distances=explicit,
         locks=locks,
         current=current,
-        adjacency_derived=derived,
+        adjacency_derived=scenario.adjacency is None,
         adjacency_source=adjacency_source,
         adjacency_notes=adjacency_notes,
         skill_names=skill_names,

@@ -11,6 +11,7 @@ import numpy as np
 
 from engine.evaluate import Evaluation
 from engine.problem import Problem
+from engine.tolerance import relative_gap
 from models import Plan, PlanAdjacency, PlanKPIs, PlanSkills, TerritoryKPIs, TerritoryPlan, Transfer, UnservedSkill
 
 
@@ -90,9 +91,7 @@ def to_plan(
         **extra_kpis,
     )
     objective = ev.objective
-    gap = None
-    if bound is not None and objective is not None:
-        gap = 0.0 if objective <= bound or objective == 0 else (objective - bound) / abs(objective)
+    gap = relative_gap(objective, bound)
     return Plan(
         scenario=problem.name,
         status=status,

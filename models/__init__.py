@@ -1,4 +1,4 @@
-"""Pydantic schemas of Territoria's data contract (DESIGN.md section 5). Data only."""
+"""Pydantic schemas of Territoria's data contract (docs/scenario.md). Data only."""
 
 from models.scenario import (
     AdjacencyRule,

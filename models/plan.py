@@ -1,4 +1,4 @@
-"""The plan Territoria returns (DESIGN.md section 5)."""
+"""The plan Territoria returns (docs/scenario.md)."""
 
 from __future__ import annotations
 

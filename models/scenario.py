@@ -1,4 +1,4 @@
-"""The scenario a planner writes: units, reps, rules, objective (DESIGN.md section 5).
+"""The scenario a planner writes: units, reps, rules, objective (docs/scenario.md).
 
 Field names are part of the public contract; keep them stable. Cross-record checks
 (unique ids, references between records) live in one place: `Scenario._check_references`.

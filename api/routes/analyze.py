@@ -49,7 +49,7 @@ class AnalyzeRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    scenario: dict[str, Any] | None = Field(default=None, description="The scenario JSON (DESIGN.md section 5).")
+    scenario: dict[str, Any] | None = Field(default=None, description="The scenario JSON (docs/scenario.md).")
     scenario_id: str | None = None
     version: int | None = Field(default=None, ge=1, le=2**31 - 1, strict=True)
     plan: PlanInput

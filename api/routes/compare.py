@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from api.deps import SessionDep, TenantDep
 from api.errors import ERROR_RESPONSES, ErrorPublic
 from api.routes.runs import RunPublic
-from api.runs_compare import compare_plans
+from engine.compare import compare_plans
 from api.runs_export import problem_of
 from scenarios import repository
 

@@ -160,7 +160,7 @@ def get_run(run_id: RunId, session: SessionDep, tenant: TenantDep) -> RunPublic:
     return RunPublic.of(_get_run(session, tenant.id, run_id))
 
 
-@router.get("/runs/{run_id}/plan", responses={200: {"description": "The plan JSON (DESIGN.md section 5)."}})
+@router.get("/runs/{run_id}/plan", responses={200: {"description": "The plan JSON (docs/scenario.md)."}})
 def get_plan(run_id: RunId, session: SessionDep, tenant: TenantDep) -> JSONResponse:
     """The final plan, or the best so far while the run is going; header X-Plan-Final says which."""
     run = _get_run(session, tenant.id, run_id)

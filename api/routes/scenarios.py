@@ -24,7 +24,7 @@ from solvers.precheck import infeasibility_reasons
 
 router = APIRouter(prefix="/scenarios", tags=["scenarios"], responses=ERROR_RESPONSES)
 
-# The body of POST /scenarios and PUT /scenarios/{id}: the scenario JSON of DESIGN.md section 5.
+# The body of POST /scenarios and PUT /scenarios/{id}: the scenario JSON of docs/scenario.md.
 ScenarioCreate = Scenario
 ScenarioUpdate = Scenario
 ScenarioId = Annotated[str, PathParam(description="Scenario id, as returned on create.")]

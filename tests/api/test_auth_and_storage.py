@@ -11,14 +11,10 @@ from api.cli import app as cli
 from api.settings import Settings
 from scenarios import repository
 from scenarios.db import current_revision
+from tests.api.helpers import new_key
 from tests.instances import grid_scenario
 
 BASE = "/api/v1/scenarios"
-
-
-def new_key(app, tenant: str) -> str:
-    with app.state.sessionmaker() as session:
-        return repository.create_api_key(session, tenant_name=tenant).key
 
 
 @pytest.fixture

@@ -6,9 +6,8 @@ import json
 from typer.testing import CliRunner
 
 from api.cli import app
-from tests.instances import grid_scenario
-from tests.engine.test_plan_report import island_scenario
-from tests.instances import skill_grid
+from tests.engine.polygon_shapes import island_scenario
+from tests.instances import grid_scenario, skill_grid
 
 runner = CliRunner()
 

@@ -1,4 +1,4 @@
-"""End to end over real HTTP: a uvicorn server in a subprocess on a free 127.0.0.1 port.
+"""End to end over real HTTP: a uvicorn server in a subprocess on a free 127.0.0.1 port (tests/api/server.py).
 
 The second test kills the server with SIGKILL during a solve and restarts it on the same
 database: saved scenarios and finished plans are there, the interrupted run is failed, and
@@ -8,11 +8,7 @@ fresh PostgreSQL database (`database_url`, tests/scenarios/postgres.py).
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -20,67 +16,10 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from scenarios import repository
-from scenarios.db import make_engine, make_sessionmaker, upgrade
+from scenarios.db import make_engine, make_sessionmaker
 from scenarios.tables import Run
-from tests.api.test_runs import API, long_points, small_grid
-from tests.instances import REPO
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """`uvicorn api.app:create_app --factory` on 127.0.0.1 with TERRITORIA_* settings from the environment."""
-
-    def __init__(self, database_url: str, log: Path, max_workers: int = 2) -> None:
-        self.database_url, self.log_path, self.max_workers = database_url, log, max_workers
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.process: subprocess.Popen | None = None
-
-    def start(self, timeout_s: float = 30.0) -> "Server":
-        env = {**os.environ, "TERRITORIA_DATABASE_URL": self.database_url, "TERRITORIA_MAX_WORKERS": str(self.max_workers)}
-        self.log = open(self.log_path, "ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1",
-             "--port", str(self.port), "--log-level", "warning"],
-            cwd=REPO, env=env, stdout=self.log, stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, f"server exited: {self.log_path.read_text()[-2000:]}"
-            try:
-                if httpx.get(f"{self.url}{API}/health", timeout=1).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        raise AssertionError(f"server did not start in {timeout_s} s: {self.log_path.read_text()[-2000:]}")
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(sig)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
-        self.log.close()
-
-
-def _api_key(database_url: str) -> str:
-    """A key for tenant 'acme' in the database, migrated first."""
-    engine = make_engine(database_url)
-    try:
-        upgrade(engine)
-        with make_sessionmaker(engine)() as session:
-            return repository.create_api_key(session, tenant_name="acme").key
-    finally:
-        engine.dispose()
+from tests.api.helpers import API, ended, long_points, small_grid, wait_for
+from tests.api.server import Server, api_key_for
 
 
 def _worker_pid(database_url: str, run_id: str, timeout_s: float = 20.0) -> int:
@@ -106,23 +45,9 @@ def _alive(pid: int) -> bool:
     return "\nState:\tZ" not in status  # a zombie waiting for its reaper has exited
 
 
-def _poll(client: httpx.Client, run_id: str, until, timeout_s: float = 60.0) -> dict:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        run = client.get(f"{API}/runs/{run_id}").json()
-        if until(run):
-            return run
-        assert time.monotonic() < deadline, f"timed out: {run}"
-        time.sleep(0.2)
-
-
-def _ended(run: dict) -> bool:
-    return run["state"] not in ("queued", "running")
-
-
 @pytest.fixture
 def server(database_url, tmp_path):
-    key = _api_key(database_url)
+    key = api_key_for(database_url)
     srv = Server(database_url, tmp_path / "server.log").start()
     yield srv, key
     srv.stop()
@@ -138,7 +63,7 @@ def test_create_solve_poll_plan_compare_cancel_over_http(server):
             assert r.status_code == 202, r.text
             runs.append(r.json()["id"])
         for rid in runs:
-            run = _poll(client, rid, _ended)
+            run = wait_for(client.get, rid, ended)
             assert (run["state"], run["status"]) == ("finished", "feasible"), run
         plan = client.get(f"{API}/runs/{runs[0]}/plan").json()
         assert plan["status"] == "feasible" and len(plan["assignment"]) == 16
@@ -160,17 +85,17 @@ def test_create_solve_poll_plan_compare_cancel_over_http(server):
 
 @pytest.mark.slow
 def test_kill_9_during_a_solve_then_restart_keeps_data_and_fails_the_run(database_url, tmp_path):
-    key = _api_key(database_url)
+    key = api_key_for(database_url)
     first = Server(database_url, tmp_path / "first.log").start()
     try:
         with httpx.Client(base_url=first.url, headers={"X-API-Key": key}, timeout=30) as client:
             sid = client.post(f"{API}/scenarios", json=small_grid()).json()["id"]
             done = client.post(f"{API}/scenarios/{sid}/runs", json={"method": "heuristic", "time_limit_s": 5}).json()["id"]
-            assert _poll(client, done, _ended)["state"] == "finished"
+            assert wait_for(client.get, done, ended)["state"] == "finished"
             plan = client.get(f"{API}/runs/{done}/plan").json()
             long_sid = client.post(f"{API}/scenarios", json=long_points()).json()["id"]
             interrupted = client.post(f"{API}/scenarios/{long_sid}/runs", json={"method": "heuristic", "time_limit_s": 60}).json()["id"]
-            _poll(client, interrupted, lambda r: r["objective"] is not None, timeout_s=60)
+            wait_for(client.get, interrupted, lambda r: r["objective"] is not None, timeout_s=60)
             pid = _worker_pid(database_url, interrupted)
         first.stop(signal.SIGKILL)
         deadline = time.monotonic() + 10
@@ -191,7 +116,7 @@ def test_kill_9_during_a_solve_then_restart_keeps_data_and_fails_the_run(databas
             assert run["objective"] is not None  # the last progress written before the crash
             # The restarted server solves again.
             again = client.post(f"{API}/scenarios/{sid}/runs", json={"method": "heuristic", "time_limit_s": 5}).json()["id"]
-            assert _poll(client, again, _ended)["state"] == "finished"
+            assert wait_for(client.get, again, ended)["state"] == "finished"
     finally:
         second.stop()
 

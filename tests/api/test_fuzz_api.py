@@ -19,8 +19,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from api.app import create_app
 from api.settings import Settings
-from scenarios import repository
-from tests.api.test_runs import API
+from tests.api.helpers import API, new_key
 
 SCENARIO = {
     "name": "fuzz",
@@ -174,8 +173,7 @@ def fuzz_client(tmp_path_factory):
     app = create_app(Settings(database_url=f"sqlite:///{tmp_path_factory.mktemp('fuzz') / 'api.db'}"))
     with TestClient(app) as client:
         app.state.run_manager.max_workers = 0  # bodies that slip through queue a run that never starts
-        with app.state.sessionmaker() as session:
-            client.headers["X-API-Key"] = repository.create_api_key(session, tenant_name="fuzz").key
+        client.headers["X-API-Key"] = new_key(app, "fuzz")
         r = client.post(f"{API}/scenarios", json=SCENARIO)
         assert r.status_code == 201, r.text
         client.sid = r.json()["id"]

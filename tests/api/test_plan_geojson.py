@@ -5,14 +5,14 @@ The plan's GeoJSON has each unit's polygon when the scenario gives one and its p
 
 from __future__ import annotations
 
-from tests.api.test_runs import API, _scenario, _submit, client, ended, wait_for  # noqa: F401 (client is a fixture)
+from tests.api.helpers import API, create_scenario, ended, submit_run, wait_for
 from tests.instances import polygon_grid
 
 
-def test_polygons_are_stored_returned_and_exported_points_otherwise(client):  # noqa: F811
+def test_polygons_are_stored_returned_and_exported_points_otherwise(client):
     data = polygon_grid(3, 4, 3, balance=[{"measure": "workload", "tolerance": 0.5}])
     data["units"][5].pop("geometry")  # a unit without a boundary is still a point
-    sid = _scenario(client, data)
+    sid = create_scenario(client, data)
     stored = client.get(f"{API}/scenarios/{sid}").json()["scenario"]
     assert stored["units"][0]["geometry"] == data["units"][0]["geometry"]
     assert "geometry" not in stored["units"][5]
@@ -22,7 +22,7 @@ def test_polygons_are_stored_returned_and_exported_points_otherwise(client):  # 
     r = client.post(f"{API}/scenarios", json=bad)
     assert r.status_code == 422 and r.json()["detail"].startswith("units[2] (id '0-2').geometry: coordinates[0]"), r.text
 
-    rid = _submit(client, sid, seed=1, time_limit_s=5)
+    rid = submit_run(client, sid, seed=1, time_limit_s=5)
     run = wait_for(client.get, rid, ended, timeout_s=60)
     assert run["status"] in ("optimal", "feasible"), run
     assignment = client.get(f"{API}/runs/{rid}/plan").json()["assignment"]

@@ -11,7 +11,6 @@ import io
 import json
 import os
 import signal
-import time
 
 import numpy as np
 import pytest
@@ -22,86 +21,13 @@ from api.runs_worker import WORKER_NICE
 from api.settings import Settings
 from scenarios import repository
 from scenarios.db import make_engine, make_sessionmaker, upgrade
+from tests.api.helpers import API, create_scenario, ended, long_points, signed_in_client, small_grid, submit_run, wait_for
 from tests.instances import grid_scenario
-
-API = "/api/v1"
-ACTIVE = ("queued", "running")
-
-
-def small_grid() -> dict:
-    """4x4 grid, 4 territories of exactly 4 units: solved in well under a second."""
-    return grid_scenario(4, 4, 4, balance=[{"measure": "workload", "tolerance": 0.0}])
-
-
-def long_points(n: int = 1000, k: int = 16, seed: int = 0) -> dict:
-    """Random points (Delaunay adjacency), tight balance: the heuristic keeps improving for ~10 s (1 core)."""
-    rng = np.random.default_rng(seed)
-    units = [
-        {"id": f"p{i}", "lat": float(35 + 2 * rng.random()), "lon": float(-90 + 2 * rng.random()),
-         "workload": float(rng.integers(1, 20)), "potential": float(rng.integers(1, 100))}
-        for i in range(n)
-    ]
-    return {"name": f"points {n}", "units": units, "territories": k,
-            "balance": [{"measure": "workload", "tolerance": 0.02}, {"measure": "potential", "tolerance": 0.05}]}
-
-
-def wait_for(get, run_id: str, until, timeout_s: float = 60.0, every_s: float = 0.2) -> dict:
-    """Poll GET /runs/{id} (`get` is client.get) until `until(run)` holds; fail after `timeout_s`."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        response = get(f"{API}/runs/{run_id}")
-        assert response.status_code == 200, response.text
-        run = response.json()
-        if until(run):
-            return run
-        assert time.monotonic() < deadline, f"run did not get there in {timeout_s} s: {run}"
-        time.sleep(every_s)
-
-
-def ended(run: dict) -> bool:
-    return run["state"] not in ACTIVE
-
-
-def _client(app) -> TestClient:
-    client = TestClient(app)
-    client.__enter__()
-    with app.state.sessionmaker() as session:
-        client.headers["X-API-Key"] = repository.create_api_key(session, tenant_name="acme").key
-    return client
-
-
-@pytest.fixture
-def client(database_url):
-    app = create_app(Settings(database_url=database_url, max_workers=2))
-    client = _client(app)
-    yield client
-    client.__exit__(None, None, None)
-
-
-@pytest.fixture
-def one_worker(database_url):
-    app = create_app(Settings(database_url=database_url, max_workers=1))
-    client = _client(app)
-    yield client
-    client.__exit__(None, None, None)
-
-
-def _scenario(client, data) -> str:
-    r = client.post(f"{API}/scenarios", json=data)
-    assert r.status_code == 201, r.text
-    return r.json()["id"]
-
-
-def _submit(client, sid, **body) -> str:
-    r = client.post(f"{API}/scenarios/{sid}/runs", json={"method": "heuristic", "time_limit_s": 10, **body})
-    assert r.status_code == 202, r.text
-    assert r.json()["state"] == "queued"
-    return r.json()["id"]
 
 
 def test_submit_poll_finish_with_a_feasible_plan_and_exports(client):
-    sid = _scenario(client, small_grid())
-    rid = _submit(client, sid, seed=3)
+    sid = create_scenario(client, small_grid())
+    rid = submit_run(client, sid, seed=3)
     run = wait_for(client.get, rid, ended, timeout_s=60)
     assert (run["state"], run["status"], run["scenario_version"]) == ("finished", "feasible", 1), run
     assert run["objective"] > 0 and run["elapsed_s"] < 10 and run["finished_at"] is not None
@@ -137,8 +63,8 @@ def test_submit_poll_finish_with_a_feasible_plan_and_exports(client):
 
 
 def test_events_stream_live_progress_until_the_run_ends(client):
-    sid = _scenario(client, small_grid())
-    rid = _submit(client, sid, time_limit_s=5)
+    sid = create_scenario(client, small_grid())
+    rid = submit_run(client, sid, time_limit_s=5)
     states, last = [], None
     with client.stream("GET", f"{API}/runs/{rid}/events") as stream:
         event = None
@@ -155,7 +81,7 @@ def test_events_stream_live_progress_until_the_run_ends(client):
 
 
 def test_submit_validates_the_body_and_the_scenario(client):
-    sid = _scenario(client, small_grid())
+    sid = create_scenario(client, small_grid())
     r = client.post(f"{API}/scenarios/{sid}/runs", json={"method": "fastest"})
     assert r.status_code == 422 and r.json()["detail"].startswith("method: ")
     r = client.post(f"{API}/scenarios/{sid}/runs", json={"time_limit_s": -1})
@@ -172,9 +98,9 @@ def test_submit_validates_the_body_and_the_scenario(client):
 
 
 def test_a_version_is_solved_as_it_was(client):
-    sid = _scenario(client, grid_scenario(2, 2, 2))
+    sid = create_scenario(client, grid_scenario(2, 2, 2))
     client.put(f"{API}/scenarios/{sid}", json=small_grid())
-    rid = _submit(client, sid, version=1, time_limit_s=5)
+    rid = submit_run(client, sid, version=1, time_limit_s=5)
     run = wait_for(client.get, rid, ended)
     assert run["scenario_version"] == 1 and run["state"] == "finished"
     assert len(client.get(f"{API}/runs/{rid}/plan").json()["assignment"]) == 4
@@ -182,10 +108,10 @@ def test_a_version_is_solved_as_it_was(client):
 
 def test_cancel_a_long_run_keeps_its_best_plan_and_queued_runs_wait(one_worker):
     client = one_worker
-    sid = _scenario(client, long_points())
-    long_run = _submit(client, sid, time_limit_s=60)
-    queued = _submit(client, sid, time_limit_s=60, seed=1)
-    third = _submit(client, _scenario(client, small_grid()), time_limit_s=5)
+    sid = create_scenario(client, long_points())
+    long_run = submit_run(client, sid, time_limit_s=60)
+    queued = submit_run(client, sid, time_limit_s=60, seed=1)
+    third = submit_run(client, create_scenario(client, small_grid()), time_limit_s=5)
     wait_for(client.get, long_run, lambda r: r["objective"] is not None or ended(r), timeout_s=60)
     assert client.get(f"{API}/runs/{queued}").json()["state"] == "queued"  # one worker: the others wait
 
@@ -206,8 +132,8 @@ def test_cancel_a_long_run_keeps_its_best_plan_and_queued_runs_wait(one_worker):
 
 
 def test_a_worker_that_dies_ends_its_run_failed(client, database_url):
-    sid = _scenario(client, long_points(n=600, k=10))
-    rid = _submit(client, sid, time_limit_s=60)
+    sid = create_scenario(client, long_points(n=600, k=10))
+    rid = submit_run(client, sid, time_limit_s=60)
     wait_for(client.get, rid, lambda r: r["state"] == "running", timeout_s=30)
     engine = make_engine(database_url)
     try:
@@ -258,10 +184,10 @@ def test_restart_marks_interrupted_runs_failed(database_url):
 def test_stopping_the_server_ends_its_runs_failed(database_url):
     url = database_url
     app = create_app(Settings(database_url=url))
-    client = _client(app)
+    client = signed_in_client(app)
     key = client.headers["X-API-Key"]
-    sid = _scenario(client, long_points(n=600, k=10))
-    rid = _submit(client, sid, time_limit_s=60)
+    sid = create_scenario(client, long_points(n=600, k=10))
+    rid = submit_run(client, sid, time_limit_s=60)
     wait_for(client.get, rid, lambda r: r["state"] == "running", timeout_s=30)
     client.__exit__(None, None, None)  # lifespan shutdown: workers asked to stop, then terminated
 
@@ -274,7 +200,7 @@ def test_worker_progress_stores_a_best_so_far_plan_when_the_solver_hands_one_ove
     """Solvers report objective/bound; one that also passes `labels` gets its incumbent stored as the plan."""
     from dataclasses import dataclass
 
-    from api.runs_worker import _Progress
+    from api.runs_worker import ProgressWriter
     from engine.io import parse_scenario
     from engine.problem import build_problem
 
@@ -297,7 +223,7 @@ def test_worker_progress_stores_a_best_so_far_plan_when_the_solver_hands_one_ove
         labels: np.ndarray | None = None
 
     problem = build_problem(parse_scenario(small_grid()))
-    progress = _Progress(sessions, rid, problem, "heuristic")
+    progress = ProgressWriter(sessions, rid, problem, "heuristic")
     try:
         progress(Event(0.5, 120.0, 100.0, "heuristic: better plan", np.repeat(np.arange(4), 4)))
         progress.flush()

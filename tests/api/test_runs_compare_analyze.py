@@ -7,8 +7,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.settings import Settings
-from scenarios import repository
-from tests.api.test_runs import API, ended, small_grid, wait_for
+from tests.api.helpers import API, ended, new_key, small_grid, wait_for
 from tests.instances import grid_scenario
 
 
@@ -17,8 +16,7 @@ def service(tmp_path_factory):
     """One app for the module; tenants acme and other; two finished runs of the 4x4 grid (seeds 1, 2)."""
     app = create_app(Settings(database_url=f"sqlite:///{tmp_path_factory.mktemp('cmp') / 'api.db'}"))
     with TestClient(app) as client:
-        with app.state.sessionmaker() as session:
-            keys = {name: repository.create_api_key(session, tenant_name=name).key for name in ("acme", "other")}
+        keys = {name: new_key(app, name) for name in ("acme", "other")}
         client.headers["X-API-Key"] = keys["acme"]
         sid = client.post(f"{API}/scenarios", json=small_grid()).json()["id"]
         runs = [client.post(f"{API}/scenarios/{sid}/runs", json={"method": "heuristic", "time_limit_s": 5, "seed": s}).json()["id"]

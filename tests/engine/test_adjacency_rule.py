@@ -16,13 +16,11 @@ import pytest
 from engine.io import parse_scenario
 from engine.problem import build_problem
 from models import ScenarioError
-from tests.engine.test_polygon_adjacency import M_PER_DEG_LAT, edge_set, grid, grid_edges
+from tests.engine.polygon_shapes import M_PER_DEG_LAT, edge_set, grid_edges, square_units
 
 
 def grid_scenario_with_boundaries(rows: int = 3, cols: int = 3, grow: float = 0.0, **extra) -> dict:
-    ids, lat, lon, geoms = grid(rows, cols, grow=grow)
-    units = [{"id": ids[i], "lat": float(lat[i]), "lon": float(lon[i]), "geometry": geoms[i]} for i in range(len(ids))]
-    return {"name": "squares", "territories": 2, "units": units, **extra}
+    return {"name": "squares", "territories": 2, "units": square_units(rows, cols, grow=grow), **extra}
 
 
 def test_default_and_rook_are_the_4_neighbourhood_queen_the_8():

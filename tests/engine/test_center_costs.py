@@ -43,12 +43,9 @@ def test_best_center_is_the_same_by_either_sum():
               "workload": float(rng.integers(1, 9))} for i in range(n)]
     prob = build_problem(Scenario.model_validate({"name": "t", "units": units, "territories": 2}))
     members = np.arange(n)
-    assert n * min(n, ev._CENTER_CANDIDATES) >= ev._COMPILED_PAIRS  # the compiled path runs
+    assert n * min(n, ev.CENTER_CANDIDATES) >= ev.COMPILED_PAIRS  # the compiled path runs by default
     fast = ev.best_center(prob, members)
-    slow_pairs, ev._COMPILED_PAIRS = ev._COMPILED_PAIRS, 10**18
-    try:
-        slow = ev.best_center(prob, members)
-    finally:
-        ev._COMPILED_PAIRS = slow_pairs
+    assert fast == ev.best_center(prob, members, compiled=True)
+    slow = ev.best_center(prob, members, compiled=False)
     d = lambda c: float((prob.weights * prob.dist_from(c)).sum())  # noqa: E731
     assert d(fast) <= d(slow) * (1 + 1e-12)

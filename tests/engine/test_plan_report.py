@@ -16,17 +16,8 @@ from engine.io import parse_scenario
 from engine.problem import build_problem
 from engine.report import plan_csv, plan_json, to_plan
 from models import Plan
-from tests.instances import grid_scenario
-from tests.engine.test_polygon_adjacency import SIDE, grid, square
-from tests.instances import skill_grid
-
-
-def island_scenario() -> dict:
-    """A 3x3 grid of squares c0..c8 and an island 3 km east of c5 (the middle of the east column)."""
-    ids, lat, lon, geoms = grid(3, 3)
-    units = [{"id": ids[i], "lat": float(lat[i]), "lon": float(lon[i]), "geometry": geoms[i]} for i in range(9)]
-    units.append({"id": "island", "lat": 40.015, "lon": -89.97 + 0.035 + SIDE / 2, "geometry": square(-89.97 + 0.035, 40.01)})
-    return {"name": "island", "territories": 2, "units": units}
+from tests.engine.polygon_shapes import island_scenario
+from tests.instances import grid_scenario, skill_grid
 
 
 def plan_of(data: dict, labels) -> tuple[Plan, dict]:

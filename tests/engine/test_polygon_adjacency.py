@@ -1,4 +1,5 @@
-"""Adjacency from unit boundaries (engine.adjacency.derive_from_units). Made-up geometry only.
+"""Adjacency from unit boundaries (engine.adjacency.derive_from_units). Made-up geometry only
+(tests/engine/polygon_shapes.py).
 
 Cells are squares of 0.01 degree (about 850 m east-west and 1.1 km north-south at 40 N).
 Grid cell (r, c) has its south-west corner at lon -90 + 0.01 c, lat 40 + 0.01 r:
@@ -22,46 +23,7 @@ from engine.geo import EARTH_RADIUS_KM
 from engine.problem import build_problem
 from models import Scenario, SolveOptions
 from solvers.solve import solve
-
-SIDE = 0.01
-M_PER_DEG_LAT = np.radians(1) * EARTH_RADIUS_KM * 1000  # about 111 km
-
-
-def square(x0: float, y0: float, side: float = SIDE, grow: float = 0.0) -> dict:
-    """A square polygon (GeoJSON, lon/lat), grown on every side by `grow` degrees (negative shrinks)."""
-    a, b, c, d = x0 - grow, y0 - grow, x0 + side + grow, y0 + side + grow
-    return {"type": "Polygon", "coordinates": [[[a, b], [c, b], [c, d], [a, d], [a, b]]]}
-
-
-def grid(rows: int, cols: int, grow: float = 0.0):
-    """ids, lat, lon (cell centres) and polygons of a rows x cols grid of squares."""
-    ids, lat, lon, geoms = [], [], [], []
-    for r in range(rows):
-        for c in range(cols):
-            x0, y0 = -90 + SIDE * c, 40 + SIDE * r
-            ids.append(f"c{r * cols + c}")
-            lat.append(y0 + SIDE / 2)
-            lon.append(x0 + SIDE / 2)
-            geoms.append(square(x0, y0, grow=grow))
-    return ids, np.array(lat), np.array(lon), geoms
-
-
-def edge_set(adj) -> set[tuple[int, int]]:
-    coo = adj.tocoo()
-    return {(int(a), int(b)) for a, b in zip(coo.row, coo.col) if a < b}
-
-
-def grid_edges(rows: int, cols: int, diagonals: bool) -> set[tuple[int, int]]:
-    steps = [(0, 1), (1, 0)] + ([(1, 1), (1, -1)] if diagonals else [])
-    out = set()
-    for r in range(rows):
-        for c in range(cols):
-            for dr, dc in steps:
-                rr, cc = r + dr, c + dc
-                if 0 <= rr < rows and 0 <= cc < cols:
-                    a, b = r * cols + c, rr * cols + cc
-                    out.add((min(a, b), max(a, b)))
-    return out
+from tests.engine.polygon_shapes import M_PER_DEG_LAT, SIDE, edge_set, grid, grid_edges, square
 
 
 def test_grid_rook_is_the_4_neighbourhood():

@@ -10,8 +10,7 @@ import pytest
 from engine.io import parse_scenario
 from engine.problem import build_problem
 from models import ScenarioError
-from tests.instances import grid_scenario
-from tests.instances import polygon_grid
+from tests.instances import grid_scenario, polygon_grid
 
 SQUARE = [[[-90.0, 40.0], [-89.9, 40.0], [-89.9, 40.1], [-90.0, 40.1], [-90.0, 40.0]]]
 

@@ -12,20 +12,14 @@ from __future__ import annotations
 import json
 import re
 
-import pytest
-
 from tests.instances import EXAMPLE
-from tests.web.conftest import CHROMIUM, LEAFLET
+from tests.web.browser import require_browser
 
-if not CHROMIUM.exists():
-    pytest.skip(f"{CHROMIUM} not installed (make browser)", allow_module_level=True)
-if not LEAFLET.exists():
-    pytest.skip(f"{LEAFLET} missing (make copies Leaflet from npm)", allow_module_level=True)
-pytest.importorskip("playwright.sync_api")
+require_browser()
 
 from playwright.sync_api import Page, expect  # noqa: E402
 
-from tests.web.test_page import FILLS, SOLVE_TIMEOUT_MS  # noqa: E402
+from tests.web.page import FILLS, SOLVE_TIMEOUT_MS  # noqa: E402
 
 ACTIVE = "document.activeElement"
 

@@ -11,38 +11,14 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from tests.instances import EXAMPLE
-from tests.web.conftest import CHROMIUM, LEAFLET
+from tests.web.browser import require_browser
 
-if not CHROMIUM.exists():
-    pytest.skip(f"{CHROMIUM} not installed (make browser)", allow_module_level=True)
-if not LEAFLET.exists():
-    pytest.skip(f"{LEAFLET} missing (make copies Leaflet from npm)", allow_module_level=True)
-pytest.importorskip("playwright.sync_api")
+require_browser()
 
 from playwright.sync_api import Page, expect  # noqa: E402
 
-SOLVE_TIMEOUT_MS = 45_000
-FILLS = "els => [...new Set(els.map(e => e.getAttribute('fill')))]"
-
-
-def sign_in(page: Page, url: str, key: str) -> None:
-    page.goto(url)
-    page.wait_for_selector("body[data-ready=true]")
-    page.fill("#api-key", key)
-    page.click("#login-button")
-    expect(page.locator("#workspace")).to_be_visible(timeout=15_000)
-
-
-def solve(page: Page, *, seed: int, time_limit_s: float = 2) -> None:
-    page.select_option("#method", "heuristic")
-    page.fill("#time-limit", str(time_limit_s))
-    page.fill("#seed", str(seed))
-    page.click("#start-run")
-    expect(page.locator("#progress-state")).to_have_attribute("data-state", "finished", timeout=SOLVE_TIMEOUT_MS)
-    expect(page.locator("#view-title")).to_contain_text("Plan of run")
+from tests.web.page import FILLS, SOLVE_TIMEOUT_MS, sign_in, solve  # noqa: E402
 
 
 def test_upload_solve_map_compare_download(page: Page, web_server, artifacts):

@@ -1,26 +1,20 @@
 """Units with polygon geometry on the map: filled with their territory's color, territories outlined,
 centers dotted, moved units hatched in a comparison; hover and the unit picker show a unit's measures.
 
-The scenario is a made-up jittered grid of quadrilateral cells (tests/models/polygons.py), not real
+The scenario is a made-up jittered grid of quadrilateral cells (tests/instances/polygons.py), not real
 boundaries. Screenshots at 1280x800 go to tests/web/artifacts/.
 """
 
 from __future__ import annotations
 
-import pytest
-
 from tests.instances import polygon_grid
-from tests.web.conftest import CHROMIUM, LEAFLET
+from tests.web.browser import require_browser
 
-if not CHROMIUM.exists():
-    pytest.skip(f"{CHROMIUM} not installed (make browser)", allow_module_level=True)
-if not LEAFLET.exists():
-    pytest.skip(f"{LEAFLET} missing (make copies Leaflet from npm)", allow_module_level=True)
-pytest.importorskip("playwright.sync_api")
+require_browser()
 
 from playwright.sync_api import Page, expect  # noqa: E402
 
-from tests.web.test_page import FILLS, sign_in, solve  # noqa: E402
+from tests.web.page import FILLS, sign_in, solve  # noqa: E402
 
 ROWS, COLS, K = 8, 12, 5
 

@@ -4,8 +4,6 @@ Without a current alignment, territory ids are labels a solver picked (T3 of one
 T7 of another), so the other runs' territories are first matched to the base run's by the
 largest shared workload (an assignment problem); with a current alignment the ids mean
 something and are compared as they are.
-
-TODO(engine): DESIGN.md puts plan comparison in engine/; move this there when engine/ grows it.
 """
 
 from __future__ import annotations
