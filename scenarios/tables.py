@@ -7,7 +7,7 @@ marks the scenario deleted. Schema changes go through an Alembic migration
 
 A run solves one scenario version; its progress (objective, bound, elapsed) is written to
 its row while it runs, so a restarted server shows the last known state. Its plan (the
-plan JSON of DESIGN.md section 5, best-so-far or final) is a separate row, read only when
+plan JSON of docs/scenario.md, best-so-far or final) is a separate row, read only when
 asked for.
 """
 

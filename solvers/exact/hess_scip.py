@@ -126,7 +126,7 @@ def solve_scip(problem: Problem, prep: HessData, options: SolveOptions, clock: C
 
 
 def hess_model(problem: Problem, prep: HessData, name: str, cuts=()) -> tuple[Model, dict, list[int]]:
-    """The Hess model of DESIGN.md 3 on `prep.allowed` pairs: assignment, k centers, a unit
+    """The Hess model (docs/model.md) on `prep.allowed` pairs: assignment, k centers, a unit
     only at an open center, balance per center, locks, and the given separator inequalities
     (contiguity itself is the caller's constraint handler). Returns (model, x[i, j], centers)."""
     n, k = prep.n, prep.k
