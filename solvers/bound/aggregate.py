@@ -20,10 +20,10 @@ For p = 1 the demand side needs no shrinking: with e_i = d(i, r_g),
 (per unit d(i, j) >= max(0, d(r_g, j) - delta_h) - e_i, and sum_j x_ij = 1), so the clusters keep
 their distances (shrunk by the center's radius only) and the bound subtracts the constant
 C = sum_i w_i e_i once: the members' mean distance to their representative instead of the
-largest. On 20,000 US places with 4,580 clusters, sum_g W_g delta_g is 3.76 M and C 1.90 M.
+largest (about half as much on US places: benchmarks/results/tuning.md, "Bound").
 
 Why: with one row per unit the bound's lists would need about 10 territories' worth of
-units per row (see bound_lists.list_length); at 20,000 units and k = 20 that is 200 M
+units per row (see lists.list_length); at 20,000 units and k = 20 that is 200 M
 pairs. A few thousand tight clusters keep one row per cluster with long lists, and the
 radii (a few km) cost little against territories hundreds of km across.
 
@@ -39,7 +39,8 @@ from scipy.spatial import cKDTree
 
 from engine.geo import EARTH_RADIUS_KM, unit_vectors
 from engine.problem import Problem
-from solvers.bound.lists import NeighbourLists, list_rows, outside_shrink
+from solvers.bound.lists import SHAVE, NeighbourLists, list_rows, outside_shrink
+from solvers.bound.params import BoundParams
 
 
 @dataclass(frozen=True, eq=False)
@@ -92,11 +93,11 @@ def aggregate(problem: Problem, groups: int, seed: int = 0, lloyd_steps: int = 4
     d = haversine_km(problem.lat, problem.lon, lat[near], lon[near])
     shrink = np.zeros(len(centers))
     np.maximum.at(shrink, near, d)
-    # pad: haversine rounding here and in the bound's own distances (both ~1e-9 relative)
-    shrink = shrink * (1.0 + 1e-9) + 1e-9 * EARTH_RADIUS_KM * 1e-3
+    # pad: haversine rounding here and in the bound's own distances (both ~SHAVE relative)
+    shrink = shrink * (1.0 + SHAVE) + SHAVE * EARTH_RADIUS_KM * 1e-3
     weights = np.bincount(near, weights=w, minlength=len(centers))
     linear = problem.distance_power == 1
-    offset = float((w * (d * (1.0 + 1e-9) + 1e-9 * EARTH_RADIUS_KM * 1e-3)).sum()) if linear else 0.0
+    offset = float((w * (d * (1.0 + SHAVE) + SHAVE * EARTH_RADIUS_KM * 1e-3)).sum()) if linear else 0.0
     return Aggregated(
         n=len(centers),
         k=problem.k,
@@ -105,7 +106,7 @@ def aggregate(problem: Problem, groups: int, seed: int = 0, lloyd_steps: int = 4
         weights=weights,
         unit_shrink=np.zeros(len(centers)) if linear else shrink,
         center_shrink=shrink,
-        offset=offset * (1.0 + 1e-9),
+        offset=offset * (1.0 + SHAVE),
         center_count=np.bincount(near, minlength=len(centers)).astype(np.int64),
         member=near,
         distance_power=problem.distance_power,
@@ -115,7 +116,8 @@ def aggregate(problem: Problem, groups: int, seed: int = 0, lloyd_steps: int = 4
     )
 
 
-def member_rows(agg: Aggregated, problem: Problem, clusters: np.ndarray, m: int) -> NeighbourLists:
+def member_rows(agg: Aggregated, problem: Problem, clusters: np.ndarray, m: int,
+                params: BoundParams | None = None) -> NeighbourLists:
     """One row per member unit of the given clusters, each at the member's own position: a
     cluster's row stands for all its candidate centers with distances shrunk by its radius
     (the center side), a member's row for that one center with exact distances. Each list
@@ -128,7 +130,7 @@ def member_rows(agg: Aggregated, problem: Problem, clusters: np.ndarray, m: int)
     shrink = np.asarray(agg.unit_shrink, dtype=float)
     tree = cKDTree(unit_vectors(agg.lat, agg.lon))
     idx, dp, radius_p = list_rows(tree, unit_vectors(problem.lat[units], problem.lon[units]),
-                                  m, agg.distance_power, shrink, outside_shrink(shrink))
+                                  m, agg.distance_power, shrink, outside_shrink(shrink, params))
     return NeighbourLists(
         rep=agg.member[units],
         mult=np.ones(len(units), dtype=np.int64),

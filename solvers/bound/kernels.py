@@ -1,4 +1,4 @@
-"""The Lagrangian bound's inner loop (solvers/bound.py, _Relaxation.rows), compiled with numba.
+"""The Lagrangian bound's inner loop (relaxation.py, Relaxation.rows), compiled with numba.
 
 For row j with level_j = rp_j - theta_j, each list unit i (gap_ij = rp_j - dp_ij >= 0) adds
 
@@ -7,13 +7,12 @@ For row j with level_j = rp_j - theta_j, each list unit i (gap_ij = rp_j - dp_ij
 to rho_j, and w_i to the load when 0 < s < gap_ij. The lists are sorted by distance, so the
 gaps fall along a row: once gap_ij <= level_j - max(v) no later unit can add anything, and
 the row stops there (an exact shortcut, not an approximation), found by binary search before
-the loop, so that the loop has no exit: that runs 20-25 % faster (12,600 rows of 3,150 pairs,
-60 ms -> 47 ms). One pass over the pairs instead of NumPy's eight (gather, subtract, add, two
-compares, clip, two sums).
+the loop, so that the loop has no exit: faster than a loop that checks as it goes. One pass
+over the pairs instead of NumPy's eight (gather, subtract, add, two compares, clip, two sums).
 
 Two bodies on purpose: the steering pass is branch-free float32 with fastmath, the reported
 one float64 in IEEE order. One body compiled both ways (the zero taken from vmax's type)
-made fewer steps: 20,000 US places, k = 20, 30 s, 132 against 182.
+made fewer steps. Measurements: benchmarks/results/tuning.md, "Bound".
 """
 
 from __future__ import annotations
@@ -82,8 +81,7 @@ def _stop(gr, cut):  # pragma: no cover - compiled
 def warm(idx_dtype) -> None:
     """Compile both kernels (or load them from numba's cache) for the types the bound passes,
     so that the first step's time, which sets the bound's reserve on the clock, is the step's
-    own: without it the first bound in a process stopped after one step (Iowa, 0.3 s: 1 step,
-    115 k against 321 steps, 186 k)."""
+    own: without it the first bound in a process with a short clock stopped after one step."""
     idx = np.zeros((1, 1), dtype=idx_dtype)
     gap = np.zeros((1, 1), dtype=np.float32)
     sel = np.zeros(1, dtype=np.int64)
@@ -93,6 +91,6 @@ def warm(idx_dtype) -> None:
 
 
 def warm_all() -> None:
-    """Both index types: lists of units (bound_lists) and lists from a distance matrix."""
+    """Both index types: lists of units (lists.py) and lists from a distance matrix."""
     warm(np.int32)
     warm(np.int64)

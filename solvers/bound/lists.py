@@ -16,14 +16,15 @@ import numpy as np
 
 from engine.geo import EARTH_RADIUS_KM, unit_vectors
 from engine.problem import Problem
+from solvers.bound.params import BoundParams
 from solvers.clock import Clock
 
-# idx (int32) and d^p (float32) here, the bound's float32 gap and weights, a quarter of the
-# rows copied again: ~20 bytes a pair; the bound's temporaries are per chunk of rows
-_MAX_PAIRS = 4_000_000  # grouped rows: ~80 MB
-_MAX_PAIRS_LONG = 16_000_000  # one row per unit with long lists: ~320 MB
-_MAX_EXPLICIT = 4000
-_LONG = 10.0  # territories' worth of units in a long list
+# Rounding allowance (relative) of measured distances: a distance the bound relies on being no
+# longer than the true one is multiplied by 1 - SHAVE, a radius that must not fall short of the
+# true one by 1 + SHAVE (plus SHAVE km). Guarantees validity: not a tunable.
+SHAVE = 1e-9
+# Rows are listed this many pairs at a time (and the clock looked at between them).
+_BATCH_PAIRS = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -38,33 +39,39 @@ class NeighbourLists:
     rep_lon: np.ndarray | None = None  # a unit of the problem (a member row of a cluster)
 
 
-def list_length(n: int, k: int) -> int:
-    """About 10 territories' worth of units when every unit can keep its own row of that
-    length (<= _MAX_PAIRS_LONG pairs), else 3.5 territories' worth (rows then stand for groups
-    of candidate centers); >= 32. Short lists make the bound loose: on 1,000 US places with
-    k = 20 the converged bound was 5.84 M with 3.5 territories' worth and 7.41 M with 10 (the
-    plan: 8.22 M); with k = 40, 2.43 M and 4.74 M (plan 6.18 M). At 20,000 units, longer lists
-    mean fewer, coarser rows and fewer steps in the time there is: the bound got worse."""
-    m = int(np.ceil(_LONG * n / k)) if long_lists_fit(n, k) else int(np.ceil(3.5 * n / k))
-    return int(min(max(32, m), n - 1))
+def list_length(n: int, k: int, params: BoundParams | None = None) -> int:
+    """params.long_list territories' worth of units when every unit can keep its own row of
+    that length (long_lists_fit), else params.short_list territories' worth (rows then stand
+    for groups of candidate centers); at least params.min_list. Long lists make the bound
+    tight; at scale they would mean fewer, coarser rows and fewer steps."""
+    params = BoundParams() if params is None else params
+    share = params.long_list if long_lists_fit(n, k, params) else params.short_list
+    m = int(np.ceil(share * n / k))
+    return int(min(max(params.min_list, m), n - 1))
 
 
-def long_lists_fit(n: int, k: int) -> bool:
-    """Can every unit keep its own row of 10 territories' worth of neighbours?"""
-    return n * int(np.ceil(_LONG * n / k)) <= _MAX_PAIRS_LONG
+def long_lists_fit(n: int, k: int, params: BoundParams | None = None) -> bool:
+    """Can every unit keep its own row of params.long_list territories' worth of neighbours
+    within params.max_pairs_long pairs?"""
+    params = BoundParams() if params is None else params
+    return n * int(np.ceil(params.long_list * n / k)) <= params.max_pairs_long
 
 
-_WIDE_SHARE = 0.02  # the widest 2 % of aggregated clusters (at most _WIDE_MAX) are summed exactly
-_WIDE_MAX = 256
+def demand_shrink(problem) -> np.ndarray:
+    """Each unit's demand-side radius (km): an aggregated cluster's (aggregate.py), else 0."""
+    shrink = getattr(problem, "unit_shrink", None)
+    return np.zeros(problem.n) if shrink is None else np.asarray(shrink, dtype=float)
 
 
-def wide_clusters(shrink: np.ndarray) -> np.ndarray:
-    """Mask of the aggregated clusters whose radius is among the largest (none without
-    aggregation): one outlying cluster would otherwise shrink every row's outside radius."""
+def wide_clusters(shrink: np.ndarray, params: BoundParams | None = None) -> np.ndarray:
+    """Mask of the aggregated clusters whose radius is among the largest (params.wide_share
+    of them, at most params.wide_max; none without aggregation): one outlying cluster would
+    otherwise shrink every row's outside radius, so the bound sums these exactly."""
+    params = BoundParams() if params is None else params
     mask = np.zeros(len(shrink), dtype=bool)
     if not (shrink > 0).any():
         return mask
-    t = int(min(_WIDE_MAX, np.ceil(_WIDE_SHARE * len(shrink))))
+    t = int(min(params.wide_max, np.ceil(params.wide_share * len(shrink))))
     mask[np.argsort(-shrink, kind="stable")[:t]] = True
     return mask
 
@@ -86,30 +93,36 @@ def _to_km(chord: np.ndarray) -> np.ndarray:
 
 
 def neighbour_lists(
-    problem: Problem, k: int, clock: Clock, max_list: int | None = None, max_pairs: int = _MAX_PAIRS, seed: int = 0
+    problem: Problem, k: int, clock: Clock, max_list: int | None = None, max_pairs: int | None = None, seed: int = 0,
+    params: BoundParams | None = None,
 ) -> NeighbourLists | None:
+    """The rows of the bound within `max_pairs` pairs (params.max_pairs when None), each with
+    a list of `max_list` units (list_length when None); None when the clock stops first or an
+    explicit distance matrix is too large (params.max_explicit)."""
+    params = BoundParams() if params is None else params
+    max_pairs = params.max_pairs if max_pairs is None else max_pairs
     n, p = problem.n, problem.distance_power
-    m = list_length(n, k) if max_list is None else int(min(max_list, n - 1))
+    m = list_length(n, k, params) if max_list is None else int(min(max_list, n - 1))
     if problem.explicit_distances is not None:
-        if n > _MAX_EXPLICIT:
+        if n > params.max_explicit:
             return None
         D = np.asarray(problem.explicit_distances, dtype=float)
         order = np.argsort(D, axis=1, kind="stable")[:, : m + 1]
         d = np.take_along_axis(D, order, axis=1)
-        return NeighbourLists(np.arange(n), np.ones(n, dtype=np.int64), np.zeros(n), order[:, :m], d[:, :m] ** p, d[:, m] ** p)
+        return NeighbourLists(np.arange(n), np.ones(n, dtype=np.int64), np.zeros(n), order[:, :m], d[:, :m] ** p,
+                              d[:, m] ** p)
     from scipy.spatial import cKDTree
 
     xyz = unit_vectors(problem.lat, problem.lon)
     tree = cKDTree(xyz)
-    if max_list is None and n * m <= _MAX_PAIRS_LONG:
-        max_pairs = max(max_pairs, _MAX_PAIRS_LONG)
+    if max_list is None and n * m <= params.max_pairs_long:
+        max_pairs = max(max_pairs, params.max_pairs_long)
     rows = min(n, max(k, max_pairs // max(m, 1)))
     # aggregated demand (solvers.bound.aggregate): each "unit" is a cluster whose members lie
     # within shrink_g of it, and whose row stands for its center_count candidate centers
     # (as a center, its candidate centers lie within center_shrink_g of it)
-    shrink = getattr(problem, "unit_shrink", None)
+    shrink = demand_shrink(problem)
     count = getattr(problem, "center_count", None)
-    shrink = np.zeros(n) if shrink is None else np.asarray(shrink, dtype=float)
     cshrink = getattr(problem, "center_shrink", None)
     cshrink = shrink if cshrink is None else np.asarray(cshrink, dtype=float)
     count = np.ones(n, dtype=np.int64) if count is None else np.asarray(count, dtype=np.int64)
@@ -123,16 +136,16 @@ def neighbour_lists(
         chord, near = cKDTree(xyz[rep]).query(xyz, k=1, workers=-1)
         mult = np.bincount(near, weights=count, minlength=rows).astype(np.int64)
         delta = np.zeros(rows)
-        np.maximum.at(delta, near, _to_km(chord) * (1.0 + 1e-9) + 1e-9 + cshrink)
+        np.maximum.at(delta, near, _to_km(chord) * (1.0 + SHAVE) + SHAVE + cshrink)
     # units outside a row's list are at least (d_(m+1) - delta - their radius) away: the widest
     # clusters are summed exactly over all rows by the bound instead (wide_clusters), so the
     # radius here is the largest of the others
-    max_shrink = outside_shrink(shrink)
+    max_shrink = outside_shrink(shrink, params)
     R = len(rep)
     idx = np.empty((R, m), dtype=np.int32)
     dp = np.empty((R, m), dtype=np.float32)
     radius_p = np.empty(R)
-    block = max(1, 2_000_000 // (m + 1))
+    block = max(1, _BATCH_PAIRS // (m + 1))
     for s in range(0, R, block):
         if clock.should_stop():
             return None
@@ -141,10 +154,10 @@ def neighbour_lists(
     return NeighbourLists(rep, mult, delta, idx, dp, radius_p)
 
 
-def outside_shrink(shrink: np.ndarray) -> float:
+def outside_shrink(shrink: np.ndarray, params: BoundParams | None = None) -> float:
     """The demand-side radius that units outside a row's list are shrunk by: the largest but
     for the widest clusters, which the bound sums exactly over all rows (wide_clusters)."""
-    return float(shrink[~wide_clusters(shrink)].max(initial=0.0))
+    return float(shrink[~wide_clusters(shrink, params)].max(initial=0.0))
 
 
 def list_rows(tree, points: np.ndarray, m: int, p: int, shrink: np.ndarray, max_shrink: float,
@@ -157,6 +170,6 @@ def list_rows(tree, points: np.ndarray, m: int, p: int, shrink: np.ndarray, max_
     chord, nb = np.atleast_2d(chord), np.atleast_2d(nb)
     # chord on the unit sphere -> great-circle km (what engine.geo.haversine_km gives),
     # shaved for rounding, then shrunk by the group radius
-    d = np.maximum(0.0, _to_km(chord) * (1.0 - 1e-9) - np.reshape(delta, (-1, 1)))
+    d = np.maximum(0.0, _to_km(chord) * (1.0 - SHAVE) - np.reshape(delta, (-1, 1)))
     dp = down32(np.maximum(0.0, d[:, :m] - shrink[nb[:, :m]]) ** p)
     return nb[:, :m], dp, np.maximum(0.0, d[:, m] - max_shrink) ** p

@@ -10,8 +10,8 @@ radius delta, every unit i of block b outside the list is at least
     base_rb = max(rp_r, max(0, d(q, c_b) - rad_b - delta - shrink_b)^p)
 
 away (triangle inequality; shrink_b is the largest demand-side radius of the block's units,
-bound_aggregate). Blocks holding any of the row's list units keep base = rp, so the list
-units' terms (measured from rp, see bound._Relaxation) stay exact. For each block the units
+aggregate.py). Blocks holding any of the row's list units keep base = rp, so the list
+units' terms (measured from rp, see relaxation.Relaxation) stay exact. For each block the units
 are sorted by v; a row's outside terms are then sums of prefix sums, as before, block by
 block:
 
@@ -26,6 +26,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from solvers.bound.lists import SHAVE, demand_shrink
 
 
 @dataclass(frozen=True)
@@ -47,8 +49,8 @@ class Blocks:
         from engine.geo import haversine_km
 
         d = haversine_km(np.asarray(lat)[:, None], np.asarray(lon)[:, None], self.lat[None, :], self.lon[None, :])
-        d = d * (1.0 - 1e-9) - self.reach[None, :] - np.asarray(delta)[:, None]
-        return np.maximum(0.0, d) ** p * (1.0 - 1e-9)
+        d = d * (1.0 - SHAVE) - self.reach[None, :] - np.asarray(delta)[:, None]
+        return np.maximum(0.0, d) ** p * (1.0 - SHAVE)
 
 
 def make_blocks(problem, count: int, exact: np.ndarray | None = None) -> Blocks:
@@ -61,8 +63,7 @@ def make_blocks(problem, count: int, exact: np.ndarray | None = None) -> Blocks:
     from solvers.bound.aggregate import aggregate
 
     agg = aggregate(problem, count)
-    shrink = getattr(problem, "unit_shrink", None)
-    shrink = np.zeros(n) if shrink is None else np.asarray(shrink, dtype=float).copy()
+    shrink = demand_shrink(problem).copy()
     if exact is not None:
         shrink[exact] = 0.0
     most = np.zeros(agg.n)

@@ -20,18 +20,17 @@ from dataclasses import replace
 from engine.problem import Problem
 from models import SolveOptions
 from solvers.bound.lagrangian import BoundResult
+from solvers.bound.params import BoundParams
 from solvers.clock import Clock
 from solvers.result import SolveResult
 
-# Share of the time limit (and seconds at most) kept for the bound after a heuristic search
-# that is not the final answer (a warm start); a final answer's bound may use all time left.
-BOUND_SHARE = 0.15
-BOUND_MAX_S = 120.0
 
-
-def reserved_seconds(clock: Clock, beside: bool) -> float:
-    """Seconds the search leaves for a bound that runs after it (none when it runs beside)."""
-    return 0.0 if beside else min(BOUND_SHARE * clock.time_limit_s, BOUND_MAX_S)
+def reserved_seconds(clock: Clock, beside: bool, params: BoundParams | None = None) -> float:
+    """Seconds the search leaves for a bound that runs after it (none when it runs beside):
+    params.after_share of the time limit, at most params.after_max_s. Only a warm start's
+    bound is held to that; a final answer's bound may use all the time the search left."""
+    params = BoundParams() if params is None else params
+    return 0.0 if beside else min(params.after_share * clock.time_limit_s, params.after_max_s)
 
 
 @functools.cache
@@ -50,22 +49,25 @@ def warm_kernels_in_background() -> None:
     threading.Thread(target=run, name="territoria-bound-warm", daemon=True).start()
 
 
-def start_beside(problem: Problem, options: SolveOptions, clock: Clock):
+def start_beside(problem: Problem, options: SolveOptions, clock: Clock, params: BoundParams | None = None):
     """The bound in a child process beside the search (solvers.bound.side) where the bound
-    needs more time than its share after the search and a second core is there; else None."""
+    needs more time than its share after the search (it aggregates the demand), a second core
+    is there and at least params.side_min_seconds are left; else None."""
     from solvers.bound.lists import long_lists_fit
-    from solvers.bound.side import MIN_SECONDS, SideBound, cores
+    from solvers.bound.side import SideBound, cores
 
-    if (problem.rep_centric or problem.explicit_distances is not None or long_lists_fit(problem.n, problem.k)
-            or options.threads < 2 or cores() < 2 or clock.remaining() < MIN_SECONDS):
+    params = BoundParams() if params is None else params
+    if (problem.rep_centric or problem.explicit_distances is not None or long_lists_fit(problem.n, problem.k, params)
+            or options.threads < 2 or cores() < 2 or clock.remaining() < params.side_min_seconds):
         return None
-    return SideBound.start(problem, clock.start + clock.time_limit_s)
+    return SideBound.start(problem, clock.start + clock.time_limit_s, params=params)
 
 
-def bound_after(problem: Problem, result: SolveResult, clock: Clock, budget_s: float) -> SolveResult:
+def bound_after(problem: Problem, result: SolveResult, clock: Clock, budget_s: float,
+                params: BoundParams | None = None) -> SolveResult:
     """The result with the Lagrangian lower bound attached when it has none or a weaker one
     (with reps: the per-unit cheapest-rep bound, as travel is measured from the reps' homes),
-    computed within `budget_s` seconds."""
+    computed within `budget_s` seconds with `params` (the defaults when None)."""
     from solvers.bound.lagrangian import lagrangian_bound
 
     if problem.rep_centric:
@@ -80,7 +82,7 @@ def bound_after(problem: Problem, result: SolveResult, clock: Clock, budget_s: f
     bound_clock = Clock(min(budget_s, clock.remaining()), None, clock.cancel)
     feasible = result.status == "feasible"
     b = lagrangian_bound(problem, bound_clock, upper=result.objective if feasible else None,
-                         labels=result.labels if feasible else None)
+                         labels=result.labels if feasible else None, params=params)
     return result if b is None else attach(result, clock, b)
 
 

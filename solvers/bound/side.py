@@ -1,25 +1,26 @@
 """The lower bound computed beside the heuristic, in a process of its own (the second core).
 
-At tens of thousands of units the Lagrangian bound (solvers/bound.py) needs far more time
-than the share a solve used to leave it after the search (15 %: 9 s of 60), and the search
-itself is one Python thread. So with two cores to use (SolveOptions.threads >= 2 and the
+At tens of thousands of units the Lagrangian bound (lagrangian.py) needs far more time than
+the share a solve leaves it after the search (BoundParams.after_share), and the search itself
+is one Python thread. So with two cores to use (SolveOptions.threads >= 2 and the
 machine has them) the bound runs in a child process for the whole solve while the search
 runs at full speed:
 
-    side = SideBound.start(problem, deadline)   # None when not worth it or not possible
-    ...                                         # the heuristic
-    result = side.finish(stop=True)             # BoundResult | None
+    side = SideBound.start(problem, deadline, params)   # None when it cannot start
+    ...                                                 # the heuristic
+    result = side.finish(stop=True, wait_s=0.0)         # BoundResult | None
 
 The child is this module run as a script (`python -m solvers.bound.side`, so a daemonic API
-worker may start it too); it reads the pickled problem and an absolute time.monotonic()
-deadline from its stdin, then lines "upper <objective>" as the search finds better plans
-(they steer the ascent's steps: on 100,000 units / 500, 90 s, 60.7 M without, 64.0 M with
-the plan's objective), and writes one JSON line, the bound, when its ascent ends. Closing
-its stdin asks it to stop at once and write what it has; when the parent dies, the closed
-pipe stops it the same way and its write fails, so it never outlives the solve by more
-than one step of the ascent. When it gives no bound, SideBound.error says why (the last line
-of its stderr, kept in a temporary file). The ascent starts without the plan (on 20,000 US places, k =
-20, 25 s: 43.87 M without it, 43.48 M from it), so the child starts with the search.
+worker may start it too); it reads the pickled problem, an absolute time.monotonic()
+deadline and the BoundParams from its stdin, then lines "upper <objective>" as the search
+finds better plans (they steer the ascent's steps, for a tighter bound), and writes one JSON
+line, the bound, when its ascent ends. Closing its stdin asks it to stop at once and write
+what it has; when the parent dies, the closed pipe stops it the same way and its write
+fails, so it never outlives the solve by more than one step of the ascent. When it gives no
+bound, SideBound.error says why (the last line of its stderr, kept in a temporary file). The
+ascent starts without the plan (which does not make it tighter at scale), so the child
+starts with the search. Measurements behind both choices: benchmarks/results/tuning.md,
+"Bound".
 """
 
 from __future__ import annotations
@@ -35,13 +36,7 @@ import time
 
 from engine.problem import Problem
 from solvers.bound.lagrangian import BoundResult
-
-# Below this many seconds for the bound a child process (1-2 s to start) is not worth it.
-MIN_SECONDS = 10.0
-# Stop the ascent this long before the deadline: its last exact evaluation and the reply.
-_MARGIN_S = 1.0
-# The child has the whole solve: its steps end by convergence or the clock, not a count.
-_MAX_ITER = 1_000_000
+from solvers.bound.params import BoundParams
 
 
 def cores() -> int:
@@ -52,9 +47,10 @@ def cores() -> int:
 
 
 class SideBound:
-    def __init__(self, proc: subprocess.Popen, err) -> None:
+    def __init__(self, proc: subprocess.Popen, err, params: BoundParams | None = None) -> None:
         self._proc = proc
         self._err = err  # the child's stderr (a temporary file)
+        self._margin_s = (BoundParams() if params is None else params).side_margin_s
         self.error: str | None = None  # why the child gave no bound, when it failed
         self._upper: float | None = None
         self._reply: list[str] = []
@@ -62,20 +58,21 @@ class SideBound:
         self._reader.start()
 
     @classmethod
-    def start(cls, problem: Problem, deadline: float) -> SideBound | None:
-        """A child computing the bound until `deadline` (time.monotonic()), or None when it
-        cannot start."""
+    def start(cls, problem: Problem, deadline: float, params: BoundParams | None = None) -> SideBound | None:
+        """A child computing the bound with `params` (the defaults when None) until `deadline`
+        (time.monotonic()), or None when it cannot start."""
+        params = BoundParams() if params is None else params
         try:
             err = tempfile.TemporaryFile()
             proc = subprocess.Popen(
                 [sys.executable, "-m", "solvers.bound.side"],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
             )
-            pickle.dump((problem, deadline), proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump((problem, deadline, params), proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
             proc.stdin.flush()
         except (OSError, pickle.PicklingError, ValueError):
             return None
-        return cls(proc, err)
+        return cls(proc, err, params)
 
     def _read(self) -> None:
         try:
@@ -97,7 +94,7 @@ class SideBound:
     def finish(self, stop: bool, wait_s: float, cancel: threading.Event | None = None) -> BoundResult | None:
         """The child's bound. stop: ask it to stop now (the search used the time); else let it
         run to its deadline, waiting at most wait_s (or until `cancel` is set) before asking.
-        A child that does not answer within _MARGIN_S of being asked is killed."""
+        A child that does not answer within params.side_margin_s of being asked is killed."""
         if stop:
             self._close_stdin()
         end = time.monotonic() + max(0.0, wait_s)
@@ -107,7 +104,7 @@ class SideBound:
             self._reader.join(timeout=min(0.2, max(0.0, end - time.monotonic())))
         if self._reader.is_alive():
             self._close_stdin()
-            self._reader.join(timeout=_MARGIN_S)
+            self._reader.join(timeout=self._margin_s)
         if self._reader.is_alive() or self._proc.poll() is None:
             self._proc.kill()
         self._proc.wait()
@@ -153,9 +150,8 @@ class SideBound:
 
 def _leave_one_core() -> None:
     """Keep this process (its KD-tree workers and BLAS threads too) off one of the cores, so
-    the search beside it keeps a core of its own. Building the lists on both cores slowed the
-    search at its start: 20,000 US places, k = 100, 60 s, the first plan came at 15 s instead
-    of 11.5 s (the search alone: 9-10 s)."""
+    the search beside it keeps a core of its own: building the lists on both cores delayed
+    the search's first plan (benchmarks/results/tuning.md, "Bound")."""
     if not hasattr(os, "sched_setaffinity"):
         return
     cpus = sorted(os.sched_getaffinity(0))
@@ -164,10 +160,10 @@ def _leave_one_core() -> None:
 
 
 def _child() -> None:
-    from solvers.clock import Clock
     from solvers.bound.lagrangian import lagrangian_bound
+    from solvers.clock import Clock
 
-    problem, deadline = pickle.load(sys.stdin.buffer)
+    problem, deadline, params = pickle.load(sys.stdin.buffer)
     _leave_one_core()
     stop = threading.Event()
     best: list[float | None] = [None]
@@ -183,8 +179,10 @@ def _child() -> None:
         stop.set()
 
     threading.Thread(target=watch, daemon=True).start()
-    clock = Clock(max(0.0, deadline - _MARGIN_S - time.monotonic()), None, stop)
-    res = lagrangian_bound(problem, clock, upper=lambda: best[0], max_iter=_MAX_ITER)
+    # stop params.side_margin_s before the deadline: the last exact evaluation and the reply;
+    # the child has the whole solve: its steps end by convergence or the clock, not a count
+    clock = Clock(max(0.0, deadline - params.side_margin_s - time.monotonic()), None, stop)
+    res = lagrangian_bound(problem, clock, upper=lambda: best[0], max_iter=params.side_max_iter, params=params)
     if res is not None:
         sys.stdout.write(json.dumps({"bound": res.bound, "source": res.source, "iterations": res.iterations,
                                      "runtime_s": res.runtime_s}) + "\n")

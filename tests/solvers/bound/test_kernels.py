@@ -1,4 +1,4 @@
-"""The bound's compiled inner loop against the formula it computes (solvers/bound_terms.py)."""
+"""The bound's compiled inner loop against the formula it computes (solvers/bound/kernels.py)."""
 
 from __future__ import annotations
 
@@ -56,11 +56,11 @@ def test_stored_rows_fall_where_demand_side_shrinks_unsort_them():
     relaxation stores every row by falling gap (what the early stop needs), pairs unchanged."""
     from engine.problem import build_problem
     from models import Scenario
-    from solvers.clock import Clock
-    from solvers.bound.lagrangian import _Relaxation
     from solvers.bound.aggregate import aggregate
     from solvers.bound.lists import down32, neighbour_lists, up32
     from solvers.bound.outside import make_blocks
+    from solvers.bound.relaxation import Relaxation
+    from solvers.clock import Clock
 
     rng = np.random.default_rng(3)
     n = 300
@@ -75,10 +75,10 @@ def test_stored_rows_fall_where_demand_side_shrinks_unsort_them():
     rp = down32(lists.radius_p).astype(float)[:, None]
     gaps = up32(rp - np.minimum(lists.dp.astype(float), rp))
     assert ((gaps[:, 1:] > gaps[:, :-1]).any(axis=1)).any()  # some rows come unsorted
-    pairs = [sorted(zip(lists.idx[r].tolist(), gaps[r].tolist())) for r in range(len(gaps))]
-    relax = _Relaxation(agg, lists, make_blocks(agg, 64))
+    pairs = [sorted(zip(lists.idx[r].tolist(), gaps[r].tolist(), strict=True)) for r in range(len(gaps))]
+    relax = Relaxation(agg, lists, make_blocks(agg, 64))
     assert (relax.gap[:, 1:] <= relax.gap[:, :-1]).all()
-    assert [sorted(zip(relax.idx[r].tolist(), relax.gap[r].tolist())) for r in range(relax.R)] == pairs
+    assert [sorted(zip(relax.idx[r].tolist(), relax.gap[r].tolist(), strict=True)) for r in range(relax.R)] == pairs
 
 
 def test_solve_warms_the_kernels_once_in_a_thread_and_the_api_preload_compiles_them():
@@ -87,7 +87,6 @@ def test_solve_warms_the_kernels_once_in_a_thread_and_the_api_preload_compiles_t
     import. Checked in fresh processes (this one may have compiled them already)."""
     import subprocess
     import sys
-    from pathlib import Path
 
     solve_side = (
         "import threading\n"

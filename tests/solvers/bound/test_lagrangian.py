@@ -10,15 +10,13 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from engine.evaluate import evaluate
 from engine.problem import build_problem
 from models import Scenario, SolveOptions
-from solvers.clock import Clock
 from solvers.bound.lagrangian import SOURCE_BALANCED, SOURCE_PLAIN, lagrangian_bound
+from solvers.clock import Clock
 from solvers.solve import solve
 from tests.brute_force import brute_optimum
 from tests.instances import problem_of, square_points, synthetic_scenario
-
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -132,7 +130,8 @@ def test_aggregated_bound_below_a_feasible_plan_and_useful():
 
 
 @settings(max_examples=12, deadline=None)
-@given(seed=st.integers(0, 10_000), groups=st.integers(2, 6), power=st.sampled_from([1, 2]), tol=st.sampled_from([0.1, 0.3]))
+@given(seed=st.integers(0, 10_000), groups=st.integers(2, 6), power=st.sampled_from([1, 2]),
+       tol=st.sampled_from([0.1, 0.3]))
 def test_aggregated_bound_property(seed, groups, power, tol):
     """Any clustering (p = 1: members' distance subtracted once; p = 2: shrunk by the radius),
     float32 lists, steps steered on a subset of rows: the bound stays below the optimum."""

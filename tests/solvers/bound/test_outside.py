@@ -30,8 +30,9 @@ def test_terms_and_cover_match_a_direct_count(seed):
 
 
 def test_block_floor_is_below_every_members_distance():
-    from solvers.bound.outside import make_blocks
     from types import SimpleNamespace
+
+    from solvers.bound.outside import make_blocks
 
     rng = np.random.default_rng(1)
     n = 400

@@ -10,6 +10,7 @@ import numpy as np
 import solvers.bound.lists as bound_lists
 import solvers.bound.side as bound_side
 from models import SolveOptions
+from solvers.bound import BoundParams, schedule
 from solvers.bound.side import SideBound
 from solvers.solve import solve
 from tests.brute_force import brute_optimum
@@ -46,19 +47,27 @@ def test_child_is_killed_on_cancel():
     assert side._proc.poll() is not None
 
 
+def _child_for_a_second(monkeypatch) -> None:
+    """solve() starts the child at any size, with a second to spare (solve() passes no
+    BoundParams yet: the defaults ask for 10 s)."""
+    real = schedule.start_beside
+    monkeypatch.setattr(schedule, "start_beside", lambda problem, options, clock, params=None: real(
+        problem, options, clock, BoundParams(side_min_seconds=1.0)))
+    monkeypatch.setattr(bound_lists, "long_lists_fit", lambda n, k, params=None: False)
+
+
 def test_solve_uses_the_child_when_the_bound_needs_time(monkeypatch):
     """Forced on a small problem (it normally runs where the bound aggregates, ~10k units):
     the plan carries the child's bound, valid against the plan, and the clock is kept."""
     started = []
     real = SideBound.start.__func__
 
-    def spy(cls, problem, deadline):
-        side = real(cls, problem, deadline)
-        started.append(side)
+    def spy(cls, problem, deadline, params=None):
+        side = real(cls, problem, deadline, params)
+        started.append((side, params))
         return side
 
-    monkeypatch.setattr(bound_lists, "long_lists_fit", lambda n, k: False)
-    monkeypatch.setattr(bound_side, "MIN_SECONDS", 1.0)
+    _child_for_a_second(monkeypatch)
     monkeypatch.setattr(SideBound, "start", classmethod(spy))
     monkeypatch.setattr(bound_side, "cores", lambda: 2)
     prob = problem_of(square_points(400, 4, seed=3, tol=0.1))
@@ -66,16 +75,17 @@ def test_solve_uses_the_child_when_the_bound_needs_time(monkeypatch):
     out = solve(prob, SolveOptions(method="heuristic", time_limit_s=5.0, seed=0))
     assert time.monotonic() - t0 < 7.0
     r = out.result
-    assert started and started[0] is not None
+    assert started and started[0][0] is not None
+    assert started[0][1].side_min_seconds == 1.0  # the params reach the child
     assert r.status == "feasible" and r.bound is not None
     assert 0 < r.bound <= r.objective
     assert np.isfinite(r.gap)
 
 
 def test_one_thread_keeps_the_bound_in_process(monkeypatch):
-    monkeypatch.setattr(bound_lists, "long_lists_fit", lambda n, k: False)
-    monkeypatch.setattr(bound_side, "MIN_SECONDS", 1.0)
-    monkeypatch.setattr(SideBound, "start", classmethod(lambda cls, p, d: (_ for _ in ()).throw(AssertionError("started"))))
+    _child_for_a_second(monkeypatch)
+    monkeypatch.setattr(SideBound, "start", classmethod(lambda cls, p, d, params=None: (_ for _ in ()).throw(
+        AssertionError("started"))))
     prob = problem_of(square_points(200, 4, seed=3, tol=0.1))
     r = solve(prob, SolveOptions(method="heuristic", time_limit_s=3.0, seed=0, threads=1)).result
     assert r.status == "feasible" and r.bound is not None
