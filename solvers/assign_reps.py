@@ -45,6 +45,8 @@ def territory_needs(problem: Problem, labels: np.ndarray) -> np.ndarray:
 def territory_of_reps(problem: Problem) -> np.ndarray:
     """(r,) the territory each rep serves in the shared mapping."""
     rep_of = problem.rep_of_territories()
+    if rep_of is None:
+        raise ValueError("the problem has no reps")
     out = np.empty(len(rep_of), dtype=np.int64)
     out[rep_of] = np.arange(len(rep_of))
     return out

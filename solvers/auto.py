@@ -65,7 +65,7 @@ def solve_auto(problem: Problem, options: SolveOptions, clock: Clock) -> SolveRe
         return exact
     if warm.bound is not None and (exact.bound is None or warm.bound > exact.bound):
         exact = replace(exact, bound=warm.bound, bound_source=warm.bound_source)
-    if warm.status == "feasible" and (exact.objective is None or warm.objective < exact.objective):
+    if _cheaper(warm, exact):
         # keep the exact method's bound: it is valid for any plan
         return replace(warm, bound=exact.bound, bound_source=exact.bound_source, stop_reason=exact.stop_reason)
     if exact.labels is None and warm.labels is not None and exact.status in ("no_solution", "cancelled"):
@@ -100,14 +100,19 @@ def _solve_capped(problem: Problem, options: SolveOptions, clock: Clock, cap: in
                        details={**exact.details, **details})
     if exact.status == "infeasible" and heur.status != "feasible":
         return replace(exact, message=_joined(exact.message, note), details={**exact.details, **details})
-    best = heur
-    if exact.status == "feasible" and (heur.status != "feasible" or exact.objective < heur.objective):
-        best = exact
+    best = exact if _cheaper(exact, heur) else heur
     bound, source = heur.bound, heur.bound_source
     if exact.bound is not None and (bound is None or exact.bound > bound):
         bound, source = exact.bound, exact.bound_source
     return replace(best, bound=bound, bound_source=source, message=_joined(best.message, note),
                    details={**best.details, **details})
+
+
+def _cheaper(result: SolveResult, other: SolveResult) -> bool:
+    """`result` is a feasible plan, and `other` has none or a costlier one."""
+    if result.status != "feasible" or result.objective is None:
+        return False
+    return other.status != "feasible" or other.objective is None or result.objective < other.objective
 
 
 def _joined(*messages: str | None) -> str | None:

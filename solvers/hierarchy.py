@@ -15,23 +15,31 @@ import numpy as np
 from engine.problem import Problem
 from models import SolveOptions
 from solvers.clock import Clock
-from solvers.result import SolveResult
+from solvers.result import SolveResult, Status
 
 REGION_TIME_SHARE = 0.3
 
 
+def region_count(problem: Problem) -> int:
+    """The number of regions (the problem must have them)."""
+    if not problem.regions:
+        raise ValueError("the problem groups its territories into no regions")
+    return problem.regions
+
+
 def region_problem(problem: Problem) -> Problem:
-    per = problem.k // problem.regions
+    regions = region_count(problem)
+    per = problem.k // regions
     locks = np.where(problem.locks >= 0, problem.locks // per, -1)
     return problem.with_(
         name=f"{problem.name} (regions)",
-        k=problem.regions,
+        k=regions,
         lower=problem.lower * per,
         upper=problem.upper * per,
         territory_ids=region_ids(problem),
         locks=locks,
         current=np.full(problem.n, -1, dtype=np.int64),
-        frozen=np.zeros(problem.regions, dtype=bool),  # per region (no current alignment at this level)
+        frozen=np.zeros(regions, dtype=bool),  # per region (no current alignment at this level)
         rep_ids=[],
         regions=None,
         max_moved_share=None,
@@ -39,7 +47,7 @@ def region_problem(problem: Problem) -> Problem:
 
 
 def region_ids(problem: Problem) -> list[str]:
-    return [f"R{r + 1}" for r in range(problem.regions)]
+    return [f"R{r + 1}" for r in range(region_count(problem))]
 
 
 def solve_hierarchy(problem: Problem, options: SolveOptions, clock: Clock, solve_one) -> tuple[SolveResult, np.ndarray | None]:
@@ -47,18 +55,17 @@ def solve_hierarchy(problem: Problem, options: SolveOptions, clock: Clock, solve
 
     Returns the territory-level result and the region index of each territory.
     """
-    R, k = problem.regions, problem.k
+    R, k = region_count(problem), problem.k
     per = k // R
     top = solve_one(region_problem(problem), options.model_copy(update={"time_limit_s": max(clock.remaining() * REGION_TIME_SHARE, 0.1)}), clock)
     if top.labels is None or top.status not in ("optimal", "feasible"):
         msg = f"regions: no feasible split into {R} contiguous, balanced regions ({top.message or top.status})"
-        status = "infeasible" if top.status == "infeasible" else "no_solution"
+        status: Status = "infeasible" if top.status == "infeasible" else "no_solution"
         return replace(top, status=status, method="hierarchy", message=msg, labels=None), None
 
     labels = np.full(problem.n, -1, dtype=np.int64)
     bounds: list[float] = []
     messages = []
-    status = "feasible"
     for r in range(R):
         idx = np.flatnonzero(top.labels == r)
         sub = problem.subproblem(idx, per, name=f"{problem.name} region R{r + 1}")
@@ -86,7 +93,7 @@ def solve_hierarchy(problem: Problem, options: SolveOptions, clock: Clock, solve
     region_of_territory = np.repeat(np.arange(R), per)
     return (
         SolveResult(
-            status=status,
+            status="feasible",
             stop_reason="converged" if not clock.should_stop() else clock.stop_reason(),
             method="hierarchy",
             labels=labels,

@@ -33,7 +33,7 @@ def _fmt(v: float) -> str:
 
 
 def _unit_too_large(problem: Problem) -> list[str]:
-    out = []
+    out: list[str] = []
     for r in np.flatnonzero(problem.balanced):
         a, hi = problem.measures[r], problem.upper[r]
         big = np.flatnonzero(exceeds(a, hi))
@@ -50,7 +50,7 @@ def _unit_too_large(problem: Problem) -> list[str]:
 
 
 def _totals_out_of_reach(problem: Problem) -> list[str]:
-    out = []
+    out: list[str] = []
     k = problem.k
     for r in np.flatnonzero(problem.balanced):
         total = problem.measures[r].sum()
@@ -65,7 +65,7 @@ def _totals_out_of_reach(problem: Problem) -> list[str]:
 
 
 def _skills_and_capacity(problem: Problem) -> list[str]:
-    out = []
+    out: list[str] = []
     if not problem.rep_ids:
         return out
     held = np.bitwise_or.reduce(problem.rep_skills) if len(problem.rep_skills) else np.int64(0)
@@ -88,7 +88,7 @@ def _skills_and_capacity(problem: Problem) -> list[str]:
 
 
 def _locks(problem: Problem) -> list[str]:
-    out = []
+    out: list[str] = []
     locked = problem.locks >= 0
     if not locked.any():
         return out
@@ -105,7 +105,7 @@ def _locks(problem: Problem) -> list[str]:
 
 def _frozen(problem: Problem) -> list[str]:
     """A frozen territory keeps exactly its current units: they must fit the rules and the locks."""
-    out = []
+    out: list[str] = []
     if problem.frozen is None or not problem.frozen.any():
         return out
     tids = problem.territory_ids
@@ -153,7 +153,7 @@ def _regions(problem: Problem) -> list[str]:
         ]
     bal = np.flatnonzero(problem.balanced)
     allowed: list[set[int]] = []
-    out = []
+    out: list[str] = []
     for c in range(ncomp):
         members = comp == c
         ok = set()

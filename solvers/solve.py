@@ -28,7 +28,7 @@ from solvers.auto import solve_auto, uses_labelled_model
 from solvers.bounded import solve_heuristic_with_bound
 from solvers.clock import Clock
 from solvers.precheck import infeasibility_reasons
-from solvers.result import Outcome, ProgressCallback, SolveResult
+from solvers.result import Outcome, ProgressCallback, SolveResult, Status
 
 
 def solve(
@@ -157,8 +157,9 @@ def _with_reps(problem: Problem, outcome: Outcome, regions: np.ndarray | None) -
     evaluator then measures travel from the reps' homes."""
     from solvers.assign_reps import assign_reps, labels_for_reps, territory_of_reps
 
-    assignment = assign_reps(problem, outcome.evaluation)
-    result = outcome.result
+    result, design = outcome.result, outcome.evaluation
+    assert design is not None and result.labels is not None  # the caller passes a verified plan
+    assignment = assign_reps(problem, design)
     if assignment.rep_of_territory is None:
         status = "no_solution" if result.status in ("optimal", "feasible") else result.status
         message = "; ".join(m for m in (result.message, assignment.message) if m)
@@ -169,7 +170,8 @@ def _with_reps(problem: Problem, outcome: Outcome, regions: np.ndarray | None) -
         renumbered[territory_of_reps(problem)[assignment.rep_of_territory]] = regions
         regions = renumbered
     ev = evaluate(problem, labels)
-    status, message = result.status, result.message
+    status: Status = result.status
+    message = result.message
     if status in ("optimal", "feasible") and not ev.feasible:
         status, message = "error", "rep assignment breaks: " + "; ".join(ev.violations[:5])
     # a bound of the design without reps does not bound travel from the reps' homes

@@ -61,7 +61,7 @@ def solve_exact(problem: Problem, options: SolveOptions, clock: Clock, warm_star
         if incumbent is not None:
             clock.report(model_objective(prep, incumbent), None, "exact: warm start")
 
-    incumbent_phase = {}
+    incumbent_phase: dict = {}
     if not clock.should_stop():
         from solvers.exact.incumbent import heuristic_start, improve_centers
 

@@ -22,6 +22,7 @@ from scipy.sparse.csgraph import connected_components
 from engine.problem import Problem
 from engine.tolerance import slack
 from solvers.exact.separators import vertex_weighted_paths
+from solvers.result import Status, StopReason
 
 
 @dataclass(eq=False)
@@ -42,7 +43,7 @@ class HessData:
     notes: list[str] = field(default_factory=list)
 
     @property
-    def pairs(self) -> tuple[np.ndarray, np.ndarray]:
+    def pairs(self) -> tuple[np.ndarray, ...]:
         return np.nonzero(self.allowed)
 
     def pair_ok(self, i: int, c: int, j: int) -> bool:
@@ -112,8 +113,7 @@ def prepare_hess(problem: Problem) -> HessData:
         g = np.flatnonzero(locks == t)
         prep.lock_groups.append(g)
         prep.lock_terr.append(t)
-        common = allowed[g].all(axis=0)
-        allowed[g] = common[None, :]
+        allowed[g] = allowed[g].all(axis=0, keepdims=True)
     for gi, g in enumerate(prep.lock_groups):
         others = np.concatenate([h for hi_, h in enumerate(prep.lock_groups) if hi_ != gi]) if len(prep.lock_groups) > 1 else np.zeros(0, dtype=int)
         # a center inside group g serves no unit locked elsewhere
@@ -190,8 +190,8 @@ def plan_from_centers(problem: Problem, prep: HessData, center_of: np.ndarray) -
 class BackendResult:
     """What a backend (hess_scip, hess_highs) returns to solvers.exact.hess."""
 
-    status: str  # optimal / feasible / infeasible / no_solution / cancelled / error
-    stop_reason: str
+    status: Status
+    stop_reason: StopReason
     center_of: np.ndarray | None = None  # (n,) center unit of each unit
     objective: float | None = None  # model objective of center_of
     bound: float | None = None

@@ -15,6 +15,7 @@ from models.options import SolveOptions
 from solvers.clock import Clock, stop_on_cancel
 from solvers.exact.hess_cuts import neighbor_cuts
 from solvers.exact.hess_data import BackendResult, HessData, model_objective
+from solvers.result import StopReason
 
 
 def solve_highs(problem: Problem, prep: HessData, options: SolveOptions, clock: Clock,
@@ -29,8 +30,8 @@ def solve_highs(problem: Problem, prep: HessData, options: SolveOptions, clock: 
     I, J = np.nonzero(prep.allowed)
     for i, j in zip(I.tolist(), J.tolist()):
         x[i, j] = m.new_bool_var(f"x_{i}_{j}")
-    cols = [[] for _ in range(n)]
-    rows = [[] for _ in range(n)]
+    cols: list[list[tuple[int, mb.Variable]]] = [[] for _ in range(n)]
+    rows: list[list[mb.Variable]] = [[] for _ in range(n)]
     for (i, j), v in x.items():
         cols[j].append((i, v))
         rows[i].append(v)
@@ -72,20 +73,19 @@ def solve_highs(problem: Problem, prep: HessData, options: SolveOptions, clock: 
             member = np.zeros(n, dtype=bool)
             member[members] = True
             big = float(len(members) - 1)
-            out_f = {u: [] for u in members}
-            in_f = {u: [] for u in members}
+            out_f: dict[int, list[mb.Variable]] = {u: [] for u in members}
+            in_f: dict[int, list[mb.Variable]] = {u: [] for u in members}
             for u in members:
                 if u == j:
                     continue  # flow ends at the center
-                for v in prep.neighbours[u]:
-                    v = int(v)
-                    if not member[v]:
+                for neighbour in prep.neighbours[u].tolist():
+                    if not member[neighbour]:
                         continue
-                    f = m.new_num_var(0.0, big, f"f_{u}_{v}_{j}")
+                    f = m.new_num_var(0.0, big, f"f_{u}_{neighbour}_{j}")
                     n_flow += 1
                     out_f[u].append(f)
-                    in_f[v].append(f)
-                    m.add(f - big * x[v, j] <= 0)
+                    in_f[neighbour].append(f)
+                    m.add(f - big * x[neighbour, j] <= 0)
             for u in members:
                 if u == j:
                     continue
@@ -126,11 +126,12 @@ def solve_highs(problem: Problem, prep: HessData, options: SolveOptions, clock: 
         return BackendResult("infeasible", "proved_infeasible",
                              message="no plan satisfies balance, contiguity and locks together (proved by HiGHS)", details=details)
     if status == S.OPTIMAL and details.get("incumbent") != "warm start":
+        assert obj is not None  # an optimal status comes with a plan
         if bound is None:
             bound = obj
         clock.report(obj, bound, "highs: optimal")
         return BackendResult("optimal", "converged" if options.gap == 0 else "gap_limit", center_of, obj, min(bound, obj), src, details=details)
-    reason = "cancelled" if clock.cancelled() else "time_limit"
+    reason: StopReason = "cancelled" if clock.cancelled() else "time_limit"
     if center_of is None:
         if status not in (S.NOT_SOLVED, S.UNKNOWN_STATUS, S.FEASIBLE, S.OPTIMAL) and reason != "cancelled":
             return BackendResult("error", "error", message=f"HiGHS: {status} {solver.status_string}", details=details)

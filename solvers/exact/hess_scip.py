@@ -6,13 +6,14 @@ from __future__ import annotations
 
 
 import numpy as np
-from pyscipopt import SCIP_PARAMSETTING, Model, quicksum
+from pyscipopt import SCIP_PARAMSETTING, Model, Variable, quicksum
 
 from engine.problem import Problem
 from models.options import SolveOptions
 from solvers.clock import Clock
 from solvers.exact.hess_cuts import Cut, fractional_cuts, integer_cuts, neighbor_cuts
 from solvers.exact.hess_data import BackendResult, HessData, model_objective
+from solvers.result import StopReason
 from solvers.exact.scip_tools import (
     ProgressHandler,
     SeparatorHandler,
@@ -118,7 +119,7 @@ def solve_scip(problem: Problem, prep: HessData, options: SolveOptions, clock: C
                              "SCIP branch-and-cut", details=details)
     if st == "gaplimit":
         return BackendResult("optimal" if options.gap > 0 else "feasible", "gap_limit", center_of, obj, bound, "SCIP branch-and-cut", details=details)
-    reason = "cancelled" if (st == "userinterrupt" and clock.cancelled()) else "time_limit"
+    reason: StopReason = "cancelled" if (st == "userinterrupt" and clock.cancelled()) else "time_limit"
     if center_of is None:
         return BackendResult("cancelled" if reason == "cancelled" else "no_solution", reason, bound=bound,
                              bound_source="SCIP branch-and-cut", details=details)
@@ -135,7 +136,7 @@ def hess_model(problem: Problem, prep: HessData, name: str, cuts=()) -> tuple[Mo
     I, J = np.nonzero(prep.allowed)
     for i, j in zip(I.tolist(), J.tolist()):
         x[i, j] = m.addVar(name=f"x_{i}_{j}", vtype="B", obj=float(prep.cost[i, j]))
-    cols = [[] for _ in range(n)]
+    cols: list[list[tuple[int, Variable]]] = [[] for _ in range(n)]
     for (i, j), v in x.items():
         cols[j].append((i, v))
     for i in range(n):

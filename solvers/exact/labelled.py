@@ -37,7 +37,7 @@ from pyscipopt import Model, quicksum
 from engine.problem import Problem
 from models.options import SolveOptions
 from solvers.clock import Clock
-from solvers.result import SolveResult
+from solvers.result import SolveResult, StopReason
 from engine.tolerance import falls_short
 from solvers.exact.labelled_cuts import Cut, fractional_cuts, integer_cuts
 from solvers.exact.labelled_data import (
@@ -186,12 +186,12 @@ def _run(problem: Problem, prep: LabelledData, options: SolveOptions, clock: Clo
     m.setParam("parallel/maxnthreads", int(options.threads))
     if integral:
         m.setObjIntegral()
-    for labels in warm:
-        add_warm_start(m, x, labels)
+    for start in warm:
+        add_warm_start(m, x, start)
     optimize_interruptible(m, clock)
     st = m.getStatus()
     details = {"variables": len(x), "scip_status": st, "nodes": m.getNNodes(), "solve_s": round(m.getSolvingTime(), 3)}
-    labels = None
+    labels: np.ndarray | None = None
     if m.getNSols():
         best = m.getBestSol()
         labels = np.full(prep.n, -1, dtype=np.int64)
@@ -206,7 +206,7 @@ def _run(problem: Problem, prep: LabelledData, options: SolveOptions, clock: Clo
     return st, labels, bound, details, new_cuts
 
 
-def _stop(st: str, clock: Clock) -> str:
+def _stop(st: str, clock: Clock) -> StopReason:
     if st == "optimal":
         return "converged"
     if st == "gaplimit":

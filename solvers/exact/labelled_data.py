@@ -121,7 +121,7 @@ def prepare_labelled(problem: Problem, rules: tuple[str, ...] = RULES) -> Labell
             prep.infeasible = f"skills: unit {unit(i)} needs {', '.join(need)} but no rep holds all of them"
             return prep
     if "frozen" in rules and problem.frozen is not None and problem.frozen.any():
-        for t in np.flatnonzero(problem.frozen):
+        for t in np.flatnonzero(problem.frozen).tolist():
             inside = problem.current == t
             keep = allowed[inside, t].copy()
             for i in np.flatnonzero(inside)[~keep][:1]:
