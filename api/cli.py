@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import threading
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, NoReturn, Optional
 
 import typer
 from rich import box
@@ -29,7 +29,7 @@ err = Console(stderr=True)
 EXIT_FEASIBLE, EXIT_NO_PLAN, EXIT_INVALID = 0, 1, 2
 
 
-def _fail_input(message: str) -> None:
+def _fail_input(message: str) -> NoReturn:
     err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(EXIT_INVALID)
 
@@ -217,7 +217,7 @@ def _migrated_sessionmaker(database_url: str | None):
 # The standard asyncio event loop, not uvloop even when installed: with uvloop, 50 keep-alive
 # clients saw the same throughput but a p99 latency 5-10x higher (some connections wait for
 # hundreds of ms; benchmarks/results/api_latency.md). HTTP parsing by httptools (a dependency).
-SERVER_OPTIONS = {"loop": "asyncio", "http": "httptools"}
+SERVER_OPTIONS: dict = {"loop": "asyncio", "http": "httptools"}
 
 DatabaseOption = Annotated[
     Optional[str], typer.Option("--database-url", help="SQLAlchemy URL (default: TERRITORIA_DATABASE_URL or ./territoria.db).")

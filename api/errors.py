@@ -54,14 +54,15 @@ def validation_message(errors: list[dict], body: Any = None) -> str:
     return join_problems([_problem(e, body) for e in errors[:MAX_PROBLEMS]], len(errors))
 
 
-async def _request_validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+async def _request_validation(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
     return JSONResponse(
         status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
         content={"detail": validation_message(list(exc.errors()), getattr(exc, "body", None))},
     )
 
 
-async def _scenario_error(_request: Request, exc: ScenarioError) -> JSONResponse:
+async def _scenario_error(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(status_code=status.HTTP_422_UNPROCESSABLE_CONTENT, content={"detail": str(exc)})
 
 

@@ -22,6 +22,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -63,7 +64,7 @@ class RunManager:
         self.cancel_grace_s = cancel_grace_s
         self.poll_s = poll_s
         self.threads_per_run = max(1, (os.cpu_count() or 1) // max_workers)
-        self._ctx = multiprocessing.get_context(start_method)
+        self._ctx: Any = multiprocessing.get_context(start_method)  # a context has Process and Pipe
         if start_method == "forkserver":
             self._ctx.set_forkserver_preload(_PRELOAD)
         self._workers: dict[str, _Worker] = {}

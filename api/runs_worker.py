@@ -157,6 +157,7 @@ def _solve(job: repository.RunJob, sessions, control: _Control, threads: int) ->
         problem, outcome.evaluation, status=r.status, stop_reason=r.stop_reason, method=r.method, bound=r.bound,
         bound_source=r.bound_source, runtime_s=r.runtime_s, message=r.message, reps=outcome.rep_ids(problem),
     )
+    message: str | None
     if control.server_stopping:
         state, message = "failed", SERVER_STOPPED + (" (the best plan found is kept)" if outcome.evaluation is not None else "")
     elif control.cancel.is_set():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -70,8 +72,8 @@ def derive(lat: np.ndarray, lon: np.ndarray, prune_factor: float = 3.0) -> sp.cs
     first[inverse[order[::-1]]] = order[::-1]
     members = inverse  # location of each unit
     rep_of_unit = first[members]
-    rows, cols = _colocated_ties(inverse, order)
-    rows, cols = [rows], [cols]
+    tie_rows, tie_cols = _colocated_ties(inverse, order)
+    rows, cols = [tie_rows], [tie_cols]
     if len(ea):
         rows += [first[ea]]
         cols += [first[eb]]
@@ -82,7 +84,7 @@ def derive(lat: np.ndarray, lon: np.ndarray, prune_factor: float = 3.0) -> sp.cs
             locs = members[nonrep]
             counts = np.diff(loc_adj.indptr)[locs]
             rows.append(np.repeat(nonrep, counts))
-            cols.append(first[np.concatenate([loc_adj.indices[loc_adj.indptr[l]:loc_adj.indptr[l + 1]] for l in locs])])
+            cols.append(first[np.concatenate([loc_adj.indices[loc_adj.indptr[loc]:loc_adj.indptr[loc + 1]] for loc in locs])])
     return from_edges(n, np.concatenate(rows), np.concatenate(cols))
 
 
@@ -191,7 +193,7 @@ def derive_from_units(
     lon: np.ndarray,
     geometries: Sequence[dict | None],
     *,
-    rule: str = "rook",
+    rule: Literal["rook", "queen"] = "rook",
     tolerance_m: float = 10.0,
     min_border_m: float | None = None,
 ) -> DerivedAdjacency:

@@ -81,7 +81,8 @@ def compare_plans(problem: Problem, runs: list[dict[str, Any]], plans: list[dict
     totals = {name: float(values.sum()) for name, values in measure.items()}
     diffs = []
     for run, assignment in zip(runs[1:], assignments[1:]):
-        units, flows = [], {}
+        units: list[dict[str, Any]] = []
+        flows: dict[tuple[str, str], dict[str, Any]] = {}
         moved = {name: 0.0 for name in measure}
         for uid in problem.ids:
             a, b = base_assignment.get(uid), assignment.get(uid)

@@ -134,15 +134,15 @@ def evaluate(problem: Problem, labels, centers=None, rep_of_territory=None) -> E
         deviation = np.where(mean > 0, (totals - mean) / np.where(mean > 0, mean, 1), 0.0)
 
     counts = np.bincount(labels, minlength=k)
-    for t in np.flatnonzero(counts == 0):
+    for t in np.flatnonzero(counts == 0).tolist():
         violations.append(f"territory {problem.territory_ids[t]}: empty")
 
     pieces = territory_components(problem.adj, labels, k)
     if problem.contiguity:
-        for t in np.flatnonzero(pieces > 1):
+        for t in np.flatnonzero(pieces > 1).tolist():
             violations.append(f"contiguity: territory {problem.territory_ids[t]} is in {pieces[t]} pieces")
 
-    for r in np.flatnonzero(problem.balanced):
+    for r in np.flatnonzero(problem.balanced).tolist():
         name = problem.measure_names[r]
         lo, hi = problem.lower[r], problem.upper[r]
         for t in range(k):
@@ -162,7 +162,7 @@ def evaluate(problem: Problem, labels, centers=None, rep_of_territory=None) -> E
         )
 
     if problem.frozen is not None and problem.frozen.any():
-        for t in np.flatnonzero(problem.frozen):
+        for t in np.flatnonzero(problem.frozen).tolist():
             left = int(((problem.current == t) & (labels != t)).sum())
             joined = int(((problem.current != t) & (labels == t)).sum())
             if left or joined:
@@ -178,7 +178,7 @@ def evaluate(problem: Problem, labels, centers=None, rep_of_territory=None) -> E
         rep_of_territory = np.asarray(rep_of_territory, dtype=np.int64)
         unserved = problem.unserved_skills(labels, rep_of_territory)
         violations += _rep_violations(problem, labels, totals, rep_of_territory, unserved)
-        if problem.soft_skills:
+        if problem.skill_penalty is not None:  # soft skills
             skill_penalty = problem.skill_penalty * float(problem.skill_count(unserved).sum())
 
     has_current = problem.current >= 0

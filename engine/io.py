@@ -155,9 +155,10 @@ def _read_csv(path: Path, required: set[str]) -> list[tuple[int, dict[str, str]]
     if missing:
         raise ScenarioError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
     for line, row in rows:
-        extra = [v for v in row.get(None, ()) if v.strip()]  # DictReader files cells beyond the header under None
+        beyond: list[str] = row.get(None, [])  # type: ignore[call-overload]  # DictReader files cells beyond the header under None
+        extra = [v for v in beyond if v.strip()]
         if extra:
-            raise ScenarioError(f"{path} line {line} (id '{row.get('id', '')}'): {len(header) + len(row[None])} cells but "
+            raise ScenarioError(f"{path} line {line} (id '{row.get('id', '')}'): {len(header) + len(beyond)} cells but "
                                 f"the header names {len(header)} columns (extra '{extra[0][:30]}'); a value with "
                                 f"'{delimiter}' in it needs quotes")
     return rows

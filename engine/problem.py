@@ -17,6 +17,7 @@ import scipy.sparse as sp
 from engine import adjacency as adjacency_mod
 from engine.geo import EARTH_RADIUS_KM, haversine_km, unit_vectors
 from models import Scenario
+from models.scenario import AdjacencyRule
 
 
 @dataclass(frozen=True, eq=False)
@@ -276,12 +277,11 @@ def build_problem(scenario: Scenario) -> Problem:
         shapes: list[dict | None] = [
             {"type": u.geometry.type, "coordinates": u.geometry.coordinates} if u.geometry else None for u in units
         ]
-        adjacency_rule = scenario.adjacency_rule
+        adjacency_rule = scenario.adjacency_rule or AdjacencyRule()
         found = adjacency_mod.derive_from_units(
-            ids, lat, lon, shapes,
-            **({} if adjacency_rule is None else {"rule": adjacency_rule.rule, "tolerance_m": adjacency_rule.tolerance_m}))
+            ids, lat, lon, shapes, rule=adjacency_rule.rule, tolerance_m=adjacency_rule.tolerance_m)
         adj, adjacency_source, adjacency_notes = found.adj, found.source, found.notes
-        if adjacency_rule is not None and adjacency_source == "locations":
+        if scenario.adjacency_rule is not None and adjacency_source == "locations":
             adjacency_notes += ("adjacency_rule has no effect: no unit has a boundary (geometry), so neighbours "
                                 "come from the triangulation of locations",)
     else:

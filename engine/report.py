@@ -52,7 +52,7 @@ def to_plan(
     unserved_per_territory = Counter(u.territory for u in skills.unserved) if skills else None
     territories = []
     for t in range(k):
-        extra = {}
+        extra: dict[str, float] = {}
         if unserved_per_territory is not None:
             extra["unserved_skills"] = unserved_per_territory[problem.territory_ids[t]]
         for r, name in enumerate(problem.measure_names[2:], start=2):

@@ -46,12 +46,10 @@ class UnitGeometry(_Strict):
             raise ValueError("coordinates: missing")
         coords = data["coordinates"]
         if kind == "Polygon":
-            rings = _check_polygon(coords, "coordinates")
-        else:
-            if not isinstance(coords, list) or not coords:
-                raise ValueError(f"coordinates: a MultiPolygon needs a non-empty list of polygons, got {_json_type(coords)}")
-            rings = [_check_polygon(poly, f"coordinates[{p}]") for p, poly in enumerate(coords)]
-        return {**data, "coordinates": rings}
+            return {**data, "coordinates": _check_polygon(coords, "coordinates")}
+        if not isinstance(coords, list) or not coords:
+            raise ValueError(f"coordinates: a MultiPolygon needs a non-empty list of polygons, got {_json_type(coords)}")
+        return {**data, "coordinates": [_check_polygon(poly, f"coordinates[{p}]") for p, poly in enumerate(coords)]}
 
 
 def _json_type(value: object) -> str:

@@ -13,12 +13,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import typing
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Integer, Text, and_, bindparam, cast, func, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session, defer
 
 from models import Scenario, ScenarioError
@@ -29,6 +31,11 @@ _LOOKUP_CHARS = 8  # of the random part, stored in clear to find the row
 
 
 # -- tenants and API keys ------------------------------------------------------------------
+
+
+def _write(session: Session, statement: Any) -> CursorResult:
+    """Execute an UPDATE or DELETE; its result says how many rows it changed (`rowcount`)."""
+    return typing.cast(CursorResult, session.execute(statement))
 
 
 def get_or_create_tenant(session: Session, *, name: str) -> Tenant:
@@ -361,8 +368,8 @@ def request_cancel(session: Session, *, tenant_id: int, run_id: str) -> Run | No
     if run is None:
         return None
     now = utcnow()
-    queued = session.execute(
-        update(Run).where(Run.id == run_id, Run.state == "queued").values(
+    queued = _write(
+        session, update(Run).where(Run.id == run_id, Run.state == "queued").values(
             state="cancelled", status="cancelled", stop_reason="cancelled", cancel_requested=True,
             message="cancelled before it started", finished_at=now, updated_at=now,
         )
@@ -380,8 +387,8 @@ def request_cancel(session: Session, *, tenant_id: int, run_id: str) -> Run | No
 def fail_active_runs(session: Session, *, message: str) -> int:
     """Mark every queued or running run failed (on startup: their server is gone); returns how many."""
     now = utcnow()
-    result = session.execute(
-        update(Run).where(Run.state.in_(ACTIVE_STATES)).values(
+    result = _write(
+        session, update(Run).where(Run.state.in_(ACTIVE_STATES)).values(
             state="failed", message=message, finished_at=now, updated_at=now, worker_pid=None,
         )
     )
@@ -395,8 +402,8 @@ def claim_queued_runs(session: Session, *, limit: int) -> list[str]:
     claimed = []
     now = utcnow()
     for run_id in ids:
-        result = session.execute(
-            update(Run).where(Run.id == run_id, Run.state == "queued").values(state="running", started_at=now, updated_at=now)
+        result = _write(
+            session, update(Run).where(Run.id == run_id, Run.state == "queued").values(state="running", started_at=now, updated_at=now)
         )
         if result.rowcount:
             claimed.append(run_id)
@@ -443,7 +450,7 @@ def record_progress(
                                   progress_message=(message or None) and message[:500], updated_at=utcnow())
     if objective is not None:
         values["status"] = "feasible"  # progress reports only plans that keep every rule
-    result = session.execute(update(Run).where(Run.id == run_id, Run.state == "running").values(**values))
+    result = _write(session, update(Run).where(Run.id == run_id, Run.state == "running").values(**values))
     if result.rowcount and plan is not None:
         _put_plan(session, run_id=run_id, plan=plan, final=False, has_assignment=has_assignment)
     session.commit()
@@ -471,7 +478,7 @@ def finish_run(
                                   gap=gap, message=message, finished_at=now, updated_at=now, worker_pid=None)
     if elapsed_s is not None:
         values["elapsed_s"] = elapsed_s
-    result = session.execute(update(Run).where(Run.id == run_id, Run.state == "running").values(**values))
+    result = _write(session, update(Run).where(Run.id == run_id, Run.state == "running").values(**values))
     if result.rowcount and plan is not None:
         _put_plan(session, run_id=run_id, plan=plan, final=True, has_assignment=has_assignment)
     session.commit()
@@ -481,8 +488,8 @@ def finish_run(
 def end_run_if_active(session: Session, *, run_id: str, state: str, message: str) -> bool:
     """End a run whose worker is gone without ending it (crash, kill); its progress and plan stay."""
     now = utcnow()
-    result = session.execute(
-        update(Run).where(Run.id == run_id, Run.state.in_(ACTIVE_STATES)).values(
+    result = _write(
+        session, update(Run).where(Run.id == run_id, Run.state.in_(ACTIVE_STATES)).values(
             state=state, message=message, finished_at=now, updated_at=now, worker_pid=None,
             status=func.coalesce(Run.status, "cancelled" if state == "cancelled" else "error"),
         )

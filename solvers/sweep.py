@@ -26,16 +26,21 @@ class SweepPoint:
     def evaluation(self) -> Evaluation | None:
         return self.outcome.evaluation
 
+    def _plan(self) -> Evaluation:
+        if self.outcome.evaluation is None:
+            raise ValueError("this sweep point has no plan")
+        return self.outcome.evaluation
+
     @property
     def feasible(self) -> bool:
         return self.outcome.result.status in ("optimal", "feasible")
 
     def max_deviation(self, problem: Problem) -> float:
         bal = np.flatnonzero(problem.balanced) if problem.balanced.any() else np.array([0])
-        return float(np.abs(self.evaluation.deviation[:, bal]).max())
+        return float(np.abs(self._plan().deviation[:, bal]).max())
 
     def moved_units(self) -> int:
-        return int(self.evaluation.moved.sum())
+        return int(self._plan().moved.sum())
 
 
 def with_tolerance(problem: Problem, measure: str, tolerance: float) -> Problem:
@@ -57,9 +62,9 @@ def sweep(
     cancel: threading.Event | None = None,
 ) -> list[SweepPoint]:
     """Solve every (tolerance, weight) combination; the time limit is shared evenly."""
-    tolerances = tolerances or [None]
+    tolerance_list: list[float | None] = list(tolerances) if tolerances else [None]
     weights = disruption_weights or [problem.disruption_weight]
-    combos = [(t, w) for t in tolerances for w in weights]
+    combos = [(t, w) for t in tolerance_list for w in weights]
     per = SolveOptions(**{**options.model_dump(), "time_limit_s": options.time_limit_s / len(combos)})
     points = []
     for tol, weight in combos:

@@ -142,6 +142,7 @@ def _reps(problem: Problem, plan: PlanInput) -> np.ndarray | None:
 def _scenario_data(body: AnalyzeRequest, session, tenant_id: int) -> dict[str, Any]:
     if body.scenario is not None:
         return body.scenario
+    assert body.scenario_id is not None  # the request's validator asks for one or the other
     row = repository.get_version(session, tenant_id=tenant_id, scenario_id=body.scenario_id, version=body.version)
     if row is None:
         what = f"scenario '{body.scenario_id}'" + (f" version {body.version}" if body.version is not None else "")

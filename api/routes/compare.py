@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.deps import SessionDep, TenantDep
 from api.errors import ERROR_RESPONSES, ErrorPublic
-from api.routes.runs import RunPublic
+from api.routes.runs import RunPublic, run_scenario_data
 from engine.compare import compare_plans
 from api.runs_export import problem_of
 from scenarios import repository
@@ -63,8 +63,8 @@ def _check_same_units(session, tenant_id: int, base, others) -> None:
         if run.scenario_version in versions:
             continue
         if base_data is None:
-            base_data = repository.get_run_scenario(session, tenant_id=tenant_id, run_id=base.id).data
-        data = repository.get_run_scenario(session, tenant_id=tenant_id, run_id=run.id).data
+            base_data = run_scenario_data(session, tenant_id, base.id)
+        data = run_scenario_data(session, tenant_id, run.id)
         same = (data["territories"] == base_data["territories"]
                 and sorted(u["id"] for u in data["units"]) == sorted(u["id"] for u in base_data["units"]))
         if not same:
@@ -96,11 +96,11 @@ def compare_runs(body: CompareRequest, session: SessionDep, tenant: TenantDep) -
         if plan is None or not plan.has_assignment:
             raise HTTPException(status.HTTP_409_CONFLICT,
                                 f"run_ids: run '{run.id}' has no plan to compare (state {run.state}, status {run.status})")
-    scenario = repository.get_run_scenario(session, tenant_id=tenant.id, run_id=base.id)
-    problem = problem_of(scenario.data)
+    scenario = run_scenario_data(session, tenant.id, base.id)
+    problem = problem_of(scenario)
     match = body.match_territories
     if match is None:
-        match = not any(u.get("current") for u in scenario.data["units"])
+        match = not any(u.get("current") for u in scenario["units"])
     result = compare_plans(problem, [RunPublic.of(r).model_dump(mode="json") for r in ordered],
                            [plans[r.id].data for r in ordered], match=match)
     return ComparisonPublic(scenario_id=base.scenario_id, **result)

@@ -112,6 +112,14 @@ def _get_run(session, tenant_id: int, run_id: str) -> Run:
     return run
 
 
+def run_scenario_data(session, tenant_id: int, run_id: str) -> dict[str, Any]:
+    """The scenario a run solved, as stored (404 if there is none: a run always has one)."""
+    version = repository.get_run_scenario(session, tenant_id=tenant_id, run_id=run_id)
+    if version is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"run '{run_id}': its scenario is not found")
+    return version.data
+
+
 def _plan_or_404(session, tenant_id: int, run: Run, *, need_assignment: bool = False):
     plan = repository.get_plan(session, tenant_id=tenant_id, run_id=run.id)
     if plan is None:
@@ -174,8 +182,7 @@ def get_plan_csv(run_id: RunId, session: SessionDep, tenant: TenantDep) -> Respo
     """The plan's assignment as CSV: id, territory, center, measures, distance to the center."""
     run = _get_run(session, tenant.id, run_id)
     plan = _plan_or_404(session, tenant.id, run, need_assignment=True)
-    scenario = repository.get_run_scenario(session, tenant_id=tenant.id, run_id=run.id)
-    problem = problem_of(scenario.data)
+    problem = problem_of(run_scenario_data(session, tenant.id, run.id))
     text = plan_csv(problem, evaluation_of(problem, plan.data))
     return Response(text, media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="plan-{run.id}.csv"'})
@@ -188,10 +195,10 @@ def get_plan_geojson(run_id: RunId, session: SessionDep, tenant: TenantDep) -> R
     """Units as GeoJSON (polygons when the scenario gives unit geometry, else points) with territory, rep and measures."""
     run = _get_run(session, tenant.id, run_id)
     plan = _plan_or_404(session, tenant.id, run, need_assignment=True)
-    scenario = repository.get_run_scenario(session, tenant_id=tenant.id, run_id=run.id)
-    problem = problem_of(scenario.data)
-    names = {u["id"]: u["name"] for u in scenario.data["units"] if u.get("name")}
-    geometries = {u["id"]: u["geometry"] for u in scenario.data["units"] if u.get("geometry")}
+    scenario = run_scenario_data(session, tenant.id, run.id)
+    problem = problem_of(scenario)
+    names = {u["id"]: u["name"] for u in scenario["units"] if u.get("name")}
+    geometries = {u["id"]: u["geometry"] for u in scenario["units"] if u.get("geometry")}
     body = plan_geojson(problem, evaluation_of(problem, plan.data), plan.data, names, geometries)
     return Response(json.dumps(body), media_type="application/geo+json")
 

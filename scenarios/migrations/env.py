@@ -34,7 +34,10 @@ def run_online() -> None:
     if connection is not None:
         _configure_and_run(connection)
         return
-    engine = create_engine(config.get_main_option("sqlalchemy.url"), poolclass=pool.NullPool)
+    url = config.get_main_option("sqlalchemy.url")
+    if url is None:
+        raise RuntimeError("alembic: no sqlalchemy.url and no connection given")
+    engine = create_engine(url, poolclass=pool.NullPool)
     with engine.begin() as connection:
         _configure_and_run(connection)
 
