@@ -123,7 +123,8 @@ class Ascent:
         # (float32 value), the best float64 value, and the best point of a full pass
         self.best = self.best_approx = self.best_exact = -np.inf
         self.reserve = 0.0
-        self.best_v = self.best_theta = self.full_v = self.full_theta = None
+        self.best_v, self.best_theta = self.v, self.theta
+        self.full_v, self.full_theta = self.best_v, self.best_theta
 
     def _start_v(self, labels: np.ndarray | None, v0: np.ndarray | None) -> np.ndarray:
         """v0; else each unit's distance^p to its plan center; else to a near neighbour (the
@@ -267,7 +268,7 @@ class Ascent:
         """Ask refine() for rows to refine (by rho of the last full pass) and put them in
         place: the new rows start from their parent's theta, and the ascent from a full pass
         with steps that may grow again. False when there was nothing to refine."""
-        got = self.refine(self.relax, rho)
+        got = self.refine(self.relax, rho) if self.refine is not None else None
         if got is None:
             return False
         parent = self.relax.place(*got)  # of the appended rows: they start from it

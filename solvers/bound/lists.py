@@ -11,6 +11,7 @@ other unit is at least R away."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -18,6 +19,9 @@ from engine.geo import EARTH_RADIUS_KM, unit_vectors
 from engine.problem import Problem
 from solvers.bound.params import BoundParams
 from solvers.clock import Clock
+
+if TYPE_CHECKING:
+    from solvers.bound.aggregate import Aggregated
 
 # Rounding allowance (relative) of measured distances: a distance the bound relies on being no
 # longer than the true one is multiplied by 1 - SHAVE, a radius that must not fall short of the
@@ -93,7 +97,7 @@ def _to_km(chord: np.ndarray) -> np.ndarray:
 
 
 def neighbour_lists(
-    problem: Problem, k: int, clock: Clock, max_list: int | None = None, max_pairs: int | None = None, seed: int = 0,
+    problem: Problem | Aggregated, k: int, clock: Clock, max_list: int | None = None, max_pairs: int | None = None, seed: int = 0,
     params: BoundParams | None = None,
 ) -> NeighbourLists | None:
     """The rows of the bound within `max_pairs` pairs (params.max_pairs when None), each with

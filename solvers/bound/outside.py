@@ -44,7 +44,7 @@ class Blocks:
     def floor_p(self, lat: np.ndarray, lon: np.ndarray, delta: np.ndarray, p: int) -> np.ndarray:
         """(rows, B): the least d^p from each row (at lat, lon, group radius delta) to any unit
         of each block, rounded down."""
-        if self.lat is None:
+        if self.lat is None or self.lon is None:
             return np.zeros((len(lat), 1))
         from engine.geo import haversine_km
 

@@ -151,4 +151,5 @@ def _fits(value, rule: tuple[str, bool, float, bool, float]) -> bool:
     _, whole, low, low_open, high = rule
     if isinstance(value, bool) or not isinstance(value, numbers.Integral if whole else numbers.Real):
         return False
-    return (value > low if low_open else value >= low) and value <= high
+    number = float(value)
+    return (number > low if low_open else number >= low) and number <= high

@@ -73,10 +73,10 @@ def bound_after(problem: Problem, result: SolveResult, clock: Clock, budget_s: f
     if problem.rep_centric:
         from solvers.bound.homes import SOURCE, home_assignment_bound
 
-        b = home_assignment_bound(problem) if result.status in ("feasible", "no_solution") else None
-        if b is None or (result.bound is not None and result.bound >= b):
+        home_bound = home_assignment_bound(problem) if result.status in ("feasible", "no_solution") else None
+        if home_bound is None or (result.bound is not None and result.bound >= home_bound):
             return result
-        return replace(result, bound=b, bound_source=SOURCE)
+        return replace(result, bound=home_bound, bound_source=SOURCE)
     if clock.should_stop() or result.status not in ("feasible", "no_solution"):
         return result
     bound_clock = Clock(min(budget_s, clock.remaining()), None, clock.cancel)

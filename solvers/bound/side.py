@@ -33,6 +33,7 @@ import sys
 import tempfile
 import threading
 import time
+from typing import IO
 
 from engine.problem import Problem
 from solvers.bound.lagrangian import BoundResult
@@ -68,15 +69,21 @@ class SideBound:
                 [sys.executable, "-m", "solvers.bound.side"],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
             )
+            assert proc.stdin is not None  # opened with PIPE
             pickle.dump((problem, deadline, params), proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
             proc.stdin.flush()
         except (OSError, pickle.PicklingError, ValueError):
             return None
         return cls(proc, err, params)
 
+    @staticmethod
+    def _pipe(stream: IO[bytes] | None) -> IO[bytes]:
+        assert stream is not None  # the child's stdin and stdout are pipes
+        return stream
+
     def _read(self) -> None:
         try:
-            self._reply.extend(self._proc.stdout.read().decode().splitlines())
+            self._reply.extend(self._pipe(self._proc.stdout).read().decode().splitlines())
         except (OSError, ValueError):
             pass
 
@@ -86,8 +93,9 @@ class SideBound:
             return
         self._upper = float(objective)
         try:
-            self._proc.stdin.write(f"upper {self._upper!r}\n".encode())
-            self._proc.stdin.flush()
+            stdin = self._pipe(self._proc.stdin)
+            stdin.write(f"upper {self._upper!r}\n".encode())
+            stdin.flush()
         except (OSError, ValueError):  # the child has ended
             pass
 
@@ -143,7 +151,7 @@ class SideBound:
 
     def _close_stdin(self) -> None:
         try:
-            self._proc.stdin.close()
+            self._pipe(self._proc.stdin).close()
         except OSError:
             pass
 
