@@ -161,9 +161,9 @@ def _with_reps(problem: Problem, outcome: Outcome, regions: np.ndarray | None) -
     assert design is not None and result.labels is not None  # the caller passes a verified plan
     assignment = assign_reps(problem, design)
     if assignment.rep_of_territory is None:
-        status = "no_solution" if result.status in ("optimal", "feasible") else result.status
-        message = "; ".join(m for m in (result.message, assignment.message) if m)
-        return Outcome(replace(result, status=status, message=message, bound=None), None, None, regions)
+        unassigned: Status = "no_solution" if result.status in ("optimal", "feasible") else result.status
+        why = "; ".join(m for m in (result.message, assignment.message) if m)
+        return Outcome(replace(result, status=unassigned, message=why, bound=None), None, None, regions)
     labels = labels_for_reps(problem, result.labels, assignment.rep_of_territory)
     if regions is not None:
         renumbered = np.empty_like(regions)
