@@ -8,11 +8,10 @@ U-fixing, neighbour cuts, lazy a,b-separators) on the sub-problem with k = 2, 3 
 every other territory fixed, warm-started with the current split and with an objective
 limit just below it; the result replaces it only when its cost is lower.
 
-The sub-MIP is kept small and repeatable: unions of at most MAX_UNITS units, candidate
-centers restricted to the units nearest the current centers (5 per territory solved
-faster and ended lower than 16 on LA and IA), presolve off (it took 80-90 % of the time of
-these models), and SCIP stops at a node limit (the clock only as a safety net), so a seed
-still gives the same plan. A node limit of 30 found none of AL's improvements.
+The sub-MIP is kept small and repeatable: unions of at most `lns_max_units` units,
+candidate centers restricted to the units nearest the current centers, presolve off (it took
+most of the time of these models), and SCIP stops at a node limit (the clock only as a
+safety net), so a seed still gives the same plan (the parameters: HeuristicParams, lns_*).
 """
 
 from __future__ import annotations
@@ -21,24 +20,21 @@ from itertools import permutations
 
 import numpy as np
 
+from engine.tolerance import improves
 from solvers.clock import Clock
 from solvers.heuristic.instance import Instance
+from solvers.heuristic.params import DEFAULTS, HeuristicParams
 from solvers.heuristic.state import State
 
-MAX_UNITS = 100  # largest union re-optimized (the model has m x candidates binaries)
-ALL_CENTERS_UNITS = 20  # up to this size every unit may be a center
-CANDIDATES_PER_TERRITORY = 5
-NODE_LIMIT = 400
-SUB_TIME_S = 10.0  # safety net per sub-problem; the node limit is what normally stops it
 
-
-def applicable(c: Instance) -> bool:
+def applicable(inst: Instance) -> bool:
     """The sub-model is the plain Hess model: no reps' homes, disruption or frozen territories."""
-    return (not c.fixed and c.lam == 0.0 and c.move_cap is None and not c.frozen.any()
-            and c.problem.minimize == "compactness")
+    return (not inst.rep_centric and inst.disruption_weight == 0.0 and inst.move_cap is None
+            and not inst.frozen.any() and inst.problem.minimize == "compactness")
 
 
-def reoptimize(st: State, terrs: list[int], clock: Clock, seed: int) -> tuple[tuple[np.ndarray, np.ndarray] | None, bool]:
+def reoptimize(st: State, terrs: list[int], clock: Clock, seed: int,
+               params: HeuristicParams = DEFAULTS) -> tuple[tuple[np.ndarray, np.ndarray] | None, bool]:
     """Best split of the union of territories `terrs` found by the sub-MIP.
 
     Returns ((members, new_labels) or None when nothing cheaper was found, proved): `proved`
@@ -52,16 +48,16 @@ def reoptimize(st: State, terrs: list[int], clock: Clock, seed: int) -> tuple[tu
     from solvers.exact.hess_scip import HessConnectivity, hess_model
     from solvers.exact.scip_tools import add_warm_start, include_connectivity
 
-    ctx = st.ctx
-    problem = ctx.problem
+    inst = st.inst
+    problem = inst.problem
     kk = len(terrs)
     M = np.flatnonzero(np.isin(st.labels, terrs))
     m = len(M)
-    if m < kk or m > MAX_UNITS:
+    if m < kk or m > params.lns_max_units:
         return None, False
     old = st.labels[M]
     sub_locks = np.full(m, -1, dtype=np.int64)
-    lk = ctx.locks[M]
+    lk = inst.locks[M]
     for s, t in enumerate(terrs):
         sub_locks[lk == t] = s
     sub = problem.subproblem(M, kk).with_(locks=sub_locks)
@@ -73,11 +69,11 @@ def reoptimize(st: State, terrs: list[int], clock: Clock, seed: int) -> tuple[tu
     if min(cur_centers) < 0:
         return None, False
     warm = np.array([cur_centers[terrs.index(int(t))] for t in old], dtype=np.int64)
-    if m > ALL_CENTERS_UNITS:
+    if m > params.lns_all_centers_units:
         cand = set(cur_centers)
         for c0 in cur_centers:
-            d = ctx.dist(M, np.full(m, M[c0]))
-            cand.update(np.argsort(d, kind="stable")[:CANDIDATES_PER_TERRITORY].tolist())
+            d = problem.distances(M, np.full(m, M[c0]))
+            cand.update(np.argsort(d, kind="stable")[: params.lns_candidates_per_territory].tolist())
         keep = np.zeros(m, dtype=bool)
         keep[sorted(cand)] = True
         prep.allowed &= keep[None, :]
@@ -90,11 +86,11 @@ def reoptimize(st: State, terrs: list[int], clock: Clock, seed: int) -> tuple[tu
 
     mdl, x, centers = hess_model(sub, prep, "territoria-lns", cuts)
     mdl.hideOutput()
-    sub_clock = Clock(max(0.05, min(SUB_TIME_S, clock.remaining())), None, clock.cancel)
+    sub_clock = Clock(max(0.05, min(params.lns_sub_time_s, clock.remaining())), None, clock.cancel)
     if sub.contiguity:
         include_connectivity(mdl, HessConnectivity(prep, x, sub_clock, frac=False))
     mdl.setParam("limits/time", sub_clock.time_limit_s)
-    mdl.setParam("limits/nodes", NODE_LIMIT)
+    mdl.setParam("limits/nodes", params.lns_node_limit)
     mdl.setParam("randomization/randomseedshift", int(seed) % 2**31)
     mdl.setParam("parallel/maxnthreads", 1)
     if prep.integral:
@@ -118,7 +114,7 @@ def reoptimize(st: State, terrs: list[int], clock: Clock, seed: int) -> tuple[tu
     if (center_of < 0).any():
         return None, False
     new_cost = float(prep.cost[np.arange(m), center_of].sum())
-    if new_cost >= old_cost - 1e-9 * max(1.0, abs(old_cost)):
+    if not improves(new_cost, old_cost):
         return None, status == "optimal"
     # name the new territories after the old ones they overlap most (locks agree by construction)
     ctrs = np.unique(center_of)

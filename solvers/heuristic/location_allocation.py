@@ -7,14 +7,12 @@ skill is never assigned to a rep lacking it. With p = 1 and workload as weight a
 the flow's duals are one price per territory and every unit goes to the home minimizing
 distance + price: an additively weighted Voronoi diagram, mostly contiguous.
 
-Why: region growing from the homes (`heuristic_construct.grow`) hems territories in where
-homes crowd together (benchmark 20,000 units / 50 reps living in the 50 largest towns: summed
-relative bound violation 37 after growing, the repair then needs minutes). The flow is
-balanced to 0.001 before the contiguity repair and about 7 after it, and the local search
-makes it feasible in seconds. Prices set by subgradient steps, or territory by territory,
-crawled (still 26 after 60 rounds): balance needs load pushed across many territories at once.
-Each unit considers its `n_cand` nearest allowed homes only; 12 were too few on that
-benchmark (the flow could not balance), so the default is generous.
+Why: region growing from the homes (construct.grow) hems territories in where homes crowd
+together, and the repair then needs minutes; the flow is nearly balanced before the
+contiguity repair and the local search makes it feasible in seconds. Prices set by
+subgradient steps, or territory by territory, crawled: balance needs load pushed across many
+territories at once. Each unit considers its `n_cand` nearest allowed homes only
+(HeuristicParams.home_candidates; the measurements: benchmarks/results/tuning.md).
 """
 
 from __future__ import annotations
@@ -23,48 +21,54 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from engine.geo import project_km
+from engine.tolerance import NOISE
 from solvers.heuristic.instance import Instance
+from solvers.heuristic.params import DEFAULTS, HeuristicParams
+
+# the LP's cost of a unit of relative shortfall, per territory's worth of units: above any
+# difference in (normalized) travel
+_LP_PENALTY = 1e3
 
 
-
-def candidate_territories(ctx: Instance, n_cand: int, centers: np.ndarray | None = None) -> np.ndarray:
+def candidate_territories(inst: Instance, n_cand: int, centers: np.ndarray | None = None) -> np.ndarray:
     """(n, L) nearest allowed territories per unit (by projected distance to the rep's home,
     or to the territory's center unit when `centers` is given), -1 padded; a locked unit has
     its lock only. Units with the same skill needs share one KD-tree."""
-    n, k = ctx.n, ctx.k
+    n, k = inst.n, inst.k
     if centers is None:
-        xy = project_km(np.concatenate([ctx.lat, ctx.home_lat]), np.concatenate([ctx.lon, ctx.home_lon]))
+        xy = project_km(np.concatenate([inst.lat, inst.home_lat]), np.concatenate([inst.lon, inst.home_lon]))
         uxy, hxy = xy[:n], xy[n:]
     else:
-        uxy, hxy = ctx.xy, ctx.xy[centers]
+        uxy, hxy = inst.xy, inst.xy[centers]
     L = min(n_cand, k)
     cand = np.full((n, L), -1, dtype=np.int64)
-    need = ctx.unit_skills if ctx.hard_skills else np.zeros(n, dtype=np.int64)
-    open_t = ~ctx.frozen
+    need = inst.unit_skills if inst.hard_skills else np.zeros(n, dtype=np.int64)
+    open_t = ~inst.frozen
     for mask in np.unique(need).tolist():
-        units = np.flatnonzero((need == mask) & ~ctx.locked)
+        units = np.flatnonzero((need == mask) & ~inst.locked)
         if len(units) == 0:
             continue
         ok = open_t.copy()
-        if ctx.hard_skills:
-            ok &= (mask & ~ctx.terr_skills) == 0
+        if inst.hard_skills:
+            ok &= (mask & ~inst.territory_skills) == 0
         terrs = np.flatnonzero(ok)
         if len(terrs) == 0:
             continue  # the pre-check reports it; the units keep their nearest home below
         m = min(L, len(terrs))
         _, nn = cKDTree(hxy[terrs]).query(uxy[units], k=m)
         cand[units, :m] = terrs[np.asarray(nn).reshape(len(units), m)]
-    lonely = np.flatnonzero((cand[:, 0] < 0) & ~ctx.locked)
+    lonely = np.flatnonzero((cand[:, 0] < 0) & ~inst.locked)
     if len(lonely):
         _, nn = cKDTree(hxy).query(uxy[lonely])
         cand[lonely, 0] = nn
-    lk = np.flatnonzero(ctx.locked)
+    lk = np.flatnonzero(inst.locked)
     cand[lk] = -1
-    cand[lk, 0] = ctx.locks[lk]
+    cand[lk, 0] = inst.locks[lk]
     return cand
 
 
-def balanced_assignment(ctx: Instance, n_cand: int = 64, centers: np.ndarray | None = None) -> np.ndarray:
+def balanced_assignment(inst: Instance, n_cand: int = DEFAULTS.home_candidates,
+                        centers: np.ndarray | None = None) -> np.ndarray:
     """Labels of the cheapest assignment of units to their candidate territories in which
     every territory takes its target load: a transportation problem (units supply their
     normalized load, territories demand their target) solved as a min-cost flow. Loads above
@@ -78,26 +82,27 @@ def balanced_assignment(ctx: Instance, n_cand: int = 64, centers: np.ndarray | N
     measured from those units instead of the reps' homes (capacitated_lloyd)."""
     from ortools.graph.python import min_cost_flow
 
-    n, k, nb = ctx.n, ctx.k, ctx.nb
-    cand = candidate_territories(ctx, n_cand, centers)
+    n, k, nb = inst.n, inst.k, inst.n_tracked
+    cand = candidate_territories(inst, n_cand, centers)
     L = cand.shape[1]
     valid = cand >= 0
     safe = np.where(valid, cand, 0)
     rows = np.repeat(np.arange(n), L).reshape(cand.shape)
-    cost = ctx.home_cost(rows, safe) if centers is None else ctx.assign_cost(rows, safe, centers)
+    cost = inst.home_cost(rows, safe) if centers is None else inst.assign_cost(rows, safe, centers)
     C = np.where(valid, cost, np.inf)
     if nb == 0:
         return safe[np.arange(n), np.argmin(C, axis=1)]
-    ell = (ctx.A / ctx.scale).mean(axis=1)
+    ell = (inst.loads / inst.scale).mean(axis=1)
     units_per_terr = 4096.0 * max(n / k, 1.0)  # integer resolution of the loads
     q = np.maximum(np.rint(ell * units_per_terr), 1).astype(np.int64)
-    target = (ctx.target_t / ctx.scale).mean(axis=1) * units_per_terr
-    upper = (np.minimum(ctx.hi_t, np.where(np.isfinite(ctx.hi_t), ctx.hi_t, 2 * ctx.target_t)) / ctx.scale).mean(axis=1)
+    target = (inst.target_by_territory / inst.scale).mean(axis=1) * units_per_terr
+    ub = inst.upper_by_territory
+    upper = (np.minimum(ub, np.where(np.isfinite(ub), ub, 2 * inst.target_by_territory)) / inst.scale).mean(axis=1)
     upper = np.maximum(upper * units_per_terr, target)
     # cost per unit of flow, integer; costs of a unit's candidates keep their ratios
     per = C / q[:, None]
     top = float(per[np.isfinite(per)].max(initial=1.0))
-    cscale = 1e6 / max(top, 1e-12)
+    cscale = 1e6 / max(top, NOISE)
     arc_cost = np.where(valid, np.rint(np.where(valid, per, 0) * cscale), 0).astype(np.int64)
     supply_total = int(q.sum())
     src = rows[valid]
@@ -110,7 +115,8 @@ def balanced_assignment(ctx: Instance, n_cand: int = 64, centers: np.ndarray | N
     tn = n + np.arange(k)
     mcf.add_arcs_with_capacity_and_unit_cost(tn, np.full(k, sink), cap1, np.zeros(k, dtype=np.int64))
     mcf.add_arcs_with_capacity_and_unit_cost(tn, np.full(k, sink), cap2, np.full(k, 2_000_000, dtype=np.int64))
-    mcf.add_arcs_with_capacity_and_unit_cost(tn, np.full(k, sink), np.full(k, supply_total), np.full(k, 200_000_000, dtype=np.int64))
+    mcf.add_arcs_with_capacity_and_unit_cost(tn, np.full(k, sink), np.full(k, supply_total),
+                                             np.full(k, 200_000_000, dtype=np.int64))
     mcf.set_nodes_supplies(np.arange(n + k + 1), np.concatenate([q, np.zeros(k, dtype=np.int64), [-supply_total]]))
     if mcf.solve() != mcf.OPTIMAL:
         return safe[np.arange(n), np.argmin(C, axis=1)]
@@ -119,50 +125,41 @@ def balanced_assignment(ctx: Instance, n_cand: int = 64, centers: np.ndarray | N
     return safe[np.arange(n), np.argmax(np.where(valid, flow, -1.0), axis=1)]
 
 
-LLOYD_ROUNDS, LLOYD_ROUNDS_AT_SCALE = 8, 40
-LLOYD_WIDE_ROUNDS, LLOYD_CAND_WIDE, LLOYD_CAND = 2, 64, 16
-
-
-def capacitated_lloyd(ctx: Instance, centers: np.ndarray, stop=None, at_scale: bool = False, rounds: int | None = None,
-                      wide_rounds: int = LLOYD_WIDE_ROUNDS) -> np.ndarray:
+def capacitated_lloyd(inst: Instance, centers: np.ndarray, params: HeuristicParams = DEFAULTS, stop=None,
+                      at_scale: bool = False, rounds: int | None = None, wide_rounds: int | None = None) -> np.ndarray:
     """Location-allocation from seed centers (a unit per territory): the cheapest balanced
     assignment to the centers (balanced_assignment), each territory re-centered at its best
-    member, repeated until the centers stay or LLOYD_ROUNDS are done (LLOYD_ROUNDS_AT_SCALE
+    member, repeated until the centers stay or `lloyd_rounds` are done (`lloyd_rounds_at_scale`
     `at_scale`, or `rounds`). Returns the last labels (not yet contiguous). Deterministic;
     `stop()` true ends it after the current round.
 
     Why: region growing fills territories in the order the frontier reaches units, and local
-    moves under +-5 % balance cannot undo a poor arrangement. 1,000 US places / 20
-    territories, seeds 0-3, each start followed by the same local search: region growing
-    9.6-11.9 M, this 8.2-9.5 M (the whole search's plan was 8.2 M). With several balanced
-    measures on small problems the assignment is an LP over every measure's bounds
-    (_assignment_lp) instead of the flow.
+    moves under tight balance cannot undo a poor arrangement. With several balanced measures
+    on small problems (up to `lp_max_units`) the assignment is an LP over every measure's
+    bounds (_assignment_lp) instead of the flow.
 
-    Each unit chooses among LLOYD_CAND_WIDE centers; `at_scale`, only in the first
-    `wide_rounds` (LLOYD_WIDE_ROUNDS) rounds (the seeds are far from balanced: the flow
-    pushes load across many territories) and among LLOYD_CAND after. 20,000 US places / 100,
-    seed 0: 2.5 s a round -> 0.8 s; converged after 19 rounds at 20.23 M instead of 16 rounds
-    (43 s) at 20.22 M. The rounds pay: after 8 (the former cap) the assignment stood at
-    20.37 M there, and at 50.31 M at k = 20 (24 rounds: 49.96 M). 60 s plans at k = 100,
-    seed 0: 20.18 M with 8 rounds, 20.00 M with 12, 20.04 M with these (the rounds stop where
-    the start's own search would no longer fit, heuristic.solve_heuristic). Below that scale
-    the rounds are cheap and the former settings did better: 5,000 places / 100, seeds 0-2, 9.44 / 9.40 / 9.36 M against
-    9.49 / 9.51 / 9.37 M (16 candidates, 8 rounds: 9.44 / 9.58 / 9.43 M)."""
+    Each unit chooses among `lloyd_cand_wide` centers; `at_scale`, only in the first
+    `wide_rounds` (`lloyd_wide_rounds`) rounds (the seeds are far from balanced: the flow
+    pushes load across many territories) and among `lloyd_cand` after, in much cheaper
+    rounds. (The measurements: benchmarks/results/tuning.md.)"""
     from engine.evaluate import best_centers
 
+    if wide_rounds is None:
+        wide_rounds = params.lloyd_wide_rounds
+
     def assign(c, r):
-        if ctx.nb >= 2 and ctx.n <= _LP_MAX_UNITS:
-            lab = _assignment_lp(ctx, c)
+        if inst.n_tracked >= 2 and inst.n <= params.lp_max_units:
+            lab = _assignment_lp(inst, c, params)
             if lab is not None:
                 return lab
         narrow = at_scale and r >= wide_rounds
-        return balanced_assignment(ctx, n_cand=LLOYD_CAND if narrow else LLOYD_CAND_WIDE, centers=c)
+        return balanced_assignment(inst, n_cand=params.lloyd_cand if narrow else params.lloyd_cand_wide, centers=c)
 
     labels = assign(centers, 0)
-    for r in range(1, rounds or (LLOYD_ROUNDS_AT_SCALE if at_scale else LLOYD_ROUNDS)):
+    for r in range(1, rounds or (params.lloyd_rounds_at_scale if at_scale else params.lloyd_rounds)):
         if stop is not None and stop():
             break
-        new = best_centers(ctx.problem, labels)
+        new = best_centers(inst.problem, labels)
         new = np.where(new >= 0, new, centers)
         if np.array_equal(new, centers):
             break
@@ -171,47 +168,39 @@ def capacitated_lloyd(ctx: Instance, centers: np.ndarray, stop=None, at_scale: b
     return labels
 
 
-# Several balanced measures on small problems: the flow's one load per unit (the measures'
-# mean) left Georgia's counties (159, k = 4, population and urban population +-5 %) at
-# +18.6 % over region growing's plan, this LP at +1.0 %. At 1,000 US places / 20 the flow was
-# as good or better (seeds 0-3: mean 8.15 M; the LP 8.19 M), and faster.
-_LP_MAX_UNITS = 500
-_LP_CAND = 8
-_BAND = 0.5  # the LP keeps each total within this share of its band around the target
-
-
-def _assignment_lp(ctx: Instance, centers: np.ndarray) -> np.ndarray | None:
+def _assignment_lp(inst: Instance, centers: np.ndarray, params: HeuristicParams) -> np.ndarray | None:
     """Several balanced measures: the cheapest assignment to the centers' territories (each
-    unit among its _LP_CAND nearest) with every measure within its bounds, as an LP (GLOP
-    through OR-Tools); a bound it cannot meet costs a penalty per unit of relative shortfall,
-    so the LP is always feasible. Rounded to each unit's largest share (a basic solution
-    splits at most 2 k m units). None when the solver fails."""
+    unit among its `lp_cand` nearest) with every measure's total within `lp_band` of its band
+    around the target, as an LP (GLOP through OR-Tools); a bound it cannot meet costs a
+    penalty per unit of relative shortfall, so the LP is always feasible. Rounded to each
+    unit's largest share (a basic solution splits at most 2 k m units). None when the solver
+    fails."""
     from ortools.linear_solver.python import model_builder as mb
 
-    n, k = ctx.n, ctx.k
-    cand = candidate_territories(ctx, _LP_CAND, centers)
+    n, k = inst.n, inst.k
+    cand = candidate_territories(inst, params.lp_cand, centers)
     valid = cand >= 0
-    I, S = np.nonzero(valid)
-    T = cand[I, S]
-    cost = ctx.assign_cost(I, T, centers)
-    cost = cost / max(float(cost.mean()) if len(cost) else 1.0, 1e-12)
-    penalty = 1e3 * max(float(n) / k, 1.0)
+    rows, slots = np.nonzero(valid)
+    terr = cand[rows, slots]
+    cost = inst.assign_cost(rows, terr, centers)
+    cost = cost / max(float(cost.mean()) if len(cost) else 1.0, NOISE)
+    penalty = _LP_PENALTY * max(float(n) / k, 1.0)
     m = mb.Model()
-    x = [m.new_num_var(0.0, 1.0, "") for _ in range(len(I))]
-    starts = np.searchsorted(I, np.arange(n + 1))
+    x = [m.new_num_var(0.0, 1.0, "") for _ in range(len(rows))]
+    starts = np.searchsorted(rows, np.arange(n + 1))
     for i in range(n):
         m.add(mb.LinearExpr.sum(x[starts[i] : starts[i + 1]]) == 1.0)
-    by_t = [np.flatnonzero(T == t) for t in range(k)]
+    by_t = [np.flatnonzero(terr == t) for t in range(k)]
     obj_vars, obj_coef = list(x), cost.tolist()
-    for r in range(ctx.nb):
-        a = ctx.A[:, r] / ctx.scale[r]
-        # half the band around the target: rounding and the contiguity repair need room
-        tgt = ctx.target_t[:, r] / ctx.scale[r]
-        lo_t = tgt - _BAND * (tgt - ctx.lo[r] / ctx.scale[r])
-        hi_t = tgt + _BAND * (ctx.hi_t[:, r] / ctx.scale[r] - tgt)
+    for r in range(inst.n_tracked):
+        a = inst.loads[:, r] / inst.scale[r]
+        # part of the band around the target: rounding and the contiguity repair need room
+        tgt = inst.target_by_territory[:, r] / inst.scale[r]
+        lo_t = tgt - params.lp_band * (tgt - inst.lower[r] / inst.scale[r])
+        hi_t = tgt + params.lp_band * (inst.upper_by_territory[:, r] / inst.scale[r] - tgt)
         for t in range(k):
             e = by_t[t]
-            load = mb.LinearExpr.weighted_sum([x[q] for q in e.tolist()], a[I[e]].tolist())
+            load = mb.LinearExpr.weighted_sum([x[q] for q in e.tolist()], a[rows[e]].tolist())
             if lo_t[t] > 0:
                 short = m.new_num_var(0.0, np.inf, "")
                 m.add(load + short >= lo_t[t])
@@ -228,5 +217,5 @@ def _assignment_lp(ctx: Instance, centers: np.ndarray) -> np.ndarray | None:
         return None
     val = np.array([solver.value(v) for v in x])
     share = np.full(valid.shape, -1.0)
-    share[I, S] = val
+    share[rows, slots] = val
     return cand[np.arange(n), np.argmax(share, axis=1)]

@@ -2,56 +2,62 @@
 
 The union of territories a and b is connected, so every spanning tree of it splits into two
 connected parts at any tree edge. For each of several random (distance-weighted) spanning
-trees all cuts are scored at once from subtree sums: bound violation of both parts on every
-balanced measure, lock consistency, and the cost of each part around its best candidate
-center. Work per tree is O(|a|+|b|) times the number of candidate centers (<= 256).
+trees all cuts are scored at once from subtree sums (trees.py): bound violation of both parts
+on every balanced measure, lock consistency, and the cost of each part around its best
+candidate center. Work per tree is O(|a|+|b|) times the number of candidate centers.
 """
 
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
-from scipy.sparse.csgraph import depth_first_order, minimum_spanning_tree
 
+from engine.tolerance import NOISE
+from solvers.heuristic.params import DEFAULTS
 from solvers.heuristic.state import State
+from solvers.heuristic.trees import in_subtree, random_spanning_trees, subtree_sums
 
-_NCAND = 256
+# a tree's cuts scored for cost at most (the least violating ones)
+_MAX_SCORED_CUTS = 512
 
 
-def recom_pair(st: State, a: int, b: int, rng: np.random.Generator, n_trees: int, noise: float = 1.0):
-    """Best split of territories a and b over `n_trees` spanning trees.
+def recom_pair(st: State, a: int, b: int, rng: np.random.Generator, n_trees: int, noise: float = 1.0,
+               n_candidates: int = DEFAULTS.recom_candidates):
+    """Best split of territories a and b over `n_trees` spanning trees (edge lengths times
+    log-normal noise of sigma `noise`): least violation, then least cost, each part's cost
+    taken around its best center among `n_candidates` sampled units (the reps' homes when
+    rep-centric).
 
     Returns (members, new_labels, violation, est_cost) or None."""
-    ctx = st.ctx
-    if ctx.frozen[a] or ctx.frozen[b]:
+    inst = st.inst
+    if inst.frozen[a] or inst.frozen[b]:
         return None
     M = np.flatnonzero((st.labels == a) | (st.labels == b))
     m = len(M)
     if m < 2:
         return None
-    sub = ctx.problem.adj[M][:, M].tocoo()
+    sub = inst.problem.adj[M][:, M].tocoo()
     keep = sub.row < sub.col
     r = sub.row[keep].astype(np.int64)
     c = sub.col[keep].astype(np.int64)
     if len(r) < m - 1:
         return None
-    elen = ctx.dist(M[r], M[c]) + 1e-6
+    elen = inst.problem.distances(M[r], M[c]) + 1e-6
     elen = elen / elen.mean()
-    if ctx.fixed:
+    if inst.rep_centric:
         return _recom_fixed(st, a, b, rng, n_trees, noise, M, r, c, elen)
-    if m <= _NCAND:
+    if m <= n_candidates:
         cand = np.arange(m)
     else:
-        cand = np.sort(rng.choice(m, _NCAND, replace=False))
-    pw = ctx.p
-    D = ctx.euclid_block(M, M[cand])
-    Cm = ctx.w[M][:, None] * (D if pw == 1 else D * D)
-    nb = ctx.nb
-    lk = ctx.locks[M]
+        cand = np.sort(rng.choice(m, n_candidates, replace=False))
+    D = inst.approx_distances(M, M[cand])
+    Cm = inst.weights[M][:, None] * (D if inst.power == 1 else D * D)
+    nb = inst.n_tracked
+    lk = inst.locks[M]
     olda = (st.labels[M] == a).astype(float)
+    # columns: loads, locked to a, locked to b, now in a, 1 (count), cost from each candidate
     base = np.hstack(
         [
-            ctx.A[M],
+            inst.loads[M],
             (lk == a).astype(float)[:, None],
             (lk == b).astype(float)[:, None],
             olda[:, None],
@@ -63,31 +69,11 @@ def recom_pair(st: State, a: int, b: int, rng: np.random.Generator, n_trees: int
     Tot = base.sum(axis=0)
     LA, LB, OA = Tot[nb], Tot[nb + 1], Tot[nb + 2]
     best = None
-    T = sp.csr_matrix((np.arange(1, len(r) + 1, dtype=float), (r, c)), shape=(m, m))
-    perm = T.data.astype(np.int64) - 1
-    for tr in range(n_trees):
-        wts = elen * np.exp(noise * rng.standard_normal(len(r)))
-        T.data = wts[perm]
-        mst = minimum_spanning_tree(T)
-        root = int(rng.integers(m))
-        order, pred = depth_first_order(mst, root, directed=False, return_predecessors=True)
-        if len(order) < m:
-            return None  # union not connected (should not happen)
-        ol = order.tolist()
-        pl = pred.tolist()
-        sz = [1] * m
-        for v in reversed(ol[1:]):
-            sz[pl[v]] += sz[v]
-        tin = np.empty(m, dtype=np.int64)
-        tin[order] = np.arange(m)
-        size_a = np.asarray(sz, dtype=np.int64)
-        # subtree sums from prefix sums over the preorder (subtrees are contiguous there)
-        cs = np.vstack([np.zeros((1, base.shape[1])), np.cumsum(base[order], axis=0)])
-        vals = cs[tin + size_a] - cs[tin]
+    for order, tin, sub_size in random_spanning_trees(m, r, c, elen, rng, n_trees, noise):
         vs = order[1:]
-        V = vals[vs]
+        V = subtree_sums(base, order, tin, sub_size, vs)
         S = V[:, :nb]
-        viol = ctx.viol(S, a) + ctx.viol(Tot[:nb] - S, b)  # same bounds for a and b without reps
+        viol = inst.violation(S, a) + inst.violation(Tot[:nb] - S, b)  # same bounds for a and b without reps
         la, lb, oa, size = V[:, nb], V[:, nb + 1], V[:, nb + 2], V[:, nb + 3]
         ok_a = (lb == 0) & (la == LA)  # subtree side can be territory a
         ok_b = (la == 0) & (lb == LB)
@@ -95,11 +81,11 @@ def recom_pair(st: State, a: int, b: int, rng: np.random.Generator, n_trees: int
         if not valid.any():
             continue
         vmin = viol[valid].min()
-        if best is not None and vmin > best[2] + 1e-12:
+        if best is not None and vmin > best[2] + NOISE:
             continue
-        sel = np.flatnonzero(valid & (viol <= vmin + 1e-12))
-        if len(sel) > 512:
-            sel = sel[np.argsort(viol[sel], kind="stable")[:512]]
+        sel = np.flatnonzero(valid & (viol <= vmin + NOISE))
+        if len(sel) > _MAX_SCORED_CUTS:
+            sel = sel[np.argsort(viol[sel], kind="stable")[:_MAX_SCORED_CUTS]]
         vv = vs[sel]
         lo_t = tin[vv][:, None]
         hi_t = lo_t + size[sel].astype(np.int64)[:, None]
@@ -113,11 +99,9 @@ def recom_pair(st: State, a: int, b: int, rng: np.random.Generator, n_trees: int
         if not np.isfinite(cost[j]):
             continue
         key = (float(viol[sel[j]]), float(cost[j]))
-        if best is None or key[0] < best[2] - 1e-12 or (key[0] <= best[2] + 1e-12 and key[1] < best[3]):
+        if _better(key, best):
             s = sel[j]
-            v = int(vs[s])
-            lo_i, hi_i = tin[v], tin[v] + int(size[s])
-            in_sub = (tin >= lo_i) & (tin < hi_i)
+            in_sub = in_subtree(tin, sub_size, int(vs[s]))
             # orientation: locks decide, else keep most units where they were
             if ok_a[s] and ok_b[s]:
                 keep_a = oa[s] + ((m - size[s]) - (OA - oa[s]))
@@ -130,54 +114,40 @@ def recom_pair(st: State, a: int, b: int, rng: np.random.Generator, n_trees: int
     return best
 
 
-def _spanning_trees(m, r, c, elen, rng, n_trees, noise):
-    """Random distance-weighted spanning trees of the union: (order, tin, size) per tree."""
-    T = sp.csr_matrix((np.arange(1, len(r) + 1, dtype=float), (r, c)), shape=(m, m))
-    perm = T.data.astype(np.int64) - 1
-    for _ in range(n_trees):
-        T.data = (elen * np.exp(noise * rng.standard_normal(len(r))))[perm]
-        mst = minimum_spanning_tree(T)
-        order, pred = depth_first_order(mst, int(rng.integers(m)), directed=False, return_predecessors=True)
-        if len(order) < m:
-            return
-        ol, pl = order.tolist(), pred.tolist()
-        sz = [1] * m
-        for v in reversed(ol[1:]):
-            sz[pl[v]] += sz[v]
-        tin = np.empty(m, dtype=np.int64)
-        tin[order] = np.arange(m)
-        yield order, tin, np.asarray(sz, dtype=np.int64)
+def _better(key: tuple[float, float], best) -> bool:
+    """A cut's (violation, cost) beats the best split so far: less violation beyond noise, or
+    as little and a lower cost."""
+    return best is None or key[0] < best[2] - NOISE or (key[0] <= best[2] + NOISE and key[1] < best[3])
 
 
 def _recom_fixed(st: State, a: int, b: int, rng, n_trees: int, noise: float, M, r, c, elen):
     """Rep-centric merge-and-split: a and b keep their reps' homes, so each cut has two
     orientations (subtree = a or subtree = b), scored exactly from subtree sums: per-territory
     bounds (balance and capacity), locks, hard skills, and the cost from each home."""
-    ctx = st.ctx
+    inst = st.inst
     m = len(M)
-    nb = ctx.nb
-    lk = ctx.locks[M]
+    nb = inst.n_tracked
+    lk = inst.locks[M]
     ta, tb = np.full(m, a), np.full(m, b)
     base = np.hstack([
-        ctx.A[M],
+        inst.loads[M],
         np.column_stack([
-            (lk == a) | ~ctx.can_join(M, ta),  # units that cannot be in b
-            (lk == b) | ~ctx.can_join(M, tb),  # units that cannot be in a
+            (lk == a) | ~inst.can_join(M, ta),  # units that cannot be in b
+            (lk == b) | ~inst.can_join(M, tb),  # units that cannot be in a
             st.labels[M] == a,
-            ctx.assign_cost(M, ta, st.centers),
-            ctx.assign_cost(M, tb, st.centers),
+            inst.assign_cost(M, ta, st.centers),
+            inst.assign_cost(M, tb, st.centers),
         ]).astype(float),
     ])
     Tot = base.sum(axis=0)
     not_b, not_a = Tot[nb], Tot[nb + 1]
     best = None
-    for order, tin, size in _spanning_trees(m, r, c, elen, rng, n_trees, noise):
-        cs = np.vstack([np.zeros((1, base.shape[1])), np.cumsum(base[order], axis=0)])
+    for order, tin, size in random_spanning_trees(m, r, c, elen, rng, n_trees, noise):
         vs = order[1:]
-        V = cs[tin[vs] + size[vs]] - cs[tin[vs]]
+        V = subtree_sums(base, order, tin, size, vs)
         S, R = V[:, :nb], Tot[:nb] - V[:, :nb]
         # orientation 0: subtree is a; 1: subtree is b
-        viol = np.stack([ctx.viol(S, a) + ctx.viol(R, b), ctx.viol(S, b) + ctx.viol(R, a)])
+        viol = np.stack([inst.violation(S, a) + inst.violation(R, b), inst.violation(S, b) + inst.violation(R, a)])
         valid = np.stack([(V[:, nb + 1] == 0) & (V[:, nb] == not_b),
                           (V[:, nb] == 0) & (V[:, nb + 1] == not_a)])
         cost = np.stack([V[:, nb + 3] + (Tot[nb + 4] - V[:, nb + 4]), V[:, nb + 4] + (Tot[nb + 3] - V[:, nb + 3])])
@@ -185,12 +155,11 @@ def _recom_fixed(st: State, a: int, b: int, rng, n_trees: int, noise: float, M, 
         if not np.isfinite(key_v).any():
             continue
         vmin = key_v.min()
-        cand = np.where(key_v <= vmin + 1e-12, cost, np.inf)
+        cand = np.where(key_v <= vmin + NOISE, cost, np.inf)
         o, j = np.unravel_index(int(np.argmin(cand)), cand.shape)
         key = (float(vmin), float(cand[o, j]))
-        if best is None or key[0] < best[2] - 1e-12 or (key[0] <= best[2] + 1e-12 and key[1] < best[3]):
-            v = int(vs[j])
-            in_sub = (tin >= tin[v]) & (tin < tin[v] + size[v])
+        if _better(key, best):
+            in_sub = in_subtree(tin, size, int(vs[j]))
             sub_t, rest_t = (a, b) if o == 0 else (b, a)
             best = (M, np.where(in_sub, sub_t, rest_t).astype(np.int64), key[0], key[1])
     return best

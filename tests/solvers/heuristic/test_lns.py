@@ -17,14 +17,14 @@ from engine.evaluate import evaluate
 from engine.problem import build_problem
 from models import Scenario, SolveOptions
 from solvers.clock import Clock
-from solvers.heuristic.solve import _Search
 from solvers.heuristic.lns import reoptimize
+from solvers.heuristic.search import Search
 from solvers.heuristic.state import State
 from tests.instances import weighted_grid
 
 
 def _search(problem, seed=0, t=30.0):
-    return _Search(problem, SolveOptions(method="heuristic", time_limit_s=t, seed=seed), Clock(t))
+    return Search(problem, SolveOptions(method="heuristic", time_limit_s=t, seed=seed), Clock(t))
 
 
 def _stripes(rows, cols, k):
@@ -47,7 +47,7 @@ def test_whole_instance_subproblem_is_brute_force_optimal():
     search = _search(problem)
     start = _stripes(3, 4, 2)
     assert evaluate(problem, start).feasible
-    st0 = State(search.ctx, start)
+    st0 = State(search.inst, start)
     res, proved = reoptimize(st0, [0, 1], search.clock, seed=0)
     labels = start if res is None else start.copy()
     if res is not None:
@@ -63,7 +63,7 @@ def test_lns_never_worsens_and_keeps_feasibility():
     search = _search(problem)
     start = np.where(np.tile(np.arange(9), 8) < 5, 0, 2) + (np.repeat(np.arange(8), 9) >= 4)
     ev0 = evaluate(problem, start)
-    st0 = State(search.ctx, start)
+    st0 = State(search.inst, start)
     search.repair_balance(st0)
     ev0 = evaluate(problem, st0.labels)
     assert ev0.feasible
@@ -81,17 +81,21 @@ def test_property_lns_keeps_plans_valid(rows, cols, k, seed, nlocks, power):
     """From the heuristic's own plan, LNS leaves a plan the evaluator accepts (contiguous,
     within tolerance, locks kept) at no higher cost."""
     rng = np.random.default_rng(seed)
-    cells = [(int(r), int(c)) for r, c in zip(rng.integers(0, rows, nlocks), rng.integers(0, cols, nlocks))]
+    rows_at, cols_at = rng.integers(0, rows, nlocks), rng.integers(0, cols, nlocks)
+    cells = [(int(r), int(c)) for r, c in zip(rows_at, cols_at, strict=True)]
     locks = {cell: f"T{int(rng.integers(1, k + 1))}" for cell in cells}
-    problem = build_problem(Scenario.model_validate(weighted_grid(rows, cols, k, tol=0.15, seed=seed, locks=locks, power=power)))
+    scenario = weighted_grid(rows, cols, k, tol=0.15, seed=seed, locks=locks, power=power)
+    problem = build_problem(Scenario.model_validate(scenario))
     search = _search(problem, seed=seed, t=10.0)
     labels = None
-    from solvers.heuristic.construct import grow, repair_contiguity, repair_rules, seeds
+    from solvers.heuristic.construct import grow, seeds
+    from solvers.heuristic.repair import repair_contiguity, repair_rules
 
-    labels = repair_rules(search.ctx, repair_contiguity(search.ctx, grow(search.ctx, seeds(search.ctx, search.rng), search.rng)))
+    inst = search.inst
+    labels = repair_rules(inst, repair_contiguity(inst, grow(inst, seeds(inst, search.rng), search.rng)))
     if np.bincount(labels, minlength=k).min() == 0:
         return
-    st0 = State(search.ctx, labels)
+    st0 = State(search.inst, labels)
     search.improve(st0)
     ev0 = evaluate(problem, st0.labels)
     if not ev0.feasible:

@@ -12,11 +12,10 @@ from engine.evaluate import evaluate
 from engine.io import parse_scenario
 from engine.problem import build_problem
 from models import SolveOptions
-from solvers.heuristic.location_allocation import balanced_assignment, candidate_territories
 from solvers.heuristic.instance import Instance
+from solvers.heuristic.location_allocation import balanced_assignment, candidate_territories
 from solvers.solve import solve
 from tests.instances import rep_customers, rep_grid
-
 
 
 def skilled_grid(seed: int, k: int = 4, share: float = 0.05) -> dict:
@@ -33,33 +32,34 @@ def skilled_grid(seed: int, k: int = 4, share: float = 0.05) -> dict:
     return data
 
 
-def _totals(ctx: Instance, labels: np.ndarray) -> np.ndarray:
-    return np.column_stack([np.bincount(labels, weights=ctx.A[:, b], minlength=ctx.k) for b in range(ctx.nb)])
+def _totals(inst: Instance, labels: np.ndarray) -> np.ndarray:
+    return np.column_stack([np.bincount(labels, weights=inst.loads[:, b], minlength=inst.k)
+                            for b in range(inst.n_tracked)])
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_assignment_serves_hard_skills_and_balances(seed):
     problem = build_problem(parse_scenario(skilled_grid(seed)))
-    ctx = Instance(problem)
-    assert ctx.hard_skills and ctx.unit_skills.any()
-    labels = balanced_assignment(ctx)
-    assert ctx.can_join(np.arange(ctx.n), labels).all()
+    inst = Instance(problem)
+    assert inst.hard_skills and inst.unit_skills.any()
+    labels = balanced_assignment(inst)
+    assert inst.can_join(np.arange(inst.n), labels).all()
     assert not problem.unserved_skills(labels, problem.rep_of_territories()).any()
     # within the +-15 % bounds before contiguity is repaired (a split unit weighs <= 3 of ~98)
-    assert float(ctx.viol(_totals(ctx, labels), np.arange(ctx.k)).sum()) == 0.0
+    assert float(inst.violation(_totals(inst, labels), np.arange(inst.k)).sum()) == 0.0
 
 
 def test_candidates_hold_only_allowed_territories_and_locks():
     data = skilled_grid(0)
     data["units"][50]["lock"] = "T2"
     problem = build_problem(parse_scenario(data))
-    ctx = Instance(problem)
-    cand = candidate_territories(ctx, n_cand=3)
-    i = np.repeat(np.arange(ctx.n), cand.shape[1]).reshape(cand.shape)
+    inst = Instance(problem)
+    cand = candidate_territories(inst, n_cand=3)
+    i = np.repeat(np.arange(inst.n), cand.shape[1]).reshape(cand.shape)
     ok = cand >= 0
     assert ok[:, 0].all()
-    assert ctx.can_join(i[ok], cand[ok]).all()
-    assert cand[50, 0] == ctx.locks[50] and (cand[50, 1:] < 0).all()
+    assert inst.can_join(i[ok], cand[ok]).all()
+    assert cand[50, 0] == inst.locks[50] and (cand[50, 1:] < 0).all()
 
 
 def test_assignment_keeps_a_rep_within_capacity():
@@ -67,14 +67,14 @@ def test_assignment_keeps_a_rep_within_capacity():
     mean = sum(u["workload"] for u in data["units"]) / len(data["reps"])
     data["reps"][1]["capacity"] = {"workload": round(0.88 * mean, 1)}
     problem = build_problem(parse_scenario(data))
-    ctx = Instance(problem)
-    labels = balanced_assignment(ctx)
+    inst = Instance(problem)
+    labels = balanced_assignment(inst)
     t = int(np.flatnonzero(problem.rep_of_territories() == 1)[0])
-    tot = _totals(ctx, labels)
+    tot = _totals(inst, labels)
     # the target of that territory is its capacity (below the +-15 % band's mean); one unit
     # split by the flow (workload <= 3) may push it over before the repair
     assert tot[t, 0] <= 0.88 * mean + 3.0
-    assert tot[t, 0] < tot[np.arange(ctx.k) != t, 0].min()
+    assert tot[t, 0] < tot[np.arange(inst.k) != t, 0].min()
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])

@@ -15,6 +15,7 @@ from models import SolveOptions
 from solvers.solve import solve
 from tests.instances import rep_grid
 
+
 def check(problem, out):
     r = out.result
     assert r.status == "feasible", r.message

@@ -63,7 +63,8 @@ def test_center_jumps_improve_a_split_plan_and_keep_it_feasible_within_the_clock
     import time
 
     from solvers.clock import Clock
-    from solvers.heuristic.solve import _repaired, _Search
+    from solvers.heuristic.repair import repaired
+    from solvers.heuristic.search import Search
     from solvers.heuristic.split import recursive_split
     from solvers.heuristic.state import State
 
@@ -76,8 +77,8 @@ def test_center_jumps_improve_a_split_plan_and_keep_it_feasible_within_the_clock
         "name": "jumps", "units": units, "territories": 8, "contiguity": True,
         "balance": [{"measure": "workload", "tolerance": 0.05}]}))
     limit = 4.0
-    search = _Search(prob, SolveOptions(method="heuristic", time_limit_s=limit, seed=1), Clock(limit))
-    st = State(search.ctx, _repaired(search.ctx, recursive_split(search.ctx, search.rng, search.clock)))
+    search = Search(prob, SolveOptions(method="heuristic", time_limit_s=limit, seed=1), Clock(limit))
+    st = State(search.inst, repaired(search.inst, recursive_split(search.inst, search.rng, search.clock)))
     search.improve(st)
     search.record(st)
     assert search.best_feasible is not None

@@ -25,7 +25,6 @@ from tests.instances import (
 )
 
 
-
 def _opts(seed=0, t=30.0):
     return SolveOptions(method="heuristic", time_limit_s=t, seed=seed)
 
@@ -184,21 +183,21 @@ def test_location_allocation_start_is_balanced_and_repeatable(measures):
     before any repair (one measure: the min-cost flow, two: the LP on small problems), the same
     labels for the same centers."""
     from solvers.heuristic.construct import seeds
-    from solvers.heuristic.location_allocation import capacitated_lloyd
     from solvers.heuristic.instance import Instance
+    from solvers.heuristic.location_allocation import capacitated_lloyd
 
     sc = points_scenario(300, 6, seed=3, tol=0.10)
     if measures == 1:
         sc["balance"] = sc["balance"][:1]
-    ctx = Instance(build_problem(Scenario.model_validate(sc)))
-    s = seeds(ctx, np.random.default_rng(0))
-    labels = capacitated_lloyd(ctx, s)
-    assert np.array_equal(labels, capacitated_lloyd(ctx, s))
+    inst = Instance(build_problem(Scenario.model_validate(sc)))
+    s = seeds(inst, np.random.default_rng(0))
+    labels = capacitated_lloyd(inst, s)
+    assert np.array_equal(labels, capacitated_lloyd(inst, s))
     assert np.bincount(labels, minlength=6).min() > 0
-    tot = np.stack([np.bincount(labels, weights=ctx.A[:, r], minlength=6) for r in range(ctx.nb)], axis=1)
-    rel = np.abs(tot / ctx.target[None, :] - 1)
+    tot = np.stack([np.bincount(labels, weights=inst.loads[:, r], minlength=6) for r in range(inst.n_tracked)], axis=1)
+    rel = np.abs(tot / inst.target[None, :] - 1)
     # a few split units are rounded: within the bounds plus what one rounded unit can add
-    slack = ctx.A.max(axis=0) * 2 / ctx.target
+    slack = inst.loads.max(axis=0) * 2 / inst.target
     assert (rel <= 0.10 + slack).all(), rel
 
 
