@@ -21,6 +21,7 @@ from models import SolveOptions
 from solvers.bounded import solve_heuristic_with_bound
 from solvers.clock import Clock, warm_budget
 from solvers.exact import solve_exact
+from solvers.params import DEFAULT_PARAMS, SolverParams
 from solvers.result import SolveResult
 
 # `auto` uses the exact method up to this many units (x[i,j] has n^2 entries).
@@ -50,17 +51,18 @@ def moved_cap_unenforced_by_exact(problem: Problem) -> int | None:
     return cap if cap < int((problem.current >= 0).sum()) else None
 
 
-def solve_auto(problem: Problem, options: SolveOptions, clock: Clock) -> SolveResult:
+def solve_auto(problem: Problem, options: SolveOptions, clock: Clock, params: SolverParams = DEFAULT_PARAMS) -> SolveResult:
     if problem.n > EXACT_MAX_UNITS:
-        return solve_heuristic_with_bound(problem, options, clock, final=True)
+        return solve_heuristic_with_bound(problem, options, clock, final=True, params=params)
     cap = moved_cap_unenforced_by_exact(problem)
     if cap is not None:
-        return _solve_capped(problem, options, clock, cap)
-    warm = solve_heuristic_with_bound(problem, options, Clock(warm_budget(clock.remaining()), clock.on_progress, clock.cancel))
+        return _solve_capped(problem, options, clock, cap, params)
+    warm_clock = Clock(warm_budget(clock.remaining()), clock.on_progress, clock.cancel)
+    warm = solve_heuristic_with_bound(problem, options, warm_clock, params=params)
     if clock.should_stop():
         return warm
     warm_labels = warm.labels if warm.status == "feasible" else None
-    exact = solve_exact(problem, options, clock, warm_labels)
+    exact = solve_exact(problem, options, clock, warm_labels, params.heuristic)
     if exact.status in ("optimal", "infeasible"):
         return exact
     if warm.bound is not None and (exact.bound is None or warm.bound > exact.bound):
@@ -77,7 +79,7 @@ def solve_auto(problem: Problem, options: SolveOptions, clock: Clock) -> SolveRe
     return exact
 
 
-def _solve_capped(problem: Problem, options: SolveOptions, clock: Clock, cap: int) -> SolveResult:
+def _solve_capped(problem: Problem, options: SolveOptions, clock: Clock, cap: int, params: SolverParams) -> SolveResult:
     """A realignment under max_moved_share: the heuristic enforces the cap, the exact model
     cannot, so the heuristic (and its bound) gets the whole time limit instead of a warm
     start's share. Only the time it leaves goes to the exact model, which may still prove the
@@ -86,13 +88,13 @@ def _solve_capped(problem: Problem, options: SolveOptions, clock: Clock, cap: in
     share = problem.max_moved_share
     note = (f"auto: the exact model cannot enforce max_moved_share {share:g} (at most {cap} moved units), "
             "so the heuristic had the whole time limit")
-    heur = solve_heuristic_with_bound(problem, options, clock, final=True)
+    heur = solve_heuristic_with_bound(problem, options, clock, final=True, params=params)
     details = {**heur.details, "auto_route": "heuristic_first", "auto_reason": "max_moved_share"}
     left = clock.remaining()
     if (clock.should_stop() or left < CAPPED_EXACT_MIN_SHARE * clock.time_limit_s
             or heur.status not in ("feasible", "no_solution")):
         return replace(heur, message=_joined(heur.message, note), details={**details, "exact_after": "skipped"})
-    exact = solve_exact(problem, options, clock, heur.labels if heur.status == "feasible" else None)
+    exact = solve_exact(problem, options, clock, heur.labels if heur.status == "feasible" else None, params.heuristic)
     details.update(exact_after=exact.status, exact_after_s=round(exact.runtime_s, 3))
     if exact.status == "optimal":
         # proved optimal by a relaxation (no cap) whose optimum keeps the cap: optimal under every rule

@@ -18,6 +18,7 @@ from engine.problem import Problem
 from models import SolveOptions
 from solvers.bound import schedule
 from solvers.clock import Clock
+from solvers.params import DEFAULT_PARAMS, SolverParams
 from solvers.result import SolveResult
 
 # "Fewest moved units first" as a disruption weight that outweighs any compactness difference.
@@ -25,7 +26,8 @@ MOVED_WEIGHT = 1e12
 
 
 def solve_heuristic_with_bound(problem: Problem, options: SolveOptions, clock: Clock,
-                               warm_start: np.ndarray | None = None, final: bool = False) -> SolveResult:
+                               warm_start: np.ndarray | None = None, final: bool = False,
+                               params: SolverParams = DEFAULT_PARAMS) -> SolveResult:
     """The heuristic, then the Lagrangian bound. `final`: this is the answer (not a warm start),
     so the bound may run beside the search, or use all the time the search left: the search
     often converges well before the limit, and the bound stops by itself when its steps
@@ -35,10 +37,10 @@ def solve_heuristic_with_bound(problem: Problem, options: SolveOptions, clock: C
     searched = problem
     if problem.minimize == "moved" and (problem.current >= 0).any():
         searched = problem.with_(minimize="compactness", disruption_weight=max(problem.disruption_weight, MOVED_WEIGHT))
-    side = schedule.start_beside(problem, options, clock) if final else None
+    side = schedule.start_beside(problem, options, clock, params.bound) if final else None
     if side is None and not problem.rep_centric:  # the bound runs here, after the search
         schedule.warm_kernels_in_background()
-    budget = schedule.reserved_seconds(clock, beside=side is not None)
+    budget = schedule.reserved_seconds(clock, side is not None, params.bound)
     on_progress = clock.on_progress
     if side is not None:  # better plans' objectives steer the child's steps
         def on_progress(event, report=clock.on_progress):
@@ -47,7 +49,7 @@ def solve_heuristic_with_bound(problem: Problem, options: SolveOptions, clock: C
                 report(event)
     search_clock = Clock(max(clock.remaining() - budget, 0.5 * clock.remaining()), on_progress, clock.cancel)
     try:
-        result = solve_heuristic(searched, options, search_clock, warm_start)
+        result = solve_heuristic(searched, options, search_clock, warm_start, params.heuristic)
     except BaseException:
         if side is not None:
             side.cancel()
@@ -66,4 +68,4 @@ def solve_heuristic_with_bound(problem: Problem, options: SolveOptions, clock: C
             return schedule.attach(result, clock, b)
         if side.error:
             result = replace(result, details={**result.details, "bound_error": side.error})
-    return schedule.bound_after(problem, result, clock, max(budget, clock.remaining()) if final else budget)
+    return schedule.bound_after(problem, result, clock, max(budget, clock.remaining()) if final else budget, params.bound)

@@ -27,6 +27,7 @@ from models import SolveOptions
 from solvers.auto import solve_auto, uses_labelled_model
 from solvers.bounded import solve_heuristic_with_bound
 from solvers.clock import Clock
+from solvers.params import DEFAULT_PARAMS, SolverParams
 from solvers.precheck import infeasibility_reasons
 from solvers.result import Outcome, ProgressCallback, SolveResult, Status
 
@@ -36,15 +37,19 @@ def solve(
     options: SolveOptions | None = None,
     on_progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
+    params: SolverParams = DEFAULT_PARAMS,
 ) -> Outcome:
+    """Solve `problem` within `options` (method, time limit, seed, ...), reporting progress to
+    `on_progress`, stopping when `cancel` is set; `params`: the heuristic's and the bound's
+    tunables (solvers.params). The plan in the outcome has been checked by the evaluator."""
     options = options or SolveOptions()
     clock = Clock(options.time_limit_s, on_progress, cancel)
     if problem.regions and 1 < problem.regions < problem.k:
-        return _solve_hierarchy(problem, options, clock)
-    return _solve_level(problem, options, clock)
+        return _solve_hierarchy(problem, options, clock, params)
+    return _solve_level(problem, options, clock, params)
 
 
-def _solve_level(problem: Problem, options: SolveOptions, clock: Clock) -> Outcome:
+def _solve_level(problem: Problem, options: SolveOptions, clock: Clock, params: SolverParams) -> Outcome:
     reasons = infeasibility_reasons(problem)
     if reasons:
         result = SolveResult(
@@ -55,21 +60,21 @@ def _solve_level(problem: Problem, options: SolveOptions, clock: Clock) -> Outco
 
     method = options.method
     if uses_labelled_model(problem, method):
-        return _solve_labelled(problem, options, clock)
+        return _solve_labelled(problem, options, clock, params)
     if problem.rep_centric:
-        return _solve_rep_heuristic(problem, options, clock)
+        return _solve_rep_heuristic(problem, options, clock, params)
     if method == "auto":
-        result = solve_auto(problem, options, clock)
+        result = solve_auto(problem, options, clock, params)
     elif method == "exact":
         from solvers.exact import solve_exact
 
-        result = solve_exact(problem, options, clock)
+        result = solve_exact(problem, options, clock, heuristic_params=params.heuristic)
     else:
-        result = solve_heuristic_with_bound(problem, options, clock, final=True)
+        result = solve_heuristic_with_bound(problem, options, clock, final=True, params=params)
     return _verified(problem, replace(result, runtime_s=clock.elapsed()))
 
 
-def _solve_labelled(problem: Problem, options: SolveOptions, clock: Clock) -> Outcome:
+def _solve_labelled(problem: Problem, options: SolveOptions, clock: Clock, params: SolverParams) -> Outcome:
     """Territory t is served by a known rep, so no rep assignment follows and no renumbering:
     the labels are checked as they are, skills and capacities included."""
     from solvers.exact import solve_exact_labelled
@@ -78,7 +83,8 @@ def _solve_labelled(problem: Problem, options: SolveOptions, clock: Clock) -> Ou
     if problem.n > 20:
         # a cheap contiguous plan to start from (the model renumbers it to its reps): without
         # one, SCIP may find no plan at all on county realignments with k = 6
-        h = solve_heuristic_with_bound(problem, options, clock.sub(min(0.2, 10.0 / max(clock.remaining(), 1e-9))))
+        h = solve_heuristic_with_bound(problem, options, clock.sub(min(0.2, 10.0 / max(clock.remaining(), 1e-9))),
+                                       params=params)
         warm = h.labels if h.status == "feasible" else None
     result = solve_exact_labelled(problem, options, clock, warm)
     result = replace(result, runtime_s=clock.elapsed())
@@ -99,21 +105,21 @@ def _solve_labelled(problem: Problem, options: SolveOptions, clock: Clock) -> Ou
     return Outcome(result, ev, rep_of)
 
 
-def _solve_rep_heuristic(problem: Problem, options: SolveOptions, clock: Clock) -> Outcome:
+def _solve_rep_heuristic(problem: Problem, options: SolveOptions, clock: Clock, params: SolverParams) -> Outcome:
     """Rep-centric design at scale: territory t is built around the home of its rep
     (`Problem.rep_of_territories`), with the rep's capacity, skills, locks, frozen territories
     and the moved cap honoured by the search; the evaluator checks the plan as numbered."""
-    result = solve_heuristic_with_bound(problem, options, clock)
+    result = solve_heuristic_with_bound(problem, options, clock, params=params)
     outcome = _verified(problem, replace(result, runtime_s=clock.elapsed()))
     return replace(outcome, rep_of_territory=problem.rep_of_territories())
 
 
-def _solve_hierarchy(problem: Problem, options: SolveOptions, clock: Clock) -> Outcome:
+def _solve_hierarchy(problem: Problem, options: SolveOptions, clock: Clock, params: SolverParams) -> Outcome:
     from solvers.hierarchy import solve_hierarchy
 
     def solve_one(sub: Problem, sub_options: SolveOptions, parent: Clock) -> SolveResult:
         sub_clock = Clock(min(sub_options.time_limit_s, parent.remaining()), parent.on_progress, parent.cancel)
-        return _solve_level(sub, sub_options, sub_clock).result
+        return _solve_level(sub, sub_options, sub_clock, params).result
 
     result, regions = solve_hierarchy(problem, options, clock, solve_one)
     if not problem.rep_ids:

@@ -26,6 +26,7 @@ from engine.problem import Problem
 from engine.tolerance import IMPROVEMENT_REL
 from models.options import SolveOptions
 from solvers.clock import Clock, warm_budget
+from solvers.heuristic.params import HeuristicParams
 from solvers.result import SolveResult
 from solvers.exact.hess_data import BackendResult, model_objective, plan_from_centers, prepare_hess, warm_start_centers
 
@@ -41,7 +42,10 @@ IMPROVE_SHARE = 0.3
 INCUMBENT_MIN_UNITS = 12
 
 
-def solve_exact(problem: Problem, options: SolveOptions, clock: Clock, warm_start: np.ndarray | None = None) -> SolveResult:
+def solve_exact(problem: Problem, options: SolveOptions, clock: Clock, warm_start: np.ndarray | None = None,
+                heuristic_params: HeuristicParams | None = None) -> SolveResult:
+    """The Hess model solved on options.backend; `warm_start` (labels) and, without one, a plan of
+    the heuristic (with `heuristic_params`) as the first incumbent."""
     t0 = time.monotonic()
     backend = (options.backend or "scip").lower()
     method = f"exact/{backend}"
@@ -68,7 +72,7 @@ def solve_exact(problem: Problem, options: SolveOptions, clock: Clock, warm_star
         limit = min(options.time_limit_s, clock.remaining())
         if incumbent is None and problem.n > INCUMBENT_MIN_UNITS:
             budget = min(warm_budget(limit), max(PROOF_SHARE_MIN * limit, limit - PROOF_S))
-            incumbent = heuristic_start(problem, prep, options, clock, budget_s=budget)
+            incumbent = heuristic_start(problem, prep, options, clock, budget_s=budget, params=heuristic_params)
             incumbent_phase["heuristic_start"] = incumbent is not None
         if incumbent is not None and problem.n > INCUMBENT_MIN_UNITS:
             incumbent, info = improve_centers(problem, prep, options, clock, incumbent,

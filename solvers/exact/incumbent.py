@@ -19,9 +19,11 @@ from engine.tolerance import improves
 from models.options import SolveOptions
 from solvers.clock import Clock
 from solvers.exact.hess_data import HessData, model_objective, warm_start_centers
+from solvers.heuristic.params import HeuristicParams
 
 
-def heuristic_start(problem: Problem, prep: HessData, options: SolveOptions, clock: Clock, budget_s: float):
+def heuristic_start(problem: Problem, prep: HessData, options: SolveOptions, clock: Clock, budget_s: float,
+                    params: HeuristicParams | None = None):
     """A feasible plan from the heuristic method (center per unit), or None."""
     try:
         from solvers.heuristic.solve import solve_heuristic
@@ -29,7 +31,8 @@ def heuristic_start(problem: Problem, prep: HessData, options: SolveOptions, clo
         return None
     sub = Clock(max(0.1, min(budget_s, clock.remaining())), None, clock.cancel)
     try:
-        res = solve_heuristic(problem, options.model_copy(update={"method": "heuristic", "time_limit_s": sub.time_limit_s}), sub)
+        heuristic_options = options.model_copy(update={"method": "heuristic", "time_limit_s": sub.time_limit_s})
+        res = solve_heuristic(problem, heuristic_options, sub, params=params)
     except Exception:
         return None
     if res.labels is None:

@@ -316,13 +316,13 @@ def test_auto_capped_realignment_gives_the_heuristic_the_time(monkeypatch):
     events = []
     real_heuristic, real_exact = heuristic.solve_heuristic, auto.solve_exact
 
-    def spy_heuristic(prob, options, clock, warm_start=None):
+    def spy_heuristic(prob, options, clock, warm_start=None, params=None):
         events.append(("heuristic", clock.time_limit_s))
-        return real_heuristic(prob, options, clock, warm_start)
+        return real_heuristic(prob, options, clock, warm_start, params)
 
-    def spy_exact(prob, options, clock, warm_start=None):
+    def spy_exact(prob, options, clock, warm_start=None, heuristic_params=None):
         events.append(("exact", clock.remaining()))
-        return real_exact(prob, options, clock, warm_start)
+        return real_exact(prob, options, clock, warm_start, heuristic_params)
 
     monkeypatch.setattr(heuristic, "solve_heuristic", spy_heuristic)
     monkeypatch.setattr(auto, "solve_exact", spy_exact)
@@ -333,7 +333,7 @@ def test_auto_capped_realignment_gives_the_heuristic_the_time(monkeypatch):
     assert int(((res.labels != problem.current) & (problem.current >= 0)).sum()) <= 1
     assert res.status != "optimal"  # the cap-free optimum (left | right) moves half the units
     assert "max_moved_share" in res.message and res.details["auto_route"] == "heuristic_first"
-    # the search clock keeps the whole limit but the bound's share (BOUND_SHARE), not 40 %
+    # the search clock keeps the whole limit but the bound's share (BoundParams.after_share), not 40 %
     assert events[0][0] == "heuristic" and events[0][1] >= 0.8 * tl, events
     assert [e[0] for e in events] in (["heuristic"], ["heuristic", "exact"]), events
 
@@ -364,7 +364,7 @@ def test_auto_without_any_plan_returns_the_least_violating_attempt(monkeypatch):
           "balance": [{"measure": "workload", "tolerance": 0.0}, {"measure": "potential", "tolerance": 0.0}]}
     problem = build_problem(Scenario.model_validate(sc))  # 3 + 3 along a path: potential 11 vs 7
 
-    def no_plan(prob, options, clock, warm_start=None):
+    def no_plan(prob, options, clock, warm_start=None, heuristic_params=None):
         return SolveResult("no_solution", "time_limit", "exact/scip", bound=1.0, bound_source="SCIP branch-and-cut")
 
     monkeypatch.setattr(auto, "solve_exact", no_plan)
