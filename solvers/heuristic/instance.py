@@ -68,7 +68,9 @@ class Instance:
         self.locked = self.locks >= 0
         self.hard_skills = self.rep_centric and not problem.soft_skills and bool(problem.unit_skills.any())
         self.unit_skills = problem.unit_skills
-        self.territory_skills = problem.rep_skills[self.rep_of_territory] if self.rep_centric else None
+        # each territory's rep's skills (none without reps: skills then bind no territory)
+        self.territory_skills = (problem.rep_skills[self.rep_of_territory] if self.rep_of_territory is not None
+                                 else np.zeros(k, dtype=np.int64))
         self.skill_penalty = float(problem.skill_penalty or 0.0) if self.rep_centric else 0.0
         if self.rep_centric:
             self.home_lat = problem.rep_lat[self.rep_of_territory]
@@ -130,7 +132,7 @@ class Instance:
         d = self.problem.distance(i, c)
         return self.weights_list[i] * (d if self.power == 1 else d * d)
 
-    def disruption(self, i, t) -> np.ndarray:
+    def disruption(self, i, t) -> np.ndarray | float:
         """The disruption weight for each unit i that has a current territory other than t."""
         if self.disruption_weight == 0.0:
             return 0.0

@@ -210,7 +210,8 @@ def _check(name: str, value, kind: type, low: float, high: float, low_open: bool
     whole = kind is int
     if isinstance(value, bool) or not isinstance(value, numbers.Integral if whole else numbers.Real):
         raise ValueError(f"HeuristicParams.{name} must be {'a whole number' if whole else 'a number'}, got {value!r}")
-    if value != value or not (value > low if low_open else value >= low) or value > high:
+    number = float(value)
+    if number != number or not (number > low if low_open else number >= low) or number > high:
         above = f"> {low}" if low_open else f">= {low}"
         below = "" if high == _INF else f" and <= {high}"
         raise ValueError(f"HeuristicParams.{name} must be {above}{below}, got {value!r}")

@@ -359,9 +359,9 @@ class Search:
             centers[int(others[self.rng.integers(len(others))])] = opened
             labels = capacitated_lloyd(inst, centers, self.params, stop=self.stop, at_scale=True,
                                        rounds=self.params.jump_rounds, wide_rounds=0)
-            labels = repaired(inst, labels)
-            if labels is not None and not self.stop():
-                st = State(inst, labels)
+            plan = repaired(inst, labels)
+            if plan is not None and not self.stop():
+                st = State(inst, plan)
                 self.improve(st)
                 self.record(st)
             took = max(took, clock.elapsed() - t0)
@@ -375,7 +375,7 @@ class Search:
 
         while not self.stop():
             improved = False
-            member_hash = {}
+            member_hash: dict[int, int] = {}
             for size in sizes:
                 for g in self.groups(st, size, self.params.lns_max_units):
                     if self.lns_solves >= max_solves or self.stop():

@@ -128,10 +128,10 @@ def solve_heuristic(
             keep = 2.0 * searched if searched > 0 else 0.5 * clock.remaining()
             s0 = _construct(inst, search.rng, seen, params, allocate=not lns_ok,
                             stop=lambda keep=keep: search.stop() or clock.remaining() < keep)
-        labels = repaired(inst, s0)
-        if labels is None:
+        plan = repaired(inst, s0)
+        if plan is None:
             continue
-        st = State(inst, labels)
+        st = State(inst, plan)
         t0 = clock.elapsed()
         search.improve(st)
         searched = max(searched, clock.elapsed() - t0)
@@ -147,11 +147,11 @@ def solve_heuristic(
         rounds = 0
         while t0 > 0 and search.best_feasible is None and not search.stop():
             if rounds % 4 == 3:
-                labels = repaired(inst, grow(inst, seeds(inst, search.rng, params.seed_lloyd_steps), search.rng))
-                if labels is None:
+                plan = repaired(inst, grow(inst, seeds(inst, search.rng, params.seed_lloyd_steps), search.rng))
+                if plan is None:
                     rounds += 1
                     continue
-                st = State(inst, labels)
+                st = State(inst, plan)
                 search.improve(st)
             else:
                 st = State(inst, search.best_any[1])

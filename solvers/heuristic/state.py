@@ -36,7 +36,8 @@ class State:
         self.centers = np.full(k, -1, dtype=np.int64)
         self.moved = self.count_moved()
         self.version = [0] * k
-        self._conn_cache = {}
+        self._conn_cache: dict[tuple[int, int], tuple[int, int, bool]] = {}  # (i, a) -> (version, cap, answer)
+        self.ucost = np.zeros(inst.n)  # every unit's cost is set by recenter: each is in a territory
         self.recenter(range(k))
 
     def count_moved(self) -> int:
@@ -77,8 +78,6 @@ class State:
         inst = self.inst
         changed = False
         mem = self.members_by_territory(terrs)
-        if not hasattr(self, "ucost"):
-            self.ucost = np.zeros(inst.n)
         for t, members in mem.items():
             if len(members) == 0:
                 self.centers[t] = -1
