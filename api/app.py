@@ -46,8 +46,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.read_engine = read_engine
             app.state.read_executor = read_executor
             app.state.sessionmaker = make_sessionmaker(engine)
-            manager = RunManager(database_url=settings.database_url, sessions=app.state.sessionmaker,
-                                 max_workers=settings.max_workers)
+            manager = RunManager(
+                database_url=settings.database_url, sessions=app.state.sessionmaker, max_workers=settings.max_workers
+            )
             await run_in_threadpool(manager.start)
             app.state.run_manager = manager
             # Everything loaded so far (~140,000 objects: modules, the app, SQLAlchemy's and

@@ -46,7 +46,10 @@ def _load(path: Path, territories: int | None, reps_csv: Path | None, settings: 
 
 SettingsOption = Annotated[
     Optional[Path],
-    typer.Option("--settings", help="With a units CSV: a JSON file of the scenario's other fields (territories, balance, tiers, ...)."),
+    typer.Option(
+        "--settings",
+        help="With a units CSV: a JSON file of the scenario's other fields (territories, balance, tiers, ...).",
+    ),
 ]
 
 
@@ -55,7 +58,13 @@ def _fmt_num(v: float) -> str:
 
 
 def kpi_table(plan: Plan) -> Table:
-    table = Table(title=f"{plan.scenario}: {plan.status}", title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False)
+    table = Table(
+        title=f"{plan.scenario}: {plan.status}",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1),
+        pad_edge=False,
+    )
     has_reps = any(t.rep for t in plan.territories)
     distance = "home km" if plan.travel_from == "rep_home" else "mean km"
     cols = ("territory", "rep", "units", "workload", "dev", "potential", "dev", distance, "contig")
@@ -64,8 +73,15 @@ def kpi_table(plan: Plan) -> Table:
     for t in plan.territories:
         k = t.kpis
         table.add_row(
-            t.id, *([t.rep or "-"] if has_reps else []), str(k.units), _fmt_num(k.workload), f"{k.workload_dev:+.1%}", _fmt_num(k.potential),
-            f"{k.potential_dev:+.1%}", f"{k.mean_distance_km:,.1f}", "yes" if k.contiguous else "[red]NO[/]",
+            t.id,
+            *([t.rep or "-"] if has_reps else []),
+            str(k.units),
+            _fmt_num(k.workload),
+            f"{k.workload_dev:+.1%}",
+            _fmt_num(k.potential),
+            f"{k.potential_dev:+.1%}",
+            f"{k.mean_distance_km:,.1f}",
+            "yes" if k.contiguous else "[red]NO[/]",
             *([str(getattr(k, "unserved_skills", 0))] if plan.skills else []),
         )
     return table
@@ -84,7 +100,9 @@ def _notes(plan: Plan) -> list[str]:
         shown = ", ".join(f"'{u.unit}' needs {u.skill} ({u.territory}, rep {u.rep})" for u in skills.unserved[:5])
         more = f" and {skills.unserved_count - 5} more" if skills.unserved_count > 5 else ""
         penalty = f", penalty {skills.penalty_total:,.6g}" if skills.mode == "soft" else ""
-        lines.append(f"skills ({skills.mode}): {skills.unserved_count} unserved{penalty}" + (f": {shown}{more}" if shown else ""))
+        lines.append(
+            f"skills ({skills.mode}): {skills.unserved_count} unserved{penalty}" + (f": {shown}{more}" if shown else "")
+        )
     return lines
 
 
@@ -125,10 +143,19 @@ def solve_cmd(
     method: Annotated[str, typer.Option(help="auto | exact | heuristic")] = "auto",
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same plan.")] = 0,
     backend: Annotated[Optional[str], typer.Option(help="Exact backend (scip, highs, ...).")] = None,
-    threads: Annotated[int, typer.Option(help="Cores the solve may use (the exact solver's threads; with 2 or more the "
-                                               "bound of a large scenario runs beside the search).", min=1, max=256)] = 2,
+    threads: Annotated[
+        int,
+        typer.Option(
+            help="Cores the solve may use (the exact solver's threads; with 2 or more the "
+            "bound of a large scenario runs beside the search).",
+            min=1,
+            max=256,
+        ),
+    ] = 2,
     territories: Annotated[Optional[int], typer.Option(help="Number of territories (overrides the scenario).")] = None,
-    reps_csv: Annotated[Optional[Path], typer.Option("--reps", help="reps.csv when the scenario is a units CSV.")] = None,
+    reps_csv: Annotated[
+        Optional[Path], typer.Option("--reps", help="reps.csv when the scenario is a units CSV.")
+    ] = None,
     settings: SettingsOption = None,
     csv_out: Annotated[Optional[Path], typer.Option("--csv", help="Also write the assignment as CSV.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
@@ -140,8 +167,13 @@ def solve_cmd(
     options = SolveOptions(method=method, time_limit_s=time_limit, seed=seed, backend=backend, threads=threads)
     cancel = threading.Event()
     with Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), TimeElapsedColumn(), TextColumn("{task.fields[info]}"),
-        console=err, transient=True, disable=quiet or not err.is_terminal,
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[info]}"),
+        console=err,
+        transient=True,
+        disable=quiet or not err.is_terminal,
     ) as progress:
         task = progress.add_task(f"solving {problem.n} units, k={problem.k}", total=time_limit, info="")
 
@@ -163,8 +195,17 @@ def solve_cmd(
             raise typer.Exit(EXIT_NO_PLAN)
     r = outcome.result
     plan = to_plan(
-        problem, outcome.evaluation, status=r.status, stop_reason=r.stop_reason, method=r.method, bound=r.bound,
-        bound_source=r.bound_source, runtime_s=r.runtime_s, message=r.message, reps=outcome.rep_ids(problem), regions=outcome.region_ids(problem),
+        problem,
+        outcome.evaluation,
+        status=r.status,
+        stop_reason=r.stop_reason,
+        method=r.method,
+        bound=r.bound,
+        bound_source=r.bound_source,
+        runtime_s=r.runtime_s,
+        message=r.message,
+        reps=outcome.rep_ids(problem),
+        regions=outcome.region_ids(problem),
     )
     out_path.write_text(plan_json(plan))
     if csv_out is not None and outcome.evaluation is not None:
@@ -179,7 +220,9 @@ def evaluate_cmd(
     scenario: Annotated[Path, typer.Argument(help="Scenario JSON.")],
     plan_path: Annotated[Path, typer.Argument(help="Plan JSON with an 'assignment'.")],
     territories: Annotated[Optional[int], typer.Option(help="Number of territories for a units CSV.")] = None,
-    reps_csv: Annotated[Optional[Path], typer.Option("--reps", help="reps.csv when the scenario is a units CSV.")] = None,
+    reps_csv: Annotated[
+        Optional[Path], typer.Option("--reps", help="reps.csv when the scenario is a units CSV.")
+    ] = None,
     settings: SettingsOption = None,
 ) -> None:
     """Check a plan against a scenario: KPIs and every violated rule."""
@@ -220,7 +263,8 @@ def _migrated_sessionmaker(database_url: str | None):
 SERVER_OPTIONS: dict = {"loop": "asyncio", "http": "httptools"}
 
 DatabaseOption = Annotated[
-    Optional[str], typer.Option("--database-url", help="SQLAlchemy URL (default: TERRITORIA_DATABASE_URL or ./territoria.db).")
+    Optional[str],
+    typer.Option("--database-url", help="SQLAlchemy URL (default: TERRITORIA_DATABASE_URL or ./territoria.db)."),
 ]
 
 
@@ -279,8 +323,12 @@ def apikey_list_cmd(
     for col in ("tenant", "prefix", "created", "status"):
         table.add_column(col)
     for key, tenant_name in rows:
-        table.add_row(tenant_name, key.prefix + "...", f"{key.created_at:%Y-%m-%d %H:%M}",
-                      "revoked" if key.revoked_at else "active")
+        table.add_row(
+            tenant_name,
+            key.prefix + "...",
+            f"{key.created_at:%Y-%m-%d %H:%M}",
+            "revoked" if key.revoked_at else "active",
+        )
     out.print(table)
 
 
@@ -296,9 +344,15 @@ def _floats(text: str | None, option: str) -> list[float] | None:
 @app.command("sweep")
 def sweep_cmd(
     scenario: Annotated[Path, typer.Argument(help="Scenario JSON.")],
-    out_dir: Annotated[Path, typer.Option("--out-dir", help="Where to write one plan JSON per frontier point.")] = Path("sweep"),
-    tolerances: Annotated[Optional[str], typer.Option(help="Comma-separated tolerances for --measure, e.g. 0.02,0.05,0.1")] = None,
-    disruption_weights: Annotated[Optional[str], typer.Option(help="Comma-separated disruption weights, e.g. 0,10,100")] = None,
+    out_dir: Annotated[Path, typer.Option("--out-dir", help="Where to write one plan JSON per frontier point.")] = Path(
+        "sweep"
+    ),
+    tolerances: Annotated[
+        Optional[str], typer.Option(help="Comma-separated tolerances for --measure, e.g. 0.02,0.05,0.1")
+    ] = None,
+    disruption_weights: Annotated[
+        Optional[str], typer.Option(help="Comma-separated disruption weights, e.g. 0,10,100")
+    ] = None,
     measure: Annotated[str, typer.Option(help="Measure whose tolerance is swept.")] = "workload",
     time_limit: Annotated[float, typer.Option("--time-limit", help="Seconds for the whole sweep.", min=0.1)] = 120.0,
     method: Annotated[str, typer.Option(help="auto | exact | heuristic")] = "auto",
@@ -328,14 +382,26 @@ def sweep_cmd(
         if on_front and p.evaluation is not None:
             name = f"plan_{front.index(p) + 1}"
             r = p.outcome.result
-            plan = to_plan(problem, p.evaluation, status=r.status, stop_reason=r.stop_reason, method=r.method, bound=r.bound,
-                           runtime_s=r.runtime_s, message=r.message)
+            plan = to_plan(
+                problem,
+                p.evaluation,
+                status=r.status,
+                stop_reason=r.stop_reason,
+                method=r.method,
+                bound=r.bound,
+                runtime_s=r.runtime_s,
+                message=r.message,
+            )
             (out_dir / f"{name}.json").write_text(plan_json(plan))
         ev = p.evaluation
         table.add_row(
-            name, "-" if p.tolerance is None else f"{p.tolerance:.1%}", f"{p.disruption_weight:g}",
-            f"{p.max_deviation(problem):.1%}" if ev is not None else "-", str(p.moved_units()) if ev is not None else "-",
-            f"{ev.compactness:,.6g}" if ev is not None else "-", p.outcome.result.status,
+            name,
+            "-" if p.tolerance is None else f"{p.tolerance:.1%}",
+            f"{p.disruption_weight:g}",
+            f"{p.max_deviation(problem):.1%}" if ev is not None else "-",
+            str(p.moved_units()) if ev is not None else "-",
+            f"{ev.compactness:,.6g}" if ev is not None else "-",
+            p.outcome.result.status,
         )
     out.print(table)
     out.print(f"{len(front)} plan(s) on the frontier written to {out_dir}", highlight=False)

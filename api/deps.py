@@ -55,7 +55,8 @@ async def read_db(request: Request, fn: Callable[..., T], /, *args, **kwargs) ->
     if state.read_executor is None:  # SQLite
         return _on_connection(state.read_engine, fn, args, kwargs)
     return await asyncio.get_running_loop().run_in_executor(
-        state.read_executor, _on_connection, state.read_engine, fn, args, kwargs)
+        state.read_executor, _on_connection, state.read_engine, fn, args, kwargs
+    )
 
 
 async def get_settings(request: Request) -> Settings:
@@ -77,8 +78,11 @@ ApiKeyDep = Annotated[str | None, Security(api_key_header)]
 def require_key(api_key: str | None) -> str:
     """The key sent, or 401 when none was."""
     if not api_key:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing API key: send it in the X-API-Key header",
-                            headers={"WWW-Authenticate": "APIKey"})
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "missing API key: send it in the X-API-Key header",
+            headers={"WWW-Authenticate": "APIKey"},
+        )
     return api_key
 
 
@@ -119,8 +123,10 @@ async def read_multipart(request: Request, settings: SettingsDep) -> dict[str, F
     """The parts of a multipart/form-data body by field name; 413 past `max_upload_mb`."""
     content_type = request.headers.get("content-type", "")
     if not content_type.lower().startswith("multipart/form-data"):
-        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
-                            f"content-type: expected multipart/form-data, got '{content_type or 'none'}'")
+        raise HTTPException(
+            status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+            f"content-type: expected multipart/form-data, got '{content_type or 'none'}'",
+        )
     limit = int(settings.max_upload_mb * 1024 * 1024)
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:

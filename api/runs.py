@@ -157,8 +157,11 @@ class RunManager:
             w.conn.close()
             code = w.process.exitcode
             state = "cancelled" if w.cancel_sent_at is not None else "failed"
-            why = "stopped by force after cancel" if code and code < 0 and state == "cancelled" else \
-                f"the solver worker ended without a result (exit code {code})"
+            why = (
+                "stopped by force after cancel"
+                if code and code < 0 and state == "cancelled"
+                else f"the solver worker ended without a result (exit code {code})"
+            )
             with self.sessions() as session:
                 if repository.end_run_if_active(session, run_id=w.run_id, state=state, message=why):
                     log.error("run %s: %s", w.run_id, why)
@@ -176,14 +179,17 @@ class RunManager:
                 except Exception as e:
                     log.exception("run %s: could not start a worker", run_id)
                     with self.sessions() as session:
-                        repository.end_run_if_active(session, run_id=run_id, state="failed",
-                                                     message=f"could not start a solver worker: {e}")
+                        repository.end_run_if_active(
+                            session, run_id=run_id, state="failed", message=f"could not start a solver worker: {e}"
+                        )
 
     def _launch(self, run_id: str) -> _Worker:
         reader, writer = self._ctx.Pipe(duplex=False)
         process = self._ctx.Process(
-            target=run_in_worker, args=(run_id, self.database_url, reader, self.threads_per_run),
-            name=f"territoria-run-{run_id[:8]}", daemon=True,
+            target=run_in_worker,
+            args=(run_id, self.database_url, reader, self.threads_per_run),
+            name=f"territoria-run-{run_id[:8]}",
+            daemon=True,
         )
         process.start()
         reader.close()  # only the worker holds the read end: when this process dies, the worker sees end of file

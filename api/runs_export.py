@@ -29,8 +29,13 @@ def evaluation_of(problem: Problem, plan: dict[str, Any]) -> Evaluation:
     return evaluate(problem, labels_of(problem, plan["assignment"]))
 
 
-def plan_geojson(problem: Problem, ev: Evaluation, plan: dict[str, Any], names: dict[str, str],
-                 geometries: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+def plan_geojson(
+    problem: Problem,
+    ev: Evaluation,
+    plan: dict[str, Any],
+    names: dict[str, str],
+    geometries: dict[str, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     """A FeatureCollection of units with territory, rep, center flag, measures and distance to the center.
 
     A unit's feature is its boundary (`geometries`: the scenario's Polygon or MultiPolygon by unit

@@ -98,14 +98,31 @@ class ProgressWriter:
         now = time.monotonic()
         if labels is not None and now - self.last_plan_at >= PLAN_EVERY_S:
             ev = evaluate(self.problem, labels)
-            plan = plan_dict(to_plan(self.problem, ev, status="feasible" if ev.feasible else "no_solution",
-                                     method=self.method, bound=event.bound, runtime_s=event.elapsed_s,
-                                     message="best plan so far"))
+            plan = plan_dict(
+                to_plan(
+                    self.problem,
+                    ev,
+                    status="feasible" if ev.feasible else "no_solution",
+                    method=self.method,
+                    bound=event.bound,
+                    runtime_s=event.elapsed_s,
+                    message="best plan so far",
+                )
+            )
             has_assignment, self.last_plan_at = True, now
         gap = relative_gap(event.objective, event.bound)
         with self.sessions() as session:
-            repository.record_progress(session, run_id=self.run_id, elapsed_s=event.elapsed_s, objective=event.objective,
-                                       bound=event.bound, gap=gap, message=event.message, plan=plan, has_assignment=has_assignment)
+            repository.record_progress(
+                session,
+                run_id=self.run_id,
+                elapsed_s=event.elapsed_s,
+                objective=event.objective,
+                bound=event.bound,
+                gap=gap,
+                message=event.message,
+                plan=plan,
+                has_assignment=has_assignment,
+            )
         self.written = event
 
     def close(self) -> None:
@@ -130,8 +147,13 @@ def run_in_worker(run_id: str, database_url: str, conn: Connection, threads: int
     except Exception as e:  # anything unexpected ends the run failed with the reason, never stuck running
         traceback.print_exc(file=sys.stderr)
         with sessions() as session:
-            repository.finish_run(session, run_id=run_id, state="failed", status="error",
-                                  message=f"internal error in the solver worker: {type(e).__name__}: {e}")
+            repository.finish_run(
+                session,
+                run_id=run_id,
+                state="failed",
+                status="error",
+                message=f"internal error in the solver worker: {type(e).__name__}: {e}",
+            )
     finally:
         engine.dispose()
 
@@ -154,19 +176,39 @@ def _solve(job: repository.RunJob, sessions, control: _Control, threads: int) ->
         progress.close()
     r = outcome.result
     plan = to_plan(
-        problem, outcome.evaluation, status=r.status, stop_reason=r.stop_reason, method=r.method, bound=r.bound,
-        bound_source=r.bound_source, runtime_s=r.runtime_s, message=r.message, reps=outcome.rep_ids(problem),
+        problem,
+        outcome.evaluation,
+        status=r.status,
+        stop_reason=r.stop_reason,
+        method=r.method,
+        bound=r.bound,
+        bound_source=r.bound_source,
+        runtime_s=r.runtime_s,
+        message=r.message,
+        reps=outcome.rep_ids(problem),
     )
     message: str | None
     if control.server_stopping:
-        state, message = "failed", SERVER_STOPPED + (" (the best plan found is kept)" if outcome.evaluation is not None else "")
+        state, message = (
+            "failed",
+            SERVER_STOPPED + (" (the best plan found is kept)" if outcome.evaluation is not None else ""),
+        )
     elif control.cancel.is_set():
         state, message = "cancelled", r.message
     else:
         state, message = "finished", r.message
     with sessions() as session:
         repository.finish_run(
-            session, run_id=job.run_id, state=state, status=plan.status, stop_reason=plan.stop_reason,
-            objective=plan.objective, bound=plan.bound, gap=plan.gap, elapsed_s=r.runtime_s, message=message,
-            plan=plan_dict(plan), has_assignment=outcome.evaluation is not None,
+            session,
+            run_id=job.run_id,
+            state=state,
+            status=plan.status,
+            stop_reason=plan.stop_reason,
+            objective=plan.objective,
+            bound=plan.bound,
+            gap=plan.gap,
+            elapsed_s=r.runtime_s,
+            message=message,
+            plan=plan_dict(plan),
+            has_assignment=outcome.evaluation is not None,
         )

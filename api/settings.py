@@ -18,6 +18,6 @@ class Settings(BaseSettings):
     tile_url: str = Field(
         default="",
         description="Map background tiles for the web page, e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png; "
-                    "empty: no tiles (the map draws on a plain background, nothing is fetched).",
+        "empty: no tiles (the map draws on a plain background, nothing is fetched).",
     )
     tile_attribution: str = Field(default="", description="Attribution shown on the map for the tiles (HTML).")

@@ -75,11 +75,16 @@ def main() -> None:
         rows.append((n, vertices, "validate + build_problem", problem.adj.nnz // 2, None, (t1 - t0, t2 - t1)))
         print(f"n={n}: validate {t1 - t0:.2f} s, build_problem {t2 - t1:.2f} s", flush=True)
     if args.out:
-        lines = ["# Adjacency from unit boundaries (synthetic Voronoi cells)", "",
-                 f"Machine: {platform.processor() or platform.machine()}, Python {platform.python_version()}, "
-                 f"shapely {shapely.__version__} (GEOS {shapely.geos_version_string}). "
-                 "Tolerance 10 m, rook border > 10 m. Command: see the script's docstring.", "",
-                 "| units | vertices | what | edges | links added | seconds |", "|---|---|---|---|---|---|"]
+        lines = [
+            "# Adjacency from unit boundaries (synthetic Voronoi cells)",
+            "",
+            f"Machine: {platform.processor() or platform.machine()}, Python {platform.python_version()}, "
+            f"shapely {shapely.__version__} (GEOS {shapely.geos_version_string}). "
+            "Tolerance 10 m, rook border > 10 m. Command: see the script's docstring.",
+            "",
+            "| units | vertices | what | edges | links added | seconds |",
+            "|---|---|---|---|---|---|",
+        ]
         for n, v, what, e, links, dt in rows:
             secs = f"{dt:.2f}" if not isinstance(dt, tuple) else f"validate {dt[0]:.2f} + build_problem {dt[1]:.2f}"
             lines.append(f"| {n:,} | {v:,} | {what} | {e:,} | {'' if links is None else links} | {secs} |")

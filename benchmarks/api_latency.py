@@ -48,10 +48,22 @@ def _free_port() -> int:
 
 def _points(n: int, k: int, seed: int = 0) -> dict:
     rng = np.random.default_rng(seed)
-    units = [{"id": f"p{i}", "lat": float(35 + 2 * rng.random()), "lon": float(-90 + 2 * rng.random()),
-              "workload": float(rng.integers(1, 20)), "potential": float(rng.integers(1, 100))} for i in range(n)]
-    return {"name": f"points {n}", "units": units, "territories": k,
-            "balance": [{"measure": "workload", "tolerance": 0.02}, {"measure": "potential", "tolerance": 0.05}]}
+    units = [
+        {
+            "id": f"p{i}",
+            "lat": float(35 + 2 * rng.random()),
+            "lon": float(-90 + 2 * rng.random()),
+            "workload": float(rng.integers(1, 20)),
+            "potential": float(rng.integers(1, 100)),
+        }
+        for i in range(n)
+    ]
+    return {
+        "name": f"points {n}",
+        "units": units,
+        "territories": k,
+        "balance": [{"measure": "workload", "tolerance": 0.02}, {"measure": "potential", "tolerance": 0.05}],
+    }
 
 
 async def _client(base: str, key: str, path: str, stop_at: float, latencies: list[float], errors: list[str]) -> None:
@@ -76,8 +88,11 @@ async def _load(base: str, key: str, path: str, clients: int, seconds: float) ->
     wall = time.monotonic() - start
     ms = np.array(latencies) * 1000
     return {
-        "requests": len(latencies), "errors": len(errors), "rps": len(latencies) / wall,
-        **{f"p{q}": float(np.percentile(ms, q)) for q in (50, 90, 99)}, "max": float(ms.max()),
+        "requests": len(latencies),
+        "errors": len(errors),
+        "rps": len(latencies) / wall,
+        **{f"p{q}": float(np.percentile(ms, q)) for q in (50, 90, 99)},
+        "max": float(ms.max()),
     }
 
 
@@ -94,12 +109,36 @@ def _wrk(base: str, key: str, path: str, clients: int, seconds: float, tmp: str)
     script = Path(tmp) / "report.lua"
     script.write_text(_WRK_LUA)
     out = subprocess.run(
-        ["wrk", "-t", "2", "-c", str(clients), "-d", f"{seconds:g}s", "--timeout", "30s", "-s", str(script),
-         "-H", f"X-API-Key: {key}", base + path], capture_output=True, text=True, check=True,
+        [
+            "wrk",
+            "-t",
+            "2",
+            "-c",
+            str(clients),
+            "-d",
+            f"{seconds:g}s",
+            "--timeout",
+            "30s",
+            "-s",
+            str(script),
+            "-H",
+            f"X-API-Key: {key}",
+            base + path,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     requests, errors, duration_us, p50, p90, p99, mx = re.search(r"RESULT (.*)", out).group(1).split()
-    return {"requests": int(requests), "errors": int(errors), "rps": int(requests) / (int(duration_us) / 1e6),
-            "p50": float(p50) / 1000, "p90": float(p90) / 1000, "p99": float(p99) / 1000, "max": float(mx) / 1000}
+    return {
+        "requests": int(requests),
+        "errors": int(errors),
+        "rps": int(requests) / (int(duration_us) / 1e6),
+        "p50": float(p50) / 1000,
+        "p90": float(p90) / 1000,
+        "p99": float(p99) / 1000,
+        "max": float(mx) / 1000,
+    }
 
 
 def _cpu_seconds(pid: int) -> float | None:
@@ -115,11 +154,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=15.0)
-    parser.add_argument("--tool", choices=("auto", "wrk", "httpx"), default="auto",
-                        help="Load generator: wrk when installed (auto), or asyncio httpx.")
+    parser.add_argument(
+        "--tool",
+        choices=("auto", "wrk", "httpx"),
+        default="auto",
+        help="Load generator: wrk when installed (auto), or asyncio httpx.",
+    )
     parser.add_argument("--out", type=Path, default=None, help="Write the results as Markdown here.")
-    parser.add_argument("--database-url", default=None,
-                        help="An empty database to use (e.g. postgresql://...); default: a fresh SQLite file.")
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="An empty database to use (e.g. postgresql://...); default: a fresh SQLite file.",
+    )
     parser.add_argument("--loop", default=SERVER_OPTIONS["loop"], help="uvicorn --loop (auto, asyncio, uvloop).")
     parser.add_argument("--http", default=SERVER_OPTIONS["http"], help="uvicorn --http (auto, h11, httptools).")
     args = parser.parse_args()
@@ -137,9 +183,28 @@ def main() -> None:
         base = f"http://127.0.0.1:{port}"
         log = open(Path(tmp) / "server.log", "wb")
         server = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1", "--port", str(port),
-             "--log-level", "warning", "--no-access-log", "--loop", args.loop, "--http", args.http],
-            cwd=REPO, env={**os.environ, "TERRITORIA_DATABASE_URL": url}, stdout=log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "api.app:create_app",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+                "--loop",
+                args.loop,
+                "--http",
+                args.http,
+            ],
+            cwd=REPO,
+            env={**os.environ, "TERRITORIA_DATABASE_URL": url},
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         try:
             with httpx.Client(base_url=base, headers={"X-API-Key": key}, timeout=30) as client:
@@ -150,7 +215,9 @@ def main() -> None:
                     except httpx.TransportError:
                         time.sleep(0.1)
                 example = (REPO / "scenarios" / "examples" / "iowa_counties.json").read_text()
-                sid = client.post(f"{API}/scenarios", content=example, headers={"Content-Type": "application/json"}).json()["id"]
+                sid = client.post(
+                    f"{API}/scenarios", content=example, headers={"Content-Type": "application/json"}
+                ).json()["id"]
                 path = f"{API}/scenarios/{sid}"
                 size = len(client.get(path).content)
 
@@ -169,8 +236,9 @@ def main() -> None:
                 idle = load()
 
                 long_sid = client.post(f"{API}/scenarios", json=_points(1000, 16)).json()["id"]
-                rid = client.post(f"{API}/scenarios/{long_sid}/runs",
-                                  json={"method": "heuristic", "time_limit_s": args.seconds + 60}).json()["id"]
+                rid = client.post(
+                    f"{API}/scenarios/{long_sid}/runs", json={"method": "heuristic", "time_limit_s": args.seconds + 60}
+                ).json()["id"]
                 while client.get(f"{API}/runs/{rid}").json()["state"] != "running":
                     time.sleep(0.1)
                 busy = load()
@@ -183,33 +251,39 @@ def main() -> None:
             log.close()
 
     rows = [("idle", idle), ("while a solve runs", busy)]
-    table = ["| server | requests | errors | req/s | p50 ms | p90 ms | p99 ms | max ms | server CPU / request "
-             "| server's share of a core | load avg after |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    table = [
+        "| server | requests | errors | req/s | p50 ms | p90 ms | p99 ms | max ms | server CPU / request "
+        "| server's share of a core | load avg after |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for name, r in rows:
         cpu = "-" if r["cpu_us"] is None else f"{r['cpu_us']:.0f} us"
         share = "-" if r["cpu_share"] is None else f"{r['cpu_share']:.2f}"
-        table.append(f"| {name} | {r['requests']} | {r['errors']} | {r['rps']:.0f} | {r['p50']:.1f} | {r['p90']:.1f} "
-                     f"| {r['p99']:.1f} | {r['max']:.1f} | {cpu} | {share} | {r['load']:.1f} |")
-    text = "\n".join([
-        "# API latency under load",
-        "",
-        f"`benchmarks/api_latency.py --clients {args.clients} --seconds {args.seconds:g} --tool {tool} --loop {args.loop} "
-        f"--http {args.http}`: {args.clients} "
-        f"concurrent keep-alive connections ({'wrk, 2 threads' if tool == 'wrk' else 'asyncio httpx clients'}) on 127.0.0.1 doing GET /api/v1/scenarios/{{id}} "
-        f"(the Iowa example, {size:,} bytes of JSON) for {args.seconds:g} s, against one uvicorn process "
-        f"({'SQLite in WAL mode' if url.startswith('sqlite') else database_url(url).get_backend_name()}), first idle, then while a heuristic solve of 1,000 points (16 territories) runs in a "
-        f"worker process (still running at the end of the measurement: {solving_throughout}).",
-        "",
-        *table,
-        "",
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores shared by the load generator, the server and the "
-        f"solver worker (1-minute load average {load_before:.1f} before the run: other jobs were using the machine too); "
-        f"Python {platform.python_version()}. With a closed loop of {args.clients} clients, latency is mostly queueing "
-        "behind the server's throughput (one process, one event loop): mean latency ~ clients / req/s, so the share "
-        "of a core the server gets decides the tail. The solver worker runs at nice 10.",
-        "",
-    ])
+        table.append(
+            f"| {name} | {r['requests']} | {r['errors']} | {r['rps']:.0f} | {r['p50']:.1f} | {r['p90']:.1f} "
+            f"| {r['p99']:.1f} | {r['max']:.1f} | {cpu} | {share} | {r['load']:.1f} |"
+        )
+    text = "\n".join(
+        [
+            "# API latency under load",
+            "",
+            f"`benchmarks/api_latency.py --clients {args.clients} --seconds {args.seconds:g} --tool {tool} --loop {args.loop} "
+            f"--http {args.http}`: {args.clients} "
+            f"concurrent keep-alive connections ({'wrk, 2 threads' if tool == 'wrk' else 'asyncio httpx clients'}) on 127.0.0.1 doing GET /api/v1/scenarios/{{id}} "
+            f"(the Iowa example, {size:,} bytes of JSON) for {args.seconds:g} s, against one uvicorn process "
+            f"({'SQLite in WAL mode' if url.startswith('sqlite') else database_url(url).get_backend_name()}), first idle, then while a heuristic solve of 1,000 points (16 territories) runs in a "
+            f"worker process (still running at the end of the measurement: {solving_throughout}).",
+            "",
+            *table,
+            "",
+            f"Machine: {platform.machine()}, {os.cpu_count()} cores shared by the load generator, the server and the "
+            f"solver worker (1-minute load average {load_before:.1f} before the run: other jobs were using the machine too); "
+            f"Python {platform.python_version()}. With a closed loop of {args.clients} clients, latency is mostly queueing "
+            "behind the server's throughput (one process, one event loop): mean latency ~ clients / req/s, so the share "
+            "of a core the server gets decides the tail. The solver worker runs at nice 10.",
+            "",
+        ]
+    )
     print(text)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -45,8 +45,10 @@ def main() -> None:
     states = [s for s in expected if not args.only or s in args.only.split(",")]
     states.sort(key=lambda s: expected[s]["n"])
     rows = []
-    header = ("| state | n | k | published | published obj | our status | our obj | our bound | gap % | our time s "
-              "| LCUT time s | ratio | match |")
+    header = (
+        "| state | n | k | published | published obj | our status | our obj | our bound | gap % | our time s "
+        "| LCUT time s | ratio | match |"
+    )
     sep = "|" + "---|" * 13
     print(header)
     print(sep)
@@ -54,8 +56,11 @@ def main() -> None:
         e = expected[st]
         problem = build_problem(Scenario.model_validate(json.loads((DATA / f"{st}.json").read_text())))
         t0 = time.monotonic()
-        res = solve_exact(problem, SolveOptions(method="exact", time_limit_s=args.time_limit, backend=args.backend),
-                          Clock(args.time_limit))
+        res = solve_exact(
+            problem,
+            SolveOptions(method="exact", time_limit_s=args.time_limit, backend=args.backend),
+            Clock(args.time_limit),
+        )
         took = time.monotonic() - t0
         obj = bound = None
         if res.labels is not None:
@@ -67,12 +72,16 @@ def main() -> None:
         if e["status"] == "infeasible":
             match = "yes" if res.status == "infeasible" else "no"
         else:
-            match = "yes" if (res.status == "optimal" and obj == e["obj"]) else ("value only" if obj == e["obj"] else "no")
+            match = (
+                "yes" if (res.status == "optimal" and obj == e["obj"]) else ("value only" if obj == e["obj"] else "no")
+            )
         gap = res.gap
         ratio = took / e["lcut_time_s"] if e["lcut_time_s"] else float("nan")
-        row = (f"| {st} | {e['n']} | {e['k']} | {e['status']} | {e['obj'] if e['obj'] is not None else '-'} | {res.status} "
-               f"| {obj if obj is not None else '-'} | {f'{bound:.2f}' if bound is not None else '-'} "
-               f"| {f'{100 * gap:.2f}' if gap is not None else '-'} | {took:.1f} | {e['lcut_time_s']} | {ratio:.0f}x | {match} |")
+        row = (
+            f"| {st} | {e['n']} | {e['k']} | {e['status']} | {e['obj'] if e['obj'] is not None else '-'} | {res.status} "
+            f"| {obj if obj is not None else '-'} | {f'{bound:.2f}' if bound is not None else '-'} "
+            f"| {f'{100 * gap:.2f}' if gap is not None else '-'} | {took:.1f} | {e['lcut_time_s']} | {ratio:.0f}x | {match} |"
+        )
         print(row, flush=True)
         rows.append(row)
 

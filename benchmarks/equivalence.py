@@ -72,14 +72,36 @@ CASES = {
     "rep grid heuristic": (lambda: rep_grid(0, 4), "heuristic", 40, {}),
     "rep grid capped": (lambda: _with(rep_grid(1, 4), disruption={"max_moved_share": 0.2}), "heuristic", 40, {}),
     "rep grid exact 10x10": (lambda: rep_grid(2, 3, side=10), "exact", 60, {}),
-    "perturbed moved exact": (lambda: _with(perturbed_grid(), objective={"minimize": "moved"},
-                                            balance=[{"measure": "workload", "tolerance": 0.1}]), "auto", 30, {}),
-    "perturbed capped auto": (lambda: _with(perturbed_grid(), disruption={"max_moved_share": 0.2},
-                                            balance=[{"measure": "workload", "tolerance": 0.1}]), "auto", 30, {}),
-    "perturbed weight heuristic": (lambda: _with(perturbed_grid(), objective={"disruption_weight": 5.0},
-                                                 balance=[{"measure": "workload", "tolerance": 0.0}]), "heuristic", 30, {}),
-    "regions grid": (lambda: _with(grid_scenario(8, 8, 4), regions=2,
-                                   balance=[{"measure": "workload", "tolerance": 0.1}]), "auto", 40, {}),
+    "perturbed moved exact": (
+        lambda: _with(
+            perturbed_grid(), objective={"minimize": "moved"}, balance=[{"measure": "workload", "tolerance": 0.1}]
+        ),
+        "auto",
+        30,
+        {},
+    ),
+    "perturbed capped auto": (
+        lambda: _with(
+            perturbed_grid(), disruption={"max_moved_share": 0.2}, balance=[{"measure": "workload", "tolerance": 0.1}]
+        ),
+        "auto",
+        30,
+        {},
+    ),
+    "perturbed weight heuristic": (
+        lambda: _with(
+            perturbed_grid(), objective={"disruption_weight": 5.0}, balance=[{"measure": "workload", "tolerance": 0.0}]
+        ),
+        "heuristic",
+        30,
+        {},
+    ),
+    "regions grid": (
+        lambda: _with(grid_scenario(8, 8, 4), regions=2, balance=[{"measure": "workload", "tolerance": 0.1}]),
+        "auto",
+        40,
+        {},
+    ),
 }
 KEYS = ("status", "stop", "objective", "bound", "plan", "iterations")
 
@@ -95,8 +117,15 @@ def _run_case(name: str) -> dict:
     problem = problem_of(make())
     t0 = time.monotonic()
     r = solve(problem, SolveOptions(method=method, time_limit_s=limit, seed=0, **overrides)).result
-    return {"status": r.status, "stop": r.stop_reason, "method": r.method, "objective": r.objective, "bound": r.bound,
-            "plan": _digest(r.labels), "seconds": round(time.monotonic() - t0, 1)}
+    return {
+        "status": r.status,
+        "stop": r.stop_reason,
+        "method": r.method,
+        "objective": r.objective,
+        "bound": r.bound,
+        "plan": _digest(r.labels),
+        "seconds": round(time.monotonic() - t0, 1),
+    }
 
 
 def _bound_alone(n: int, k: int) -> dict:
@@ -112,13 +141,18 @@ def _split(n: int, k: int) -> dict:
     from solvers.heuristic.split import recursive_split
 
     t0 = time.monotonic()
-    labels = recursive_split(Instance(problem_of(synthetic_scenario(n, k, seed=n))), np.random.default_rng(0), Clock(300.0))
+    labels = recursive_split(
+        Instance(problem_of(synthetic_scenario(n, k, seed=n))), np.random.default_rng(0), Clock(300.0)
+    )
     return {"plan": _digest(labels), "seconds": round(time.monotonic() - t0, 1)}
 
 
-RUNS = {**{name: (lambda name=name: _run_case(name)) for name in CASES},
-        "bound alone 1000/8": lambda: _bound_alone(1000, 8), "bound alone 2000/12": lambda: _bound_alone(2000, 12),
-        "split 20000/100": lambda: _split(20000, 100)}
+RUNS = {
+    **{name: (lambda name=name: _run_case(name)) for name in CASES},
+    "bound alone 1000/8": lambda: _bound_alone(1000, 8),
+    "bound alone 2000/12": lambda: _bound_alone(2000, 12),
+    "split 20000/100": lambda: _split(20000, 100),
+}
 
 
 def run(only: str | None) -> dict:
@@ -162,8 +196,10 @@ def main() -> None:
     lines, differ = compare(json.loads(Path(args.file).read_text()), run(args.only))
     print("\n".join(lines))
     if args.out:
-        Path(args.out).write_text("# Same plans and bounds\n\n`benchmarks/equivalence.py compare` against "
-                                  f"`{args.file}`\n\n" + "\n".join(lines) + "\n")
+        Path(args.out).write_text(
+            "# Same plans and bounds\n\n`benchmarks/equivalence.py compare` against "
+            f"`{args.file}`\n\n" + "\n".join(lines) + "\n"
+        )
     sys.exit(1 if differ else 0)
 
 

@@ -58,14 +58,21 @@ def main() -> None:
         problem = build_problem(Scenario.model_validate(make()))
         for label, params in settings.items():
             t0 = time.monotonic()
-            res = solve_heuristic(problem, SolveOptions(method="heuristic", time_limit_s=args.time_limit, seed=args.seed),
-                                  Clock(args.time_limit), params=params)
+            res = solve_heuristic(
+                problem,
+                SolveOptions(method="heuristic", time_limit_s=args.time_limit, seed=args.seed),
+                Clock(args.time_limit),
+                params=params,
+            )
             dt = time.monotonic() - t0
             ev = evaluate(problem, res.labels)
             h = hashlib.sha1(ev.labels.tobytes()).hexdigest()[:8]
             ratio = f" ratio {ev.objective / opt:.4f}" if opt else ""
-            print(f"{name:8s} {label} n={problem.n:5d} k={problem.k:3d} obj {ev.objective:,.1f}{ratio} "
-                  f"t {dt:5.1f}s {res.stop_reason} feasible={ev.feasible} hash {h}", flush=True)
+            print(
+                f"{name:8s} {label} n={problem.n:5d} k={problem.k:3d} obj {ev.objective:,.1f}{ratio} "
+                f"t {dt:5.1f}s {res.stop_reason} feasible={ev.feasible} hash {h}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -29,7 +29,9 @@ from tests.instances import graph_scenario, synthetic_scenario  # noqa: E402
 def run(problem, time_limit: float, seed: int = 0, method: str = "heuristic"):
     t0 = time.monotonic()
     if method == "heuristic":
-        res = solve_heuristic(problem, SolveOptions(method="heuristic", time_limit_s=time_limit, seed=seed), Clock(time_limit))
+        res = solve_heuristic(
+            problem, SolveOptions(method="heuristic", time_limit_s=time_limit, seed=seed), Clock(time_limit)
+        )
     else:
         from solvers.solve import solve
 
@@ -54,8 +56,12 @@ def main() -> None:
     ap.add_argument("--time-limit", type=float, default=60.0)
     ap.add_argument("--only", default=None, help="substring filter on instance names")
     ap.add_argument("--out", default=None, help="default benchmarks/results/heuristic_bench.md (or <method>_bench.md)")
-    ap.add_argument("--method", default="heuristic", choices=["heuristic", "auto"],
-                    help="auto = what a planner gets by default: exact up to 150 units, warm-started")
+    ap.add_argument(
+        "--method",
+        default="heuristic",
+        choices=["heuristic", "auto"],
+        help="auto = what a planner gets by default: exact up to 150 units, warm-started",
+    )
     args = ap.parse_args()
     if args.out is None:
         args.out = str(ROOT / "benchmarks/results" / f"{args.method}_bench.md")

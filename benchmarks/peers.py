@@ -97,8 +97,13 @@ def _gerrychain(prob, xy, k, time_limit_s, seed):
     assign = recursive_tree_part(g, range(k), ideal, "workload", eps * 0.9)
     part = Partition(g, assign, updaters={"workload": Tally("workload", alias="workload")})
     proposal = partial(recom, pop_col="workload", pop_target=ideal, epsilon=eps, node_repeats=2)
-    chain = MarkovChain(proposal, [within_percent_of_ideal_population(part, eps, pop_key="workload")],
-                        always_accept, part, total_steps=10**9)
+    chain = MarkovChain(
+        proposal,
+        [within_percent_of_ideal_population(part, eps, pop_key="workload")],
+        always_accept,
+        part,
+        total_steps=10**9,
+    )
     order = np.arange(prob.n)
     best, best_cost = None, np.inf
     t0 = time.monotonic()
@@ -117,8 +122,9 @@ def _spopt(peer, prob, xy, k, seed):
     import libpysal
     from shapely.geometry import Point
 
-    gdf = gpd.GeoDataFrame({"x": xy[:, 0], "y": xy[:, 1], "workload": prob.measures[0]},
-                           geometry=[Point(a, b) for a, b in xy])
+    gdf = gpd.GeoDataFrame(
+        {"x": xy[:, 0], "y": xy[:, 1], "workload": prob.measures[0]}, geometry=[Point(a, b) for a, b in xy]
+    )
     coo = prob.adj.tocoo()
     nb = {i: [] for i in range(prob.n)}
     for a, b in zip(coo.row.tolist(), coo.col.tolist()):
@@ -168,9 +174,16 @@ def row(prob, peer, res):
         return {"peer": peer, "error": "did not return k non-empty regions", "time_s": res["time_s"]}
     ev = evaluate(prob, lab)
     dev = np.abs(ev.deviation).max(axis=0)
-    return {"peer": peer, "time_s": res["time_s"], "contiguous": bool((ev.pieces == 1).all()),
-            "dev_w": float(dev[0]), "dev_p": float(dev[1]), "cost": ev.compactness,
-            "feasible": ev.feasible, "bound": res.get("bound")}
+    return {
+        "peer": peer,
+        "time_s": res["time_s"],
+        "contiguous": bool((ev.pieces == 1).all()),
+        "dev_w": float(dev[0]),
+        "dev_p": float(dev[1]),
+        "cost": ev.compactness,
+        "feasible": ev.feasible,
+        "bound": res.get("bound"),
+    }
 
 
 def main() -> None:

@@ -70,11 +70,13 @@ def main() -> None:
     devs = ev0.deviation[:, 0]
     say(f"## county{args.state}: n = {problem.n} counties, k = {args.k}, workload = TOTPOP")
     say()
-    say(f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.node()}, 2 cores shared, SCIP via pyscipopt "
+    say(
+        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.node()}, 2 cores shared, SCIP via pyscipopt "
         f"(single thread). Current alignment: the heuristic's +-5 % plan (seed {args.seed}, "
         f"{time.monotonic() - t0:.0f} s), perturbed by moving {int((perturbed != balanced.result.labels).sum())} "
         f"boundary counties: deviations {', '.join(f'{d:+.1%}' for d in devs)}, contiguous: "
-        f"{bool(ev0.contiguous.all())}.")
+        f"{bool(ev0.contiguous.all())}."
+    )
     say()
 
     say("### Realignment within +-5 %, fewest moved counties")
@@ -85,8 +87,10 @@ def main() -> None:
     t1 = time.monotonic()
     h = solve(heavy, SolveOptions(method="heuristic", time_limit_s=60, seed=args.seed))
     if h.evaluation is not None:
-        say(f"| heuristic, disruption_weight 1e12 | {h.result.status} | {int(h.evaluation.moved.sum())} | - | "
-            f"{np.abs(h.evaluation.deviation[:, 0]).max():.2%} | {time.monotonic() - t1:.1f} | design then relabel |")
+        say(
+            f"| heuristic, disruption_weight 1e12 | {h.result.status} | {int(h.evaluation.moved.sum())} | - | "
+            f"{np.abs(h.evaluation.deviation[:, 0]).max():.2%} | {time.monotonic() - t1:.1f} | design then relabel |"
+        )
     t1 = time.monotonic()
     out = solve(problem, SolveOptions(method="exact", time_limit_s=args.time_limit, seed=args.seed))
     took = time.monotonic() - t1
@@ -95,11 +99,13 @@ def main() -> None:
     if out.evaluation is not None:
         p1 = d.get("phase1", {})
         p2 = d.get("phase2", {})
-        say(f"| exact labelled, minimize moved | {r.status} | {int(out.evaluation.moved.sum())} | "
+        say(
+            f"| exact labelled, minimize moved | {r.status} | {int(out.evaluation.moved.sum())} | "
             f"{d.get('moved_bound')} | {np.abs(out.evaluation.deviation[:, 0]).max():.2%} | {took:.1f} | "
             f"phase 1 {p1.get('solve_s')} s, {p1.get('nodes')} nodes, {p1.get('lazy_cuts')} lazy cuts; "
             f"compactness tie-break {'proved' if d.get('compactness_proved') else 'not proved'} "
-            f"({p2.get('solve_s')} s) |")
+            f"({p2.get('solve_s')} s) |"
+        )
     else:
         say(f"| exact labelled, minimize moved | {r.status} | - | {r.bound} | - | {took:.1f} | {r.message} |")
     say()
@@ -107,8 +113,11 @@ def main() -> None:
     say(f"### Frontier: exact labelled model, minimize moved, {args.sweep_time:g} s per tolerance")
     say()
     t1 = time.monotonic()
-    points = sweep(problem, SolveOptions(method="exact", time_limit_s=args.sweep_time * len(TOLERANCES), seed=args.seed),
-                   tolerances=TOLERANCES)
+    points = sweep(
+        problem,
+        SolveOptions(method="exact", time_limit_s=args.sweep_time * len(TOLERANCES), seed=args.seed),
+        tolerances=TOLERANCES,
+    )
     say("| tolerance | status | moved counties | proved minimum | max dev | time s | on frontier |")
     say("|---|---|---|---|---|---|---|")
     front = frontier(problem, points)
@@ -117,20 +126,29 @@ def main() -> None:
         if p.evaluation is None:
             say(f"| {p.tolerance:.1%} | {rr.status} | - | - | - | {rr.runtime_s:.1f} | no |")
             continue
-        say(f"| {p.tolerance:.1%} | {rr.status} | {p.moved_units()} | {'yes' if rr.details.get('moved_proved_minimal') else 'no'} "
-            f"| {p.max_deviation(problem):.2%} | {rr.runtime_s:.1f} | {'yes' if p in front else 'no'} |")
+        say(
+            f"| {p.tolerance:.1%} | {rr.status} | {p.moved_units()} | {'yes' if rr.details.get('moved_proved_minimal') else 'no'} "
+            f"| {p.max_deviation(problem):.2%} | {rr.runtime_s:.1f} | {'yes' if p in front else 'no'} |"
+        )
     say()
-    say(f"{len(front)} non-dominated plans (sweep {time.monotonic() - t1:.0f} s): "
-        + ", ".join(f"({q.max_deviation(problem):.1%}, {q.moved_units()} moved)" for q in front))
+    say(
+        f"{len(front)} non-dominated plans (sweep {time.monotonic() - t1:.0f} s): "
+        + ", ".join(f"({q.max_deviation(problem):.1%}, {q.moved_units()} moved)" for q in front)
+    )
     say()
 
     out_path = Path(args.out)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    head = "" if args.append and out_path.exists() else (
-        "# Realignment benchmark (benchmarks/realignment.py)\n\n"
-        "The exact labelled model (solvers/exact_labelled.py) minimizes moved counties on a perturbed current "
-        "alignment of a real county graph; a plan is proved to move the fewest counties when its status is "
-        "optimal. Reproduce: `.venv/bin/python benchmarks/realignment.py --state 19 --k 4`.\n\n")
+    head = (
+        ""
+        if args.append and out_path.exists()
+        else (
+            "# Realignment benchmark (benchmarks/realignment.py)\n\n"
+            "The exact labelled model (solvers/exact_labelled.py) minimizes moved counties on a perturbed current "
+            "alignment of a real county graph; a plan is proved to move the fewest counties when its status is "
+            "optimal. Reproduce: `.venv/bin/python benchmarks/realignment.py --state 19 --k 4`.\n\n"
+        )
+    )
     mode = "a" if args.append and out_path.exists() else "w"
     with out_path.open(mode) as f:
         f.write(head + "\n".join(lines) + "\n")

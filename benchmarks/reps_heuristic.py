@@ -49,7 +49,9 @@ def run_design_then_assign(problem, time_limit: float, seed: int):
     """The previous path: design around unit centers, assign reps (exact matching), renumber."""
     t0 = time.monotonic()
     design = problem.without_reps()
-    res = solve_heuristic(design, SolveOptions(method="heuristic", time_limit_s=time_limit, seed=seed), Clock(time_limit))
+    res = solve_heuristic(
+        design, SolveOptions(method="heuristic", time_limit_s=time_limit, seed=seed), Clock(time_limit)
+    )
     a = assign_reps(problem, evaluate(design, res.labels))
     dt = time.monotonic() - t0
     if a.rep_of_territory is None:
@@ -87,13 +89,23 @@ def main() -> None:
             problem = build_problem(parse_scenario(rep_customers(n, k, args.seed, penalty, skills=mode != "none")))
             name = f"{n}/{k} skills {mode}" + (f" (penalty {penalty:g})" if penalty else "")
             dt, res, ev = run_rep_centric(problem, args.time_limit, args.seed)
-            feas = "feasible" if ev is not None and ev.feasible else (res.status if ev is None else "broken: " + ev.violations[0])
+            feas = (
+                "feasible"
+                if ev is not None and ev.feasible
+                else (res.status if ev is None else "broken: " + ev.violations[0])
+            )
             lines.append(_row(name, n, k, "rep-centric heuristic", dt, ev, feas, res.bound, problem))
             print(lines[-1], flush=True)
             if mode != "soft":
                 dt2, ev2, msg = run_design_then_assign(problem, args.time_limit, args.seed)
-                feas2 = "no rep assignment: " + msg if ev2 is None else ("feasible" if ev2.feasible else "broken: " + ev2.violations[0])
-                lines.append(_row(name, n, k, "design, then assign reps (previous path)", dt2, ev2, feas2, None, problem))
+                feas2 = (
+                    "no rep assignment: " + msg
+                    if ev2 is None
+                    else ("feasible" if ev2.feasible else "broken: " + ev2.violations[0])
+                )
+                lines.append(
+                    _row(name, n, k, "design, then assign reps (previous path)", dt2, ev2, feas2, None, problem)
+                )
                 print(lines[-1], flush=True)
     OUT.write_text("\n".join(lines) + "\n")
     print(f"written {OUT}")
@@ -111,8 +123,10 @@ def _row(name, n, k, method, dt, ev, status, bound, problem) -> str:
         f"{problem.rep_ids[r]} {ev.totals[int(np.flatnonzero(rep_of == r)[0]), 0]:,.0f}/{problem.rep_capacity[r, 0]:,.0f} h"
         for r in np.flatnonzero(caps)
     )
-    return (f"| {name} | {n} | {k} | {method} | {dt:.1f} | {status} | {ev.objective:,.0f} | "
-            f"{'-' if bound is None else f'{bound:,.0f}'} | {gap} | {wdev:.1%} | {unserved} | capacity used: {cap_note} |")
+    return (
+        f"| {name} | {n} | {k} | {method} | {dt:.1f} | {status} | {ev.objective:,.0f} | "
+        f"{'-' if bound is None else f'{bound:,.0f}'} | {gap} | {wdev:.1%} | {unserved} | capacity used: {cap_note} |"
+    )
 
 
 if __name__ == "__main__":

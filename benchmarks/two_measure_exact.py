@@ -68,9 +68,17 @@ def one(fips: str, k: int, tol: float, method: str, limit: float) -> dict:
     r = out.result
     ev = evaluate(problem, r.labels) if r.labels is not None else None
     return {
-        "method": method, "limit": limit, "status": r.status, "stop": r.stop_reason, "seconds": round(took, 1),
-        "objective": r.objective, "bound": r.bound, "n": problem.n, "k": problem.k,
-        "feasible": bool(ev.feasible) if ev is not None else False, "message": r.message,
+        "method": method,
+        "limit": limit,
+        "status": r.status,
+        "stop": r.stop_reason,
+        "seconds": round(took, 1),
+        "objective": r.objective,
+        "bound": r.bound,
+        "n": problem.n,
+        "k": problem.k,
+        "feasible": bool(ev.feasible) if ev is not None else False,
+        "message": r.message,
     }
 
 

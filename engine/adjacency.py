@@ -84,7 +84,9 @@ def derive(lat: np.ndarray, lon: np.ndarray, prune_factor: float = 3.0) -> sp.cs
             locs = members[nonrep]
             counts = np.diff(loc_adj.indptr)[locs]
             rows.append(np.repeat(nonrep, counts))
-            cols.append(first[np.concatenate([loc_adj.indices[loc_adj.indptr[loc]:loc_adj.indptr[loc + 1]] for loc in locs])])
+            cols.append(
+                first[np.concatenate([loc_adj.indices[loc_adj.indptr[loc] : loc_adj.indptr[loc + 1]] for loc in locs])]
+            )
     return from_edges(n, np.concatenate(rows), np.concatenate(cols))
 
 
@@ -216,8 +218,10 @@ def derive_from_units(
     with_shape = np.flatnonzero(has)
     a, b = touching_pairs(polys[with_shape], rule=rule, tolerance_m=tolerance_m, min_border_m=min_border_m)
     ea, eb = [with_shape[a]], [with_shape[b]]
-    notes = [f"adjacency from unit boundaries ({rule}, tolerance {tolerance_m:g} m): "
-             f"{len(a)} shared borders among {len(with_shape)} units"]
+    notes = [
+        f"adjacency from unit boundaries ({rule}, tolerance {tolerance_m:g} m): "
+        f"{len(a)} shared borders among {len(with_shape)} units"
+    ]
     source = "polygons"
     if not has.all():
         source = "polygons+locations"
@@ -228,17 +232,21 @@ def derive_from_units(
         ea.append(pa[by_location])
         eb.append(pb[by_location])
         missing = np.flatnonzero(~has)
-        notes.append(f"{_count(len(missing), 'unit has', 'units have')} no boundary ({_names(ids, missing)}): their neighbours come "
-                     f"from the triangulation of locations ({int(by_location.sum())} edges)")
+        notes.append(
+            f"{_count(len(missing), 'unit has', 'units have')} no boundary ({_names(ids, missing)}): their neighbours come "
+            f"from the triangulation of locations ({int(by_location.sum())} edges)"
+        )
     adj = from_edges(n, np.concatenate(ea), np.concatenate(eb))
     adj, links = connect_components(adj, project_km(lat, lon))
     if links:
         xy = project_km(lat, lon)
         shown = [f"'{ids[i]}'-'{ids[j]}' ({np.hypot(*(xy[i] - xy[j])):.1f} km)" for i, j in links[:_SHOWN]]
         more = f" and {len(links) - _SHOWN} more" if len(links) > _SHOWN else ""
-        notes.append(f"{_count(len(links), 'neighbour link', 'neighbour links')} added between units that do not touch, joining groups "
-                     f"whose boundaries touch no other group (islands, gaps wider than the tolerance) to the "
-                     f"nearest unit by location: {', '.join(shown)}{more}")
+        notes.append(
+            f"{_count(len(links), 'neighbour link', 'neighbour links')} added between units that do not touch, joining groups "
+            f"whose boundaries touch no other group (islands, gaps wider than the tolerance) to the "
+            f"nearest unit by location: {', '.join(shown)}{more}"
+        )
     return DerivedAdjacency(adj, source, tuple(notes), tuple(links))
 
 

@@ -119,7 +119,9 @@ def touching_pairs(
 _HAIR_KM = 1e-9  # a zero tolerance still needs a hair of width, or floating noise splits a border
 
 
-def border_length_km(boundaries: np.ndarray, near: tuple[np.ndarray, np.ndarray], a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def border_length_km(
+    boundaries: np.ndarray, near: tuple[np.ndarray, np.ndarray], a: np.ndarray, b: np.ndarray
+) -> np.ndarray:
     """Length of the border polygon a[p] shares with polygon b[p], for each pair p (km).
 
     `boundaries` are the polygons' boundaries, `near` the polygons buffered by t and by 2t.

@@ -20,8 +20,14 @@ def center_costs(xyz: np.ndarray, w: np.ndarray, rows: np.ndarray, cands: np.nda
     """sum over units `rows` of w_i d(i, c)^p, for each unit c of `cands` (km); xyz is
     engine.geo.unit_vectors of the units, (n, 3)."""
     out = np.zeros(len(cands))
-    _costs(xyz, np.asarray(w, dtype=float), np.asarray(rows, dtype=np.int64), np.asarray(cands, dtype=np.int64),
-           int(p), out)
+    _costs(
+        xyz,
+        np.asarray(w, dtype=float),
+        np.asarray(rows, dtype=np.int64),
+        np.asarray(cands, dtype=np.int64),
+        int(p),
+        out,
+    )
     return out
 
 

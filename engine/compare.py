@@ -33,7 +33,9 @@ def _numeric(kpis: dict[str, Any]) -> dict[str, float]:
     return {k: v for k, v in kpis.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
 
 
-def compare_plans(problem: Problem, runs: list[dict[str, Any]], plans: list[dict[str, Any]], *, match: bool) -> dict[str, Any]:
+def compare_plans(
+    problem: Problem, runs: list[dict[str, Any]], plans: list[dict[str, Any]], *, match: bool
+) -> dict[str, Any]:
     """`runs[0]` is the base; every other run is diffed against it. `runs` are RunPublic dicts."""
     base_id, base_plan = runs[0]["id"], plans[0]
     base_assignment = base_plan["assignment"]
@@ -42,18 +44,39 @@ def compare_plans(problem: Problem, runs: list[dict[str, Any]], plans: list[dict
     for plan in plans[1:]:
         mapping = territory_matching(problem, base_assignment, plan["assignment"]) if match else None
         maps.append(mapping)
-        assignments.append(plan["assignment"] if mapping is None else {u: mapping[t] for u, t in plan["assignment"].items()})
+        assignments.append(
+            plan["assignment"] if mapping is None else {u: mapping[t] for u, t in plan["assignment"].items()}
+        )
 
     summary = []
     kpi_names: list[str] = []
     for run, plan, mapping in zip(runs, plans, maps):
         kpis = plan.get("kpis") or {}
         kpi_names += [k for k in kpis if k not in kpi_names]
-        summary.append({
-            **{k: run[k] for k in ("id", "scenario_version", "state", "status", "method", "seed", "objective", "bound", "gap", "elapsed_s")},
-            "kpis": kpis, "territory_map": mapping,
-        })
-    side_by_side = {name: {run["id"]: (plan.get("kpis") or {}).get(name) for run, plan in zip(runs, plans)} for name in kpi_names}
+        summary.append(
+            {
+                **{
+                    k: run[k]
+                    for k in (
+                        "id",
+                        "scenario_version",
+                        "state",
+                        "status",
+                        "method",
+                        "seed",
+                        "objective",
+                        "bound",
+                        "gap",
+                        "elapsed_s",
+                    )
+                },
+                "kpis": kpis,
+                "territory_map": mapping,
+            }
+        )
+    side_by_side = {
+        name: {run["id"]: (plan.get("kpis") or {}).get(name) for run, plan in zip(runs, plans)} for name in kpi_names
+    }
     side_by_side["objective"] = {run["id"]: plan.get("objective") for run, plan in zip(runs, plans)}
 
     territories = []
@@ -96,13 +119,22 @@ def compare_plans(problem: Problem, runs: list[dict[str, Any]], plans: list[dict
             for name, v in values.items():
                 flow[name] += v
                 moved[name] += v
-        diffs.append({
-            "run": run["id"], "against": base_id, "moved_units": len(units), "moved": moved,
-            "moved_share": {name: (moved[name] / totals[name] if totals[name] else 0.0) for name in measure},
-            "flows": sorted(flows.values(), key=lambda f: (-f["units"], f["from"], f["to"])),
-            "units": units,
-        })
+        diffs.append(
+            {
+                "run": run["id"],
+                "against": base_id,
+                "moved_units": len(units),
+                "moved": moved,
+                "moved_share": {name: (moved[name] / totals[name] if totals[name] else 0.0) for name in measure},
+                "flows": sorted(flows.values(), key=lambda f: (-f["units"], f["from"], f["to"])),
+                "units": units,
+            }
+        )
     return {
-        "base_run": base_id, "matched_territories": match, "runs": summary, "kpis": side_by_side,
-        "territories": territories, "diffs": diffs,
+        "base_run": base_id,
+        "matched_territories": match,
+        "runs": summary,
+        "kpis": side_by_side,
+        "territories": territories,
+        "diffs": diffs,
     }

@@ -149,8 +149,7 @@ def evaluate(problem: Problem, labels, centers=None, rep_of_territory=None) -> E
             v = totals[t, r]
             if falls_short(v, lo) or exceeds(v, hi):
                 violations.append(
-                    f"balance: territory {problem.territory_ids[t]} has {name} {v:,.6g}, "
-                    f"outside [{lo:,.6g}, {hi:,.6g}]"
+                    f"balance: territory {problem.territory_ids[t]} has {name} {v:,.6g}, outside [{lo:,.6g}, {hi:,.6g}]"
                 )
 
     locked = problem.locks >= 0
@@ -224,8 +223,9 @@ def evaluate(problem: Problem, labels, centers=None, rep_of_territory=None) -> E
     )
 
 
-def _rep_violations(problem: Problem, labels: np.ndarray, totals: np.ndarray, rep_of_territory: np.ndarray,
-                    unserved: np.ndarray) -> list[str]:
+def _rep_violations(
+    problem: Problem, labels: np.ndarray, totals: np.ndarray, rep_of_territory: np.ndarray, unserved: np.ndarray
+) -> list[str]:
     out = []
     lacking = np.flatnonzero(unserved) if not problem.soft_skills else np.zeros(0, dtype=np.int64)
     for i in lacking[:20]:

@@ -70,7 +70,9 @@ def load_scenario(path: str | Path, **overrides: Any) -> Scenario:
     try:
         return parse_scenario(data)
     except ScenarioError as e:
-        raise ScenarioError(csv_locations(str(e), data, lines, path.name, Path(reps_csv).name if reps_csv else None)) from None
+        raise ScenarioError(
+            csv_locations(str(e), data, lines, path.name, Path(reps_csv).name if reps_csv else None)
+        ) from None
 
 
 def _read_settings(path: Path, reps_given: bool) -> dict:
@@ -80,20 +82,27 @@ def _read_settings(path: Path, reps_given: bool) -> dict:
     if "units" in settings:
         raise ScenarioError(f"{path}: units: the units come from the units CSV; remove 'units' from the settings")
     if reps_given and "reps" in settings:
-        raise ScenarioError(f"{path}: reps: the reps come from the reps CSV; remove 'reps' from the settings or the reps CSV")
+        raise ScenarioError(
+            f"{path}: reps: the reps come from the reps CSV; remove 'reps' from the settings or the reps CSV"
+        )
     return settings
 
 
-def csv_locations(message: str, data: dict, lines: dict[str, list[int]], units_name: str, reps_name: str | None = None) -> str:
+def csv_locations(
+    message: str, data: dict, lines: dict[str, list[int]], units_name: str, reps_name: str | None = None
+) -> str:
     """Rewrite `units[3]` in a validation message of the scenario `data` read from CSV as
     `units.csv line 5 (id 'u')` (the record's line in the file, `lines` from
     scenario_dict_from_csv), and likewise for reps, so a CSV's errors name its row."""
+
     def line(name: str, key: str):
         records, at = data.get(key, []), lines.get(key, [])
+
         def label(m: re.Match) -> str:
             r = int(m.group(1))
             record_id = m.group(2) or (f" (id '{records[r]['id']}')" if r < len(records) else "")
             return f"{name} line {at[r] if r < len(at) else r + 2}{record_id}"
+
         return label
 
     id_label = r"( \(id '[^']*'\))?"
@@ -133,8 +142,10 @@ def _read_csv(path: Path, required: set[str]) -> list[tuple[int, dict[str, str]]
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         line = raw[: e.start].count(b"\n") + 1
-        raise ScenarioError(f"{path} line {line}: not UTF-8 text (byte 0x{raw[e.start]:02x}); save it as "
-                            f"'CSV UTF-8' or convert it to UTF-8") from None
+        raise ScenarioError(
+            f"{path} line {line}: not UTF-8 text (byte 0x{raw[e.start]:02x}); save it as "
+            f"'CSV UTF-8' or convert it to UTF-8"
+        ) from None
     header_line = text.split("\n", 1)[0]
     delimiter = ","
     if "," not in header_line:
@@ -158,9 +169,11 @@ def _read_csv(path: Path, required: set[str]) -> list[tuple[int, dict[str, str]]
         beyond: list[str] = row.get(None, [])  # type: ignore[call-overload]  # DictReader files cells beyond the header under None
         extra = [v for v in beyond if v.strip()]
         if extra:
-            raise ScenarioError(f"{path} line {line} (id '{row.get('id', '')}'): {len(header) + len(beyond)} cells but "
-                                f"the header names {len(header)} columns (extra '{extra[0][:30]}'); a value with "
-                                f"'{delimiter}' in it needs quotes")
+            raise ScenarioError(
+                f"{path} line {line} (id '{row.get('id', '')}'): {len(header) + len(beyond)} cells but "
+                f"the header names {len(header)} columns (extra '{extra[0][:30]}'); a value with "
+                f"'{delimiter}' in it needs quotes"
+            )
     return rows
 
 
@@ -180,11 +193,14 @@ def _geometry(text: str, where: str) -> Any:
         except shapely.errors.ShapelyError as e:
             raise ScenarioError(f"{where}: not valid WKT ({e})") from None
         return json.loads(json.dumps(mapping(shape)))  # tuples -> lists, as GeoJSON reads
-    raise ScenarioError(f"{where}: expected a GeoJSON Polygon/MultiPolygon object or WKT POLYGON/MULTIPOLYGON, "
-                        f"got '{text[:30]}'")
+    raise ScenarioError(
+        f"{where}: expected a GeoJSON Polygon/MultiPolygon object or WKT POLYGON/MULTIPOLYGON, got '{text[:30]}'"
+    )
 
 
-def scenario_dict_from_csv(units_csv: Path, reps_csv: Path | None = None, lines: dict[str, list[int]] | None = None) -> dict:
+def scenario_dict_from_csv(
+    units_csv: Path, reps_csv: Path | None = None, lines: dict[str, list[int]] | None = None
+) -> dict:
     """units.csv: one row a unit, columns
     id,lat,lon[,workload,potential,name,skills,current,lock,tier,geometry,<measures>].
 
@@ -196,7 +212,11 @@ def scenario_dict_from_csv(units_csv: Path, reps_csv: Path | None = None, lines:
     units, unit_lines = [], []
     for r, row in _read_csv(units_csv, {"id", "lat", "lon"}):
         where = f"{units_csv.name} line {r} (id '{row.get('id', '')}')"
-        unit: dict[str, Any] = {"id": row["id"], "lat": _num(row["lat"], f"{where}.lat"), "lon": _num(row["lon"], f"{where}.lon")}
+        unit: dict[str, Any] = {
+            "id": row["id"],
+            "lat": _num(row["lat"], f"{where}.lat"),
+            "lon": _num(row["lon"], f"{where}.lon"),
+        }
         for col in ("workload", "potential"):
             if row.get(col, "") != "":
                 unit[col] = _num(row[col], f"{where}.{col}")
@@ -207,7 +227,9 @@ def scenario_dict_from_csv(units_csv: Path, reps_csv: Path | None = None, lines:
             unit["skills"] = [s.strip() for s in row["skills"].split(";") if s.strip()]
         if row.get("geometry", "").strip():
             unit["geometry"] = _geometry(row["geometry"].strip(), f"{where}.geometry")
-        attrs = {c: _num(v, f"{where}.{c}") for c, v in row.items() if c not in _UNIT_COLUMNS and c and v not in ("", None)}
+        attrs = {
+            c: _num(v, f"{where}.{c}") for c, v in row.items() if c not in _UNIT_COLUMNS and c and v not in ("", None)
+        }
         if attrs:
             unit["attributes"] = attrs
         units.append(unit)
@@ -219,13 +241,21 @@ def scenario_dict_from_csv(units_csv: Path, reps_csv: Path | None = None, lines:
         reps, rep_lines = [], []
         for r, row in _read_csv(Path(reps_csv), {"id", "lat", "lon"}):
             where = f"{Path(reps_csv).name} line {r} (id '{row.get('id', '')}')"
-            rep: dict[str, Any] = {"id": row["id"], "lat": _num(row["lat"], f"{where}.lat"), "lon": _num(row["lon"], f"{where}.lon")}
+            rep: dict[str, Any] = {
+                "id": row["id"],
+                "lat": _num(row["lat"], f"{where}.lat"),
+                "lon": _num(row["lon"], f"{where}.lon"),
+            }
             for col in ("name", "current"):
                 if row.get(col):
                     rep[col] = row[col]
             if row.get("skills"):
                 rep["skills"] = [s.strip() for s in row["skills"].split(";") if s.strip()]
-            cap = {c.removeprefix("capacity_"): _num(v, f"{where}.{c}") for c, v in row.items() if c.startswith("capacity_") and v}
+            cap = {
+                c.removeprefix("capacity_"): _num(v, f"{where}.{c}")
+                for c, v in row.items()
+                if c.startswith("capacity_") and v
+            }
             if cap:
                 rep["capacity"] = cap
             reps.append(rep)
@@ -255,5 +285,7 @@ def load_assignment(problem: Problem, path: str | Path) -> np.ndarray:
         labels[index[uid]] = tindex[tid]
     missing = np.flatnonzero(labels < 0)
     if len(missing):
-        raise ScenarioError(f"{path}: assignment: unit '{problem.ids[missing[0]]}' is not assigned ({len(missing)} missing)")
+        raise ScenarioError(
+            f"{path}: assignment: unit '{problem.ids[missing[0]]}' is not assigned ({len(missing)} missing)"
+        )
     return labels

@@ -98,8 +98,9 @@ class Problem:
         """(n or len(idx), k) great-circle km from units to the home of each territory's rep."""
         lat = self.lat if idx is None else self.lat[idx]
         lon = self.lon if idx is None else self.lon[idx]
-        return haversine_km(lat[:, None], lon[:, None], self.rep_lat[rep_of_territory][None, :],
-                            self.rep_lon[rep_of_territory][None, :])
+        return haversine_km(
+            lat[:, None], lon[:, None], self.rep_lat[rep_of_territory][None, :], self.rep_lon[rep_of_territory][None, :]
+        )
 
     @property
     def n(self) -> int:
@@ -215,8 +216,12 @@ class Problem:
         """The same problem with no reps: territories designed around unit centers (locks to a
         rep's territory stay as territory locks)."""
         return self.with_(
-            rep_ids=[], rep_lat=np.zeros(0), rep_lon=np.zeros(0), rep_skills=np.zeros(0, dtype=np.int64),
-            rep_capacity=np.zeros((0, len(self.measure_names))), rep_current=np.zeros(0, dtype=np.int64),
+            rep_ids=[],
+            rep_lat=np.zeros(0),
+            rep_lon=np.zeros(0),
+            rep_skills=np.zeros(0, dtype=np.int64),
+            rep_capacity=np.zeros((0, len(self.measure_names))),
+            rep_current=np.zeros(0, dtype=np.int64),
             skill_penalty=None,
         )
 
@@ -279,11 +284,14 @@ def build_problem(scenario: Scenario) -> Problem:
         ]
         adjacency_rule = scenario.adjacency_rule or AdjacencyRule()
         found = adjacency_mod.derive_from_units(
-            ids, lat, lon, shapes, rule=adjacency_rule.rule, tolerance_m=adjacency_rule.tolerance_m)
+            ids, lat, lon, shapes, rule=adjacency_rule.rule, tolerance_m=adjacency_rule.tolerance_m
+        )
         adj, adjacency_source, adjacency_notes = found.adj, found.source, found.notes
         if scenario.adjacency_rule is not None and adjacency_source == "locations":
-            adjacency_notes += ("adjacency_rule has no effect: no unit has a boundary (geometry), so neighbours "
-                                "come from the triangulation of locations",)
+            adjacency_notes += (
+                "adjacency_rule has no effect: no unit has a boundary (geometry), so neighbours "
+                "come from the triangulation of locations",
+            )
     else:
         a = np.array([index[e[0]] for e in scenario.adjacency], dtype=np.int64)
         b = np.array([index[e[1]] for e in scenario.adjacency], dtype=np.int64)

@@ -36,8 +36,14 @@ def to_plan(
     adjacency = PlanAdjacency(source=problem.adjacency_source, notes=list(problem.adjacency_notes))
     if ev is None:
         return Plan(
-            scenario=problem.name, status=status, stop_reason=stop_reason, method=method,
-            bound=bound, bound_source=bound_source, runtime_s=round(runtime_s, 3), message=message,
+            scenario=problem.name,
+            status=status,
+            stop_reason=stop_reason,
+            method=method,
+            bound=bound,
+            bound_source=bound_source,
+            runtime_s=round(runtime_s, 3),
+            message=message,
             adjacency=adjacency,
         )
     k = problem.k
@@ -80,7 +86,10 @@ def to_plan(
         )
     w = problem.weights
     moved_w = float(w[ev.moved].sum() / w[has_current].sum()) if has_current.any() and w[has_current].sum() > 0 else 0.0
-    extra_kpis = {f"max_{name}_dev": float(np.abs(ev.deviation[:, r]).max()) for r, name in enumerate(problem.measure_names[2:], start=2)}
+    extra_kpis = {
+        f"max_{name}_dev": float(np.abs(ev.deviation[:, r]).max())
+        for r, name in enumerate(problem.measure_names[2:], start=2)
+    }
     kpis = PlanKPIs(
         max_workload_dev=float(np.abs(wdev).max()),
         max_potential_dev=float(np.abs(pdev).max()),
@@ -115,7 +124,7 @@ def to_plan(
 
 
 def travel_from(problem: Problem, ev: Evaluation) -> str:
-    """"rep_home" when the evaluator measured travel from each territory's rep's home (then the
+    """ "rep_home" when the evaluator measured travel from each territory's rep's home (then the
     territory's `center` is only its median unit, for maps), else "center"."""
     return "rep_home" if problem.rep_centric and ev.rep_of_territory is not None else "center"
 
@@ -148,8 +157,11 @@ def _transfers(problem: Problem, ev: Evaluation) -> list[Transfer]:
     tids = problem.territory_ids
     return [
         Transfer(
-            unit=problem.ids[i], from_territory=tids[problem.current[i]], to_territory=tids[ev.labels[i]],
-            workload=float(problem.measures[0, i]), potential=float(problem.measures[1, i]),
+            unit=problem.ids[i],
+            from_territory=tids[problem.current[i]],
+            to_territory=tids[ev.labels[i]],
+            workload=float(problem.measures[0, i]),
+            potential=float(problem.measures[1, i]),
         )
         for i in np.flatnonzero(ev.moved)
     ]
@@ -170,8 +182,14 @@ def plan_csv(problem: Problem, ev: Evaluation) -> str:
     for i in range(problem.n):
         t = ev.labels[i]
         w.writerow(
-            [problem.ids[i], problem.territory_ids[t], problem.ids[ev.centers[t]] if ev.centers[t] >= 0 else "",
-             *(f"{problem.measures[r, i]:g}" for r in range(len(problem.measure_names))), f"{ev.unit_distance[i]:.3f}",
-             problem.rep_ids[rep_of[t]] if rep_of is not None and problem.rep_ids else "", source]
+            [
+                problem.ids[i],
+                problem.territory_ids[t],
+                problem.ids[ev.centers[t]] if ev.centers[t] >= 0 else "",
+                *(f"{problem.measures[r, i]:g}" for r in range(len(problem.measure_names))),
+                f"{ev.unit_distance[i]:.3f}",
+                problem.rep_ids[rep_of[t]] if rep_of is not None and problem.rep_ids else "",
+                source,
+            ]
         )
     return buf.getvalue()

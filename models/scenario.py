@@ -48,14 +48,18 @@ class UnitGeometry(_Strict):
         if kind == "Polygon":
             return {**data, "coordinates": _check_polygon(coords, "coordinates")}
         if not isinstance(coords, list) or not coords:
-            raise ValueError(f"coordinates: a MultiPolygon needs a non-empty list of polygons, got {_json_type(coords)}")
+            raise ValueError(
+                f"coordinates: a MultiPolygon needs a non-empty list of polygons, got {_json_type(coords)}"
+            )
         return {**data, "coordinates": [_check_polygon(poly, f"coordinates[{p}]") for p, poly in enumerate(coords)]}
 
 
 def _json_type(value: object) -> str:
     if isinstance(value, list):
         return "an empty list" if not value else "a list"
-    return {dict: "an object", str: "a string", bool: "a boolean", type(None): "null"}.get(type(value), type(value).__name__)
+    return {dict: "an object", str: "a string", bool: "a boolean", type(None): "null"}.get(
+        type(value), type(value).__name__
+    )
 
 
 def _check_polygon(rings: object, where: str) -> list[list[list[float]]]:
@@ -66,13 +70,17 @@ def _check_polygon(rings: object, where: str) -> list[list[list[float]]]:
     for r, ring in enumerate(rings):
         at = f"{where}[{r}]"
         if not isinstance(ring, list) or not all(isinstance(pos, list) for pos in ring):
-            raise ValueError(f"{at}: a ring is a list of [lon, lat] positions, got {json.dumps(ring)[:60]} "
-                             "(check the nesting: Polygon [ring, ...], MultiPolygon [[ring, ...], ...])")
+            raise ValueError(
+                f"{at}: a ring is a list of [lon, lat] positions, got {json.dumps(ring)[:60]} "
+                "(check the nesting: Polygon [ring, ...], MultiPolygon [[ring, ...], ...])"
+            )
         if len(ring) < 4:
             raise ValueError(f"{at}: a ring needs at least 4 positions (the last repeats the first), got {len(ring)}")
         positions = [_check_position(pos, f"{at}[{p}]") for p, pos in enumerate(ring)]
         if positions[0][:2] != positions[-1][:2]:
-            raise ValueError(f"{at}: the ring is not closed: the last position {positions[-1]} must equal the first {positions[0]}")
+            raise ValueError(
+                f"{at}: the ring is not closed: the last position {positions[-1]} must equal the first {positions[0]}"
+            )
         out.append(positions)
     return out
 
@@ -253,9 +261,7 @@ class Scenario(_Strict):
         ids: dict[str, int] = {}
         for i, unit in enumerate(self.units):
             if unit.id in ids:
-                raise ValueError(
-                    f"units[{i}].id: duplicate unit id '{unit.id}' (first at units[{ids[unit.id]}])"
-                )
+                raise ValueError(f"units[{i}].id: duplicate unit id '{unit.id}' (first at units[{ids[unit.id]}])")
             ids[unit.id] = i
         k = self.territories
         if k > len(self.units):
@@ -305,8 +311,7 @@ class Scenario(_Strict):
         for r, rule in enumerate(self.balance):
             if rule.measure not in measures:
                 raise ValueError(
-                    f"balance[{r}].measure: unknown measure '{rule.measure}' "
-                    f"(known: {', '.join(sorted(measures))})"
+                    f"balance[{r}].measure: unknown measure '{rule.measure}' (known: {', '.join(sorted(measures))})"
                 )
         territory_ids = self.territory_ids()
         known = set(territory_ids) | rep_ids

@@ -56,7 +56,11 @@ def make_engine(url: str, *, echo: bool = False, connections: int | None = None)
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     # SQLite connections are cheap; a pool as large as the server's thread pool keeps requests
     # from queueing on connections rather than on the database.
-    pool = dict(pool_size=10, max_overflow=40) if connections is None else dict(pool_size=connections, max_overflow=0, pool_timeout=5)
+    pool = (
+        dict(pool_size=10, max_overflow=40)
+        if connections is None
+        else dict(pool_size=connections, max_overflow=0, pool_timeout=5)
+    )
     engine = create_engine(url, echo=echo, **pool, connect_args={"check_same_thread": False, "timeout": 30})
 
     @event.listens_for(engine, "connect")

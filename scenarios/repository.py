@@ -162,8 +162,12 @@ def create_scenario(session: Session, *, tenant_id: int, scenario: Scenario) -> 
     """Save a new scenario as version 1 (ScenarioError when its name cannot be stored)."""
     _check_storable(scenario)
     record = ScenarioRecord(
-        id=str(uuid.uuid4()), tenant_id=tenant_id, name=scenario.name, latest_version=1,
-        units=len(scenario.units), territories=scenario.territories,
+        id=str(uuid.uuid4()),
+        tenant_id=tenant_id,
+        name=scenario.name,
+        latest_version=1,
+        units=len(scenario.units),
+        territories=scenario.territories,
     )
     session.add(record)
     session.flush()
@@ -174,8 +178,12 @@ def create_scenario(session: Session, *, tenant_id: int, scenario: Scenario) -> 
 
 def _version_row(record: ScenarioRecord, scenario: Scenario) -> ScenarioVersion:
     return ScenarioVersion(
-        scenario_id=record.id, version=record.latest_version, name=scenario.name, units=len(scenario.units),
-        territories=scenario.territories, data=_stored_json(scenario),
+        scenario_id=record.id,
+        version=record.latest_version,
+        name=scenario.name,
+        units=len(scenario.units),
+        territories=scenario.territories,
+        data=_stored_json(scenario),
     )
 
 
@@ -183,7 +191,9 @@ def get_scenario(session: Session, *, tenant_id: int, scenario_id: str) -> Scena
     return session.scalar(_live(tenant_id).where(ScenarioRecord.id == scenario_id))
 
 
-def list_scenarios(session: Session, *, tenant_id: int, offset: int = 0, limit: int = 50) -> tuple[list[ScenarioRecord], int]:
+def list_scenarios(
+    session: Session, *, tenant_id: int, offset: int = 0, limit: int = 50
+) -> tuple[list[ScenarioRecord], int]:
     """One page of the tenant's scenarios, most recently updated first, and the total count."""
     count = session.scalar(select(func.count()).select_from(_live(tenant_id).subquery())) or 0
     rows = session.scalars(
@@ -203,8 +213,13 @@ def add_version(session: Session, *, tenant_id: int, scenario_id: str, scenario:
     record = session.scalars(
         update(ScenarioRecord)
         .where(ScenarioRecord.id == scenario_id, *_live_where(tenant_id))
-        .values(latest_version=ScenarioRecord.latest_version + 1, name=scenario.name, units=len(scenario.units),
-                territories=scenario.territories, updated_at=utcnow())
+        .values(
+            latest_version=ScenarioRecord.latest_version + 1,
+            name=scenario.name,
+            units=len(scenario.units),
+            territories=scenario.territories,
+            updated_at=utcnow(),
+        )
         .returning(ScenarioRecord)
         .execution_options(synchronize_session=False, populate_existing=True)
     ).one_or_none()
@@ -230,7 +245,9 @@ def list_versions(session: Session, *, tenant_id: int, scenario_id: str) -> list
     )
 
 
-def get_version(session: Session, *, tenant_id: int, scenario_id: str, version: int | None = None) -> ScenarioVersion | None:
+def get_version(
+    session: Session, *, tenant_id: int, scenario_id: str, version: int | None = None
+) -> ScenarioVersion | None:
     """One version (the latest when `version` is None) of a live scenario of the tenant."""
     record = get_scenario(session, tenant_id=tenant_id, scenario_id=scenario_id)
     if record is None:
@@ -260,20 +277,39 @@ _s, _v = ScenarioRecord.__table__, ScenarioVersion.__table__
 # The caller's key rows (normally one) and, joined to them, the version asked for of a live
 # scenario of the key's tenant: authentication and the read in one statement.
 _VERSION_TEXT_FOR_KEY = (
-    select(_api_keys.c.key_hash, _api_keys.c.tenant_id,
-           _v.c.version, _v.c.name, _v.c.units, _v.c.territories, _v.c.created_at, cast(_v.c.data, Text))
+    select(
+        _api_keys.c.key_hash,
+        _api_keys.c.tenant_id,
+        _v.c.version,
+        _v.c.name,
+        _v.c.units,
+        _v.c.territories,
+        _v.c.created_at,
+        cast(_v.c.data, Text),
+    )
     .select_from(_api_keys)
-    .outerjoin(_s, and_(_s.c.tenant_id == _api_keys.c.tenant_id, _s.c.id == bindparam("scenario_id"),
-                        _s.c.deleted_at.is_(None)))
-    .outerjoin(_v, and_(_v.c.scenario_id == _s.c.id,
-                        # the version asked for, or the latest when it is NULL
-                        _v.c.version == func.coalesce(bindparam("version", type_=Integer), _s.c.latest_version)))
+    .outerjoin(
+        _s,
+        and_(_s.c.tenant_id == _api_keys.c.tenant_id, _s.c.id == bindparam("scenario_id"), _s.c.deleted_at.is_(None)),
+    )
+    .outerjoin(
+        _v,
+        and_(
+            _v.c.scenario_id == _s.c.id,
+            # the version asked for, or the latest when it is NULL
+            _v.c.version == func.coalesce(bindparam("version", type_=Integer), _s.c.latest_version),
+        ),
+    )
     .where(_api_keys.c.prefix == bindparam("prefix"), _api_keys.c.revoked_at.is_(None))
 )
 
 
 def version_text_for_key(
-    db: Session | Connection, *, key: str, scenario_id: str, version: int | None = None,
+    db: Session | Connection,
+    *,
+    key: str,
+    scenario_id: str,
+    version: int | None = None,
 ) -> tuple[int | None, VersionText | None]:
     """(tenant id, version) for an API key: (None, None) when the key is not an active one,
     (tenant id, None) when its tenant has no such live scenario or version.
@@ -303,17 +339,31 @@ def delete_scenario(session: Session, *, tenant_id: int, scenario_id: str) -> bo
 
 
 def create_run(
-    session: Session, *, tenant_id: int, scenario_id: str, version: int | None = None,
-    method: str, time_limit_s: float, seed: int,
+    session: Session,
+    *,
+    tenant_id: int,
+    scenario_id: str,
+    version: int | None = None,
+    method: str,
+    time_limit_s: float,
+    seed: int,
 ) -> Run | None:
     """Queue a run of a version (the latest when None) of a live scenario; None when not found."""
     row = get_version(session, tenant_id=tenant_id, scenario_id=scenario_id, version=version)
     if row is None:
         return None
     run = Run(
-        id=str(uuid.uuid4()), tenant_id=tenant_id, scenario_id=scenario_id, version_id=row.id,
-        scenario_version=row.version, method=method, time_limit_s=time_limit_s, seed=seed,
-        state="queued", elapsed_s=0.0, cancel_requested=False,
+        id=str(uuid.uuid4()),
+        tenant_id=tenant_id,
+        scenario_id=scenario_id,
+        version_id=row.id,
+        scenario_version=row.version,
+        method=method,
+        time_limit_s=time_limit_s,
+        seed=seed,
+        state="queued",
+        elapsed_s=0.0,
+        cancel_requested=False,
     )
     session.add(run)
     session.commit()
@@ -331,8 +381,13 @@ def get_runs(session: Session, *, tenant_id: int, run_ids: list[str]) -> dict[st
 
 
 def list_runs(
-    session: Session, *, tenant_id: int, scenario_id: str | None = None, state: str | None = None,
-    offset: int = 0, limit: int = 50,
+    session: Session,
+    *,
+    tenant_id: int,
+    scenario_id: str | None = None,
+    state: str | None = None,
+    offset: int = 0,
+    limit: int = 50,
 ) -> tuple[list[Run], int]:
     """One page of the tenant's runs, newest first, and the total count."""
     query = select(Run).where(Run.tenant_id == tenant_id)
@@ -357,7 +412,8 @@ def get_plans(session: Session, *, tenant_id: int, run_ids: list[str]) -> dict[s
 def get_run_scenario(session: Session, *, tenant_id: int, run_id: str) -> ScenarioVersion | None:
     """The scenario version a run solved (still readable after the scenario was deleted)."""
     return session.scalar(
-        select(ScenarioVersion).join(Run, Run.version_id == ScenarioVersion.id)
+        select(ScenarioVersion)
+        .join(Run, Run.version_id == ScenarioVersion.id)
         .where(Run.tenant_id == tenant_id, Run.id == run_id)
     )
 
@@ -369,13 +425,23 @@ def request_cancel(session: Session, *, tenant_id: int, run_id: str) -> Run | No
         return None
     now = utcnow()
     queued = _write(
-        session, update(Run).where(Run.id == run_id, Run.state == "queued").values(
-            state="cancelled", status="cancelled", stop_reason="cancelled", cancel_requested=True,
-            message="cancelled before it started", finished_at=now, updated_at=now,
-        )
+        session,
+        update(Run)
+        .where(Run.id == run_id, Run.state == "queued")
+        .values(
+            state="cancelled",
+            status="cancelled",
+            stop_reason="cancelled",
+            cancel_requested=True,
+            message="cancelled before it started",
+            finished_at=now,
+            updated_at=now,
+        ),
     )
     if not queued.rowcount:  # running (or claimed a moment ago): its worker stops and keeps the best plan
-        session.execute(update(Run).where(Run.id == run_id, Run.state == "running").values(cancel_requested=True, updated_at=now))
+        session.execute(
+            update(Run).where(Run.id == run_id, Run.state == "running").values(cancel_requested=True, updated_at=now)
+        )
     session.commit()
     session.refresh(run)
     return run
@@ -388,9 +454,16 @@ def fail_active_runs(session: Session, *, message: str) -> int:
     """Mark every queued or running run failed (on startup: their server is gone); returns how many."""
     now = utcnow()
     result = _write(
-        session, update(Run).where(Run.state.in_(ACTIVE_STATES)).values(
-            state="failed", message=message, finished_at=now, updated_at=now, worker_pid=None,
-        )
+        session,
+        update(Run)
+        .where(Run.state.in_(ACTIVE_STATES))
+        .values(
+            state="failed",
+            message=message,
+            finished_at=now,
+            updated_at=now,
+            worker_pid=None,
+        ),
     )
     session.commit()
     return result.rowcount or 0
@@ -398,12 +471,17 @@ def fail_active_runs(session: Session, *, message: str) -> int:
 
 def claim_queued_runs(session: Session, *, limit: int) -> list[str]:
     """Move up to `limit` of the oldest queued runs to running; their ids."""
-    ids = session.scalars(select(Run.id).where(Run.state == "queued").order_by(Run.created_at, Run.id).limit(limit)).all()
+    ids = session.scalars(
+        select(Run.id).where(Run.state == "queued").order_by(Run.created_at, Run.id).limit(limit)
+    ).all()
     claimed = []
     now = utcnow()
     for run_id in ids:
         result = _write(
-            session, update(Run).where(Run.id == run_id, Run.state == "queued").values(state="running", started_at=now, updated_at=now)
+            session,
+            update(Run)
+            .where(Run.id == run_id, Run.state == "queued")
+            .values(state="running", started_at=now, updated_at=now),
         )
         if result.rowcount:
             claimed.append(run_id)
@@ -426,15 +504,23 @@ class RunJob:
 def load_run_job(session: Session, *, run_id: str, worker_pid: int) -> RunJob | None:
     """The input of a running run (recording the worker's pid); None when it is no longer running."""
     row = session.execute(
-        select(Run, ScenarioVersion.data).join(ScenarioVersion, Run.version_id == ScenarioVersion.id).where(Run.id == run_id)
+        select(Run, ScenarioVersion.data)
+        .join(ScenarioVersion, Run.version_id == ScenarioVersion.id)
+        .where(Run.id == run_id)
     ).first()
     if row is None or row[0].state != "running":
         return None
     run, data = row
     run.worker_pid = worker_pid
     session.commit()
-    return RunJob(run_id=run.id, tenant_id=run.tenant_id, scenario=data, method=run.method,
-                  time_limit_s=run.time_limit_s, seed=run.seed)
+    return RunJob(
+        run_id=run.id,
+        tenant_id=run.tenant_id,
+        scenario=data,
+        method=run.method,
+        time_limit_s=run.time_limit_s,
+        seed=run.seed,
+    )
 
 
 def is_cancel_requested(session: Session, *, run_id: str) -> bool:
@@ -442,12 +528,26 @@ def is_cancel_requested(session: Session, *, run_id: str) -> bool:
 
 
 def record_progress(
-    session: Session, *, run_id: str, elapsed_s: float, objective: float | None, bound: float | None,
-    gap: float | None, message: str | None, plan: dict[str, Any] | None = None, has_assignment: bool = False,
+    session: Session,
+    *,
+    run_id: str,
+    elapsed_s: float,
+    objective: float | None,
+    bound: float | None,
+    gap: float | None,
+    message: str | None,
+    plan: dict[str, Any] | None = None,
+    has_assignment: bool = False,
 ) -> bool:
     """Write the last known progress (and a best-so-far plan) of a running run; False when it is no longer running."""
-    values: dict[str, Any] = dict(elapsed_s=elapsed_s, objective=objective, bound=bound, gap=gap,
-                                  progress_message=(message or None) and message[:500], updated_at=utcnow())
+    values: dict[str, Any] = dict(
+        elapsed_s=elapsed_s,
+        objective=objective,
+        bound=bound,
+        gap=gap,
+        progress_message=(message or None) and message[:500],
+        updated_at=utcnow(),
+    )
     if objective is not None:
         values["status"] = "feasible"  # progress reports only plans that keep every rule
     result = _write(session, update(Run).where(Run.id == run_id, Run.state == "running").values(**values))
@@ -461,21 +561,49 @@ def _put_plan(session: Session, *, run_id: str, plan: dict[str, Any], final: boo
     row = session.get(RunPlan, run_id)
     if row is None:
         tenant_id = session.scalar(select(Run.tenant_id).where(Run.id == run_id))
-        session.add(RunPlan(run_id=run_id, tenant_id=tenant_id, final=final, has_assignment=has_assignment, data=plan, updated_at=utcnow()))
+        session.add(
+            RunPlan(
+                run_id=run_id,
+                tenant_id=tenant_id,
+                final=final,
+                has_assignment=has_assignment,
+                data=plan,
+                updated_at=utcnow(),
+            )
+        )
     else:
         row.final, row.has_assignment, row.data, row.updated_at = final, has_assignment, plan, utcnow()
 
 
 def finish_run(
-    session: Session, *, run_id: str, state: str, status: str | None, stop_reason: str | None = None,
-    objective: float | None = None, bound: float | None = None, gap: float | None = None,
-    elapsed_s: float | None = None, message: str | None = None,
-    plan: dict[str, Any] | None = None, has_assignment: bool = False,
+    session: Session,
+    *,
+    run_id: str,
+    state: str,
+    status: str | None,
+    stop_reason: str | None = None,
+    objective: float | None = None,
+    bound: float | None = None,
+    gap: float | None = None,
+    elapsed_s: float | None = None,
+    message: str | None = None,
+    plan: dict[str, Any] | None = None,
+    has_assignment: bool = False,
 ) -> bool:
     """End a running run (with its final plan); False when it had already ended (e.g. marked failed)."""
     now = utcnow()
-    values: dict[str, Any] = dict(state=state, status=status, stop_reason=stop_reason, objective=objective, bound=bound,
-                                  gap=gap, message=message, finished_at=now, updated_at=now, worker_pid=None)
+    values: dict[str, Any] = dict(
+        state=state,
+        status=status,
+        stop_reason=stop_reason,
+        objective=objective,
+        bound=bound,
+        gap=gap,
+        message=message,
+        finished_at=now,
+        updated_at=now,
+        worker_pid=None,
+    )
     if elapsed_s is not None:
         values["elapsed_s"] = elapsed_s
     result = _write(session, update(Run).where(Run.id == run_id, Run.state == "running").values(**values))
@@ -489,10 +617,17 @@ def end_run_if_active(session: Session, *, run_id: str, state: str, message: str
     """End a run whose worker is gone without ending it (crash, kill); its progress and plan stay."""
     now = utcnow()
     result = _write(
-        session, update(Run).where(Run.id == run_id, Run.state.in_(ACTIVE_STATES)).values(
-            state=state, message=message, finished_at=now, updated_at=now, worker_pid=None,
+        session,
+        update(Run)
+        .where(Run.id == run_id, Run.state.in_(ACTIVE_STATES))
+        .values(
+            state=state,
+            message=message,
+            finished_at=now,
+            updated_at=now,
+            worker_pid=None,
             status=func.coalesce(Run.status, "cancelled" if state == "cancelled" else "error"),
-        )
+        ),
     )
     if result.rowcount:
         session.execute(update(RunPlan).where(RunPlan.run_id == run_id).values(final=True))

@@ -23,5 +23,14 @@ from solvers.params import SolverParams
 from solvers.result import Outcome, ProgressEvent, SolveResult
 from solvers.solve import solve
 
-__all__ = ["BoundParams", "Clock", "HeuristicParams", "Outcome", "ProgressEvent", "SolveOptions", "SolveResult",
-           "SolverParams", "solve"]
+__all__ = [
+    "BoundParams",
+    "Clock",
+    "HeuristicParams",
+    "Outcome",
+    "ProgressEvent",
+    "SolveOptions",
+    "SolveResult",
+    "SolverParams",
+    "solve",
+]

@@ -76,7 +76,9 @@ def objective_matrix(problem: Problem, labels: np.ndarray) -> np.ndarray:
     out = np.zeros((n_reps, k))
     for s in range(0, problem.n, _BLOCK):
         sl = slice(s, s + _BLOCK)
-        d = haversine_km(problem.lat[sl][:, None], problem.lon[sl][:, None], problem.rep_lat[None, :], problem.rep_lon[None, :])
+        d = haversine_km(
+            problem.lat[sl][:, None], problem.lon[sl][:, None], problem.rep_lat[None, :], problem.rep_lon[None, :]
+        )
         c = w[sl][:, None] * d**problem.distance_power
         if problem.soft_skills:
             lacking = problem.unit_skills[sl][:, None] & ~problem.rep_skills[None, :]

@@ -51,7 +51,9 @@ def moved_cap_unenforced_by_exact(problem: Problem) -> int | None:
     return cap if cap < int((problem.current >= 0).sum()) else None
 
 
-def solve_auto(problem: Problem, options: SolveOptions, clock: Clock, params: SolverParams = DEFAULT_PARAMS) -> SolveResult:
+def solve_auto(
+    problem: Problem, options: SolveOptions, clock: Clock, params: SolverParams = DEFAULT_PARAMS
+) -> SolveResult:
     if problem.n > EXACT_MAX_UNITS:
         return solve_heuristic_with_bound(problem, options, clock, final=True, params=params)
     cap = moved_cap_unenforced_by_exact(problem)
@@ -74,8 +76,14 @@ def solve_auto(problem: Problem, options: SolveOptions, clock: Clock, params: So
         # neither found a plan: the planner gets the warm start's least violating attempt and
         # what it breaks, not an empty plan
         note = "the exact method found no plan either" + (f" ({exact.message})" if exact.message else "")
-        return replace(warm, status=exact.status, bound=exact.bound, bound_source=exact.bound_source,
-                       stop_reason=exact.stop_reason, message=_joined(warm.message, note))
+        return replace(
+            warm,
+            status=exact.status,
+            bound=exact.bound,
+            bound_source=exact.bound_source,
+            stop_reason=exact.stop_reason,
+            message=_joined(warm.message, note),
+        )
     return exact
 
 
@@ -86,28 +94,37 @@ def _solve_capped(problem: Problem, options: SolveOptions, clock: Clock, cap: in
     plan optimal (its optimum respects the cap) or raise the bound (its relaxation drops the
     cap, so its bound stands); a plan of it that breaks the cap is no plan (solvers.exact.hess)."""
     share = problem.max_moved_share
-    note = (f"auto: the exact model cannot enforce max_moved_share {share:g} (at most {cap} moved units), "
-            "so the heuristic had the whole time limit")
+    note = (
+        f"auto: the exact model cannot enforce max_moved_share {share:g} (at most {cap} moved units), "
+        "so the heuristic had the whole time limit"
+    )
     heur = solve_heuristic_with_bound(problem, options, clock, final=True, params=params)
     details = {**heur.details, "auto_route": "heuristic_first", "auto_reason": "max_moved_share"}
     left = clock.remaining()
-    if (clock.should_stop() or left < CAPPED_EXACT_MIN_SHARE * clock.time_limit_s
-            or heur.status not in ("feasible", "no_solution")):
+    if (
+        clock.should_stop()
+        or left < CAPPED_EXACT_MIN_SHARE * clock.time_limit_s
+        or heur.status not in ("feasible", "no_solution")
+    ):
         return replace(heur, message=_joined(heur.message, note), details={**details, "exact_after": "skipped"})
     exact = solve_exact(problem, options, clock, heur.labels if heur.status == "feasible" else None, params.heuristic)
     details.update(exact_after=exact.status, exact_after_s=round(exact.runtime_s, 3))
     if exact.status == "optimal":
         # proved optimal by a relaxation (no cap) whose optimum keeps the cap: optimal under every rule
-        return replace(exact, message=_joined(exact.message, note + "; the exact model then proved its plan optimal"),
-                       details={**exact.details, **details})
+        return replace(
+            exact,
+            message=_joined(exact.message, note + "; the exact model then proved its plan optimal"),
+            details={**exact.details, **details},
+        )
     if exact.status == "infeasible" and heur.status != "feasible":
         return replace(exact, message=_joined(exact.message, note), details={**exact.details, **details})
     best = exact if _cheaper(exact, heur) else heur
     bound, source = heur.bound, heur.bound_source
     if exact.bound is not None and (bound is None or exact.bound > bound):
         bound, source = exact.bound, exact.bound_source
-    return replace(best, bound=bound, bound_source=source, message=_joined(best.message, note),
-                   details={**best.details, **details})
+    return replace(
+        best, bound=bound, bound_source=source, message=_joined(best.message, note), details={**best.details, **details}
+    )
 
 
 def _cheaper(result: SolveResult, other: SolveResult) -> bool:
@@ -119,5 +136,3 @@ def _cheaper(result: SolveResult, other: SolveResult) -> bool:
 
 def _joined(*messages: str | None) -> str | None:
     return "; ".join(m for m in messages if m) or None
-
-

@@ -25,9 +25,14 @@ from solvers.result import SolveResult
 MOVED_WEIGHT = 1e12
 
 
-def solve_heuristic_with_bound(problem: Problem, options: SolveOptions, clock: Clock,
-                               warm_start: np.ndarray | None = None, final: bool = False,
-                               params: SolverParams = DEFAULT_PARAMS) -> SolveResult:
+def solve_heuristic_with_bound(
+    problem: Problem,
+    options: SolveOptions,
+    clock: Clock,
+    warm_start: np.ndarray | None = None,
+    final: bool = False,
+    params: SolverParams = DEFAULT_PARAMS,
+) -> SolveResult:
     """The heuristic, then the Lagrangian bound. `final`: this is the answer (not a warm start),
     so the bound may run beside the search, or use all the time the search left: the search
     often converges well before the limit, and the bound stops by itself when its steps
@@ -43,10 +48,12 @@ def solve_heuristic_with_bound(problem: Problem, options: SolveOptions, clock: C
     budget = schedule.reserved_seconds(clock, side is not None, params.bound)
     on_progress = clock.on_progress
     if side is not None:  # better plans' objectives steer the child's steps
+
         def on_progress(event, report=clock.on_progress):
             side.offer(event.objective)
             if report is not None:
                 report(event)
+
     search_clock = Clock(max(clock.remaining() - budget, 0.5 * clock.remaining()), on_progress, clock.cancel)
     try:
         result = solve_heuristic(searched, options, search_clock, warm_start, params.heuristic)
@@ -68,4 +75,6 @@ def solve_heuristic_with_bound(problem: Problem, options: SolveOptions, clock: C
             return schedule.attach(result, clock, b)
         if side.error:
             result = replace(result, details={**result.details, "bound_error": side.error})
-    return schedule.bound_after(problem, result, clock, max(budget, clock.remaining()) if final else budget, params.bound)
+    return schedule.bound_after(
+        problem, result, clock, max(budget, clock.remaining()) if final else budget, params.bound
+    )

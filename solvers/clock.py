@@ -57,7 +57,11 @@ class Clock:
         return "cancelled" if self.cancelled() else "time_limit"
 
     def report(
-        self, objective: float | None = None, bound: float | None = None, message: str = "", labels: np.ndarray | None = None
+        self,
+        objective: float | None = None,
+        bound: float | None = None,
+        message: str = "",
+        labels: np.ndarray | None = None,
     ) -> None:
         if self.on_progress is not None:
             self.on_progress(ProgressEvent(self.elapsed(), objective, bound, message, labels))

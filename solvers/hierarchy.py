@@ -50,14 +50,20 @@ def region_ids(problem: Problem) -> list[str]:
     return [f"R{r + 1}" for r in range(region_count(problem))]
 
 
-def solve_hierarchy(problem: Problem, options: SolveOptions, clock: Clock, solve_one) -> tuple[SolveResult, np.ndarray | None]:
+def solve_hierarchy(
+    problem: Problem, options: SolveOptions, clock: Clock, solve_one
+) -> tuple[SolveResult, np.ndarray | None]:
     """`solve_one(problem, options, clock) -> SolveResult` solves one level (checked and verified).
 
     Returns the territory-level result and the region index of each territory.
     """
     R, k = region_count(problem), problem.k
     per = k // R
-    top = solve_one(region_problem(problem), options.model_copy(update={"time_limit_s": max(clock.remaining() * REGION_TIME_SHARE, 0.1)}), clock)
+    top = solve_one(
+        region_problem(problem),
+        options.model_copy(update={"time_limit_s": max(clock.remaining() * REGION_TIME_SHARE, 0.1)}),
+        clock,
+    )
     if top.labels is None or top.status not in ("optimal", "feasible"):
         msg = f"regions: no feasible split into {R} contiguous, balanced regions ({top.message or top.status})"
         status: Status = "infeasible" if top.status == "infeasible" else "no_solution"
@@ -79,7 +85,9 @@ def solve_hierarchy(problem: Problem, options: SolveOptions, clock: Clock, solve
         if res.labels is None or res.status not in ("optimal", "feasible"):
             return (
                 SolveResult(
-                    status="no_solution", stop_reason=res.stop_reason, method="hierarchy",
+                    status="no_solution",
+                    stop_reason=res.stop_reason,
+                    method="hierarchy",
                     message=f"region R{r + 1}: no feasible split into {per} territories ({res.message or res.status})",
                     runtime_s=clock.elapsed(),
                 ),

@@ -130,7 +130,9 @@ def _frozen(problem: Problem) -> list[str]:
                 f"{tids[t]} is frozen"
             )
         for i in joining[:5]:
-            out.append(f"lock/frozen: unit {problem.ids[i]} is locked to frozen territory {tids[t]} but is not in it now")
+            out.append(
+                f"lock/frozen: unit {problem.ids[i]} is locked to frozen territory {tids[t]} but is not in it now"
+            )
     return out
 
 
@@ -159,16 +161,15 @@ def _regions(problem: Problem) -> list[str]:
         ok = set()
         for kc in range(1, k + 1):
             if all(
-                kc * (problem.lower[r] - slack(problem.lower[r])) <= problem.measures[r][members].sum()
+                kc * (problem.lower[r] - slack(problem.lower[r]))
+                <= problem.measures[r][members].sum()
                 <= kc * (problem.upper[r] + slack(problem.upper[r]))
                 for r in bal
             ):
                 ok.add(kc)
         if not ok:
             first = problem.ids[int(np.flatnonzero(members)[0])]
-            details = ", ".join(
-                f"{problem.measure_names[r]} {_fmt(problem.measures[r][members].sum())}" for r in bal
-            )
+            details = ", ".join(f"{problem.measure_names[r]} {_fmt(problem.measures[r][members].sum())}" for r in bal)
             out.append(
                 f"contiguity: the region of {int(members.sum())} connected units containing unit {first} "
                 f"({details}) cannot be split into a whole number of territories within the balance bounds"

@@ -53,8 +53,11 @@ def _solve_level(problem: Problem, options: SolveOptions, clock: Clock, params: 
     reasons = infeasibility_reasons(problem)
     if reasons:
         result = SolveResult(
-            status="infeasible", stop_reason="proved_infeasible", method="precheck",
-            runtime_s=clock.elapsed(), message="; ".join(reasons),
+            status="infeasible",
+            stop_reason="proved_infeasible",
+            method="precheck",
+            runtime_s=clock.elapsed(),
+            message="; ".join(reasons),
         )
         return Outcome(result, None)
 
@@ -83,8 +86,9 @@ def _solve_labelled(problem: Problem, options: SolveOptions, clock: Clock, param
     if problem.n > 20:
         # a cheap contiguous plan to start from (the model renumbers it to its reps): without
         # one, SCIP may find no plan at all on county realignments with k = 6
-        h = solve_heuristic_with_bound(problem, options, clock.sub(min(0.2, 10.0 / max(clock.remaining(), 1e-9))),
-                                       params=params)
+        h = solve_heuristic_with_bound(
+            problem, options, clock.sub(min(0.2, 10.0 / max(clock.remaining(), 1e-9))), params=params
+        )
         warm = h.labels if h.status == "feasible" else None
     result = solve_exact_labelled(problem, options, clock, warm)
     result = replace(result, runtime_s=clock.elapsed())
@@ -93,9 +97,12 @@ def _solve_labelled(problem: Problem, options: SolveOptions, clock: Clock, param
         return Outcome(result, None)
     ev = evaluate(problem, result.labels, rep_of_territory=rep_of)
     if result.status in ("optimal", "feasible") and not ev.feasible:
-        result = replace(result, status="error",
-                         message="the solver returned a plan that breaks: " + "; ".join(ev.violations[:5]))
-    if result.objective is not None and abs(result.objective - ev.objective) > IMPROVEMENT_REL * max(1.0, abs(ev.objective)):
+        result = replace(
+            result, status="error", message="the solver returned a plan that breaks: " + "; ".join(ev.violations[:5])
+        )
+    if result.objective is not None and abs(result.objective - ev.objective) > IMPROVEMENT_REL * max(
+        1.0, abs(ev.objective)
+    ):
         # Without reps the model measures travel from the best center of each territory's
         # current units, the evaluator from the plan's best center: report the evaluator's
         # objective; the model's and its bound stay in the details. With reps both measure
@@ -149,10 +156,19 @@ def _verified(problem: Problem, result: SolveResult) -> Outcome:
     bound = result.bound
     if bound is not None and bound > ev.objective + IMPROVEMENT_REL * max(1.0, abs(ev.objective)):
         # A valid bound never exceeds a feasible plan's objective: drop it rather than mislead.
-        message = (message + "; " if message else "") + f"reported bound {bound:g} exceeded the plan's objective; dropped"
+        message = (
+            message + "; " if message else ""
+        ) + f"reported bound {bound:g} exceeded the plan's objective; dropped"
         bound = None
     return Outcome(
-        replace(result, status=status, message=message, objective=ev.objective, bound=bound, labels=np.asarray(result.labels)),
+        replace(
+            result,
+            status=status,
+            message=message,
+            objective=ev.objective,
+            bound=bound,
+            labels=np.asarray(result.labels),
+        ),
         ev,
     )
 
@@ -181,6 +197,7 @@ def _with_reps(problem: Problem, outcome: Outcome, regions: np.ndarray | None) -
     if status in ("optimal", "feasible") and not ev.feasible:
         status, message = "error", "rep assignment breaks: " + "; ".join(ev.violations[:5])
     # a bound of the design without reps does not bound travel from the reps' homes
-    result = replace(result, status=status, message=message, labels=labels, objective=ev.objective, bound=None,
-                     bound_source=None)
+    result = replace(
+        result, status=status, message=message, labels=labels, objective=ev.objective, bound=None, bound_source=None
+    )
     return Outcome(result, ev, problem.rep_of_territories(), regions)

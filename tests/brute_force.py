@@ -17,8 +17,12 @@ from engine.tolerance import exceeds, falls_short
 def _interchangeable(problem: Problem) -> bool:
     """Territories without reps, locks, a current alignment or frozen ones differ only by their
     number: one labelling per partition is enough."""
-    return (not problem.rep_ids and not (problem.locks >= 0).any() and not (problem.current >= 0).any()
-            and not (problem.frozen is not None and problem.frozen.any()))
+    return (
+        not problem.rep_ids
+        and not (problem.locks >= 0).any()
+        and not (problem.current >= 0).any()
+        and not (problem.frozen is not None and problem.frozen.any())
+    )
 
 
 def _labellings(problem: Problem) -> np.ndarray:
@@ -48,7 +52,9 @@ def feasible_plans(problem: Problem, rep_of_territory: np.ndarray | None = None)
             yield labels
 
 
-def brute_optimum(problem: Problem, rep_of_territory: np.ndarray | None = None) -> tuple[float | None, np.ndarray | None]:
+def brute_optimum(
+    problem: Problem, rep_of_territory: np.ndarray | None = None
+) -> tuple[float | None, np.ndarray | None]:
     """The least objective over every plan the evaluator accepts, and that plan; (None, None)
     when no plan is feasible."""
     best: tuple[float | None, np.ndarray | None] = (None, None)

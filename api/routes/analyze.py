@@ -40,8 +40,12 @@ class PlanInput(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     assignment: dict[str, str] = Field(min_length=1, description="Unit id -> territory id, for every unit.")
-    reps: dict[str, str] | None = Field(default=None, description="Territory id -> rep id; checks skills and capacities.")
-    territories: list[TerritoryRep] | None = Field(default=None, description="Read for their `rep` when `reps` is absent.")
+    reps: dict[str, str] | None = Field(
+        default=None, description="Territory id -> rep id; checks skills and capacities."
+    )
+    territories: list[TerritoryRep] | None = Field(
+        default=None, description="Read for their `rep` when `reps` is absent."
+    )
 
 
 class AnalyzeRequest(BaseModel):
@@ -86,8 +90,9 @@ def _violation(text: str) -> ViolationPublic:
     head, _, _ = text.partition(":")
     record = _RECORD.search(text)
     rule = "empty" if text.endswith(": empty") else head.strip()
-    return ViolationPublic(rule=rule, record=None if record is None else {"kind": record.group(1), "id": record.group(2)},
-                           message=text)
+    return ViolationPublic(
+        rule=rule, record=None if record is None else {"kind": record.group(1), "id": record.group(2)}, message=text
+    )
 
 
 def _listed(ids: list[str]) -> str:
@@ -105,8 +110,10 @@ def _labels(problem: Problem, assignment: dict[str, str]) -> np.ndarray:
     if unknown_units:
         problems.append(f"plan.assignment: unknown unit ids {_listed(unknown_units)}")
     if unknown_territories:
-        problems.append(f"plan.assignment: unknown territory ids {_listed(unknown_territories)} "
-                        f"(territories: {', '.join(problem.territory_ids[:20])}{', ...' if problem.k > 20 else ''})")
+        problems.append(
+            f"plan.assignment: unknown territory ids {_listed(unknown_territories)} "
+            f"(territories: {', '.join(problem.territory_ids[:20])}{', ...' if problem.k > 20 else ''})"
+        )
     missing = [u for u in problem.ids if u not in assignment]
     if missing:
         problems.append(f"plan.assignment: {len(missing)} units not assigned: {_listed(missing)}")
@@ -130,8 +137,10 @@ def _reps(problem: Problem, plan: PlanInput) -> np.ndarray | None:
     if unknown_t:
         problems.append(f"{field}: unknown territory ids {_listed(unknown_t)}")
     if unknown_r:
-        problems.append(f"{field}: unknown rep ids {_listed(unknown_r)}"
-                        + ("" if problem.rep_ids else " (the scenario has no reps)"))
+        problems.append(
+            f"{field}: unknown rep ids {_listed(unknown_r)}"
+            + ("" if problem.rep_ids else " (the scenario has no reps)")
+        )
     if missing and not problems:
         problems.append(f"{field}: territories without a rep: {_listed(missing)}")
     if problems:
@@ -170,6 +179,11 @@ def analyze_plan(body: AnalyzeRequest, session: SessionDep, tenant: TenantDep) -
         by_rule[v.rule] = by_rule.get(v.rule, 0) + 1
     dumped = plan.model_dump(mode="json", exclude_none=True)
     return AnalysisPublic(
-        feasible=ev.feasible, objective=ev.objective, violation_count=len(violations), violations_by_rule=by_rule,
-        violations=violations, kpis=dumped.get("kpis", {}), territories=dumped.get("territories", []),
+        feasible=ev.feasible,
+        objective=ev.objective,
+        violation_count=len(violations),
+        violations_by_rule=by_rule,
+        violations=violations,
+        kpis=dumped.get("kpis", {}),
+        territories=dumped.get("territories", []),
     )

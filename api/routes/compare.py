@@ -14,8 +14,11 @@ from engine.compare import compare_plans
 from api.runs_export import problem_of
 from scenarios import repository
 
-router = APIRouter(prefix="/compare", tags=["compare"],
-                   responses={**ERROR_RESPONSES, 409: {"model": ErrorPublic, "description": "A run has no plan yet."}})
+router = APIRouter(
+    prefix="/compare",
+    tags=["compare"],
+    responses={**ERROR_RESPONSES, 409: {"model": ErrorPublic, "description": "A run has no plan yet."}},
+)
 
 MAX_RUNS = 20
 
@@ -23,12 +26,16 @@ MAX_RUNS = 20
 class CompareRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    run_ids: list[str] = Field(min_length=2, max_length=MAX_RUNS,
-                               description="Runs of one scenario; the first is the base the others are diffed against.")
+    run_ids: list[str] = Field(
+        min_length=2,
+        max_length=MAX_RUNS,
+        description="Runs of one scenario; the first is the base the others are diffed against.",
+    )
     match_territories: bool | None = Field(
-        default=None, strict=True,
+        default=None,
+        strict=True,
         description="Match territories across runs by shared workload before diffing; default: only when the "
-                    "scenario has no current alignment (then territory ids are arbitrary labels).",
+        "scenario has no current alignment (then territory ids are arbitrary labels).",
     )
 
     @field_validator("run_ids")
@@ -65,13 +72,16 @@ def _check_same_units(session, tenant_id: int, base, others) -> None:
         if base_data is None:
             base_data = run_scenario_data(session, tenant_id, base.id)
         data = run_scenario_data(session, tenant_id, run.id)
-        same = (data["territories"] == base_data["territories"]
-                and sorted(u["id"] for u in data["units"]) == sorted(u["id"] for u in base_data["units"]))
+        same = data["territories"] == base_data["territories"] and sorted(u["id"] for u in data["units"]) == sorted(
+            u["id"] for u in base_data["units"]
+        )
         if not same:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                                f"run_ids: run '{run.id}' solved version {run.scenario_version} and run '{base.id}' "
-                                f"version {base.scenario_version}, whose units or number of territories differ; "
-                                "compare runs of versions with the same units and territories")
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
+                f"run_ids: run '{run.id}' solved version {run.scenario_version} and run '{base.id}' "
+                f"version {base.scenario_version}, whose units or number of territories differ; "
+                "compare runs of versions with the same units and territories",
+            )
         versions.add(run.scenario_version)
 
 
@@ -86,21 +96,29 @@ def compare_runs(body: CompareRequest, session: SessionDep, tenant: TenantDep) -
     base = ordered[0]
     for run in ordered[1:]:
         if run.scenario_id != base.scenario_id:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                                f"run_ids: run '{run.id}' solved scenario '{run.scenario_id}', not '{base.scenario_id}' "
-                                f"like run '{base.id}'; compare runs of one scenario")
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
+                f"run_ids: run '{run.id}' solved scenario '{run.scenario_id}', not '{base.scenario_id}' "
+                f"like run '{base.id}'; compare runs of one scenario",
+            )
     _check_same_units(session, tenant.id, base, ordered[1:])
     plans = repository.get_plans(session, tenant_id=tenant.id, run_ids=body.run_ids)
     for run in ordered:
         plan = plans.get(run.id)
         if plan is None or not plan.has_assignment:
-            raise HTTPException(status.HTTP_409_CONFLICT,
-                                f"run_ids: run '{run.id}' has no plan to compare (state {run.state}, status {run.status})")
+            raise HTTPException(
+                status.HTTP_409_CONFLICT,
+                f"run_ids: run '{run.id}' has no plan to compare (state {run.state}, status {run.status})",
+            )
     scenario = run_scenario_data(session, tenant.id, base.id)
     problem = problem_of(scenario)
     match = body.match_territories
     if match is None:
         match = not any(u.get("current") for u in scenario["units"])
-    result = compare_plans(problem, [RunPublic.of(r).model_dump(mode="json") for r in ordered],
-                           [plans[r.id].data for r in ordered], match=match)
+    result = compare_plans(
+        problem,
+        [RunPublic.of(r).model_dump(mode="json") for r in ordered],
+        [plans[r.id].data for r in ordered],
+        match=match,
+    )
     return ComparisonPublic(scenario_id=base.scenario_id, **result)

@@ -40,8 +40,9 @@ class RunCreate(BaseModel):
     method: Method = "auto"
     time_limit_s: float = Field(default=60.0, gt=0, le=MAX_TIME_LIMIT_S, strict=True, allow_inf_nan=False)
     seed: int = Field(default=0, ge=0, le=2**31 - 1, strict=True)
-    version: int | None = Field(default=None, ge=1, le=2**31 - 1, strict=True,
-                                description="Scenario version to solve; the latest when absent.")
+    version: int | None = Field(
+        default=None, ge=1, le=2**31 - 1, strict=True, description="Scenario version to solve; the latest when absent."
+    )
 
 
 class RunAccepted(BaseModel):
@@ -80,11 +81,24 @@ class RunPublic(BaseModel):
         if run.state == "running" and run.started_at is not None:
             elapsed = max(elapsed, (utcnow() - run.started_at).total_seconds())  # live while it runs
         return cls(
-            id=run.id, scenario_id=run.scenario_id, scenario_version=run.scenario_version, method=run.method,
-            time_limit_s=run.time_limit_s, seed=run.seed, state=run.state, status=run.status,
-            stop_reason=run.stop_reason, objective=run.objective, bound=run.bound, gap=run.gap,
-            elapsed_s=round(elapsed, 3), message=run.message, progress=run.progress_message,
-            cancel_requested=run.cancel_requested, created_at=run.created_at, started_at=run.started_at,
+            id=run.id,
+            scenario_id=run.scenario_id,
+            scenario_version=run.scenario_version,
+            method=run.method,
+            time_limit_s=run.time_limit_s,
+            seed=run.seed,
+            state=run.state,
+            status=run.status,
+            stop_reason=run.stop_reason,
+            objective=run.objective,
+            bound=run.bound,
+            gap=run.gap,
+            elapsed_s=round(elapsed, 3),
+            message=run.message,
+            progress=run.progress_message,
+            cancel_requested=run.cancel_requested,
+            created_at=run.created_at,
+            started_at=run.started_at,
             finished_at=run.finished_at,
         )
 
@@ -125,19 +139,30 @@ def _plan_or_404(session, tenant_id: int, run: Run, *, need_assignment: bool = F
     if plan is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"run '{run.id}' has no plan yet (state {run.state})")
     if need_assignment and not plan.has_assignment:
-        raise HTTPException(status.HTTP_404_NOT_FOUND,
-                            f"run '{run.id}' has no assignment to export (status {plan.data.get('status')})")
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, f"run '{run.id}' has no assignment to export (status {plan.data.get('status')})"
+        )
     return plan
 
 
 @router.post("/scenarios/{scenario_id}/runs", status_code=status.HTTP_202_ACCEPTED, response_model=RunAccepted)
 def submit_run(
-    scenario_id: Annotated[str, PathParam(description="Scenario id.")], body: RunCreate, request: Request,
-    session: SessionDep, tenant: TenantDep,
+    scenario_id: Annotated[str, PathParam(description="Scenario id.")],
+    body: RunCreate,
+    request: Request,
+    session: SessionDep,
+    tenant: TenantDep,
 ) -> RunAccepted:
     """Queue a solve of the scenario (its latest version unless `version`); poll GET /runs/{id}."""
-    run = repository.create_run(session, tenant_id=tenant.id, scenario_id=scenario_id, version=body.version,
-                                method=body.method, time_limit_s=body.time_limit_s, seed=body.seed)
+    run = repository.create_run(
+        session,
+        tenant_id=tenant.id,
+        scenario_id=scenario_id,
+        version=body.version,
+        method=body.method,
+        time_limit_s=body.time_limit_s,
+        seed=body.seed,
+    )
     if run is None:
         what = f"scenario '{scenario_id}'"
         if body.version is not None and repository.get_scenario(session, tenant_id=tenant.id, scenario_id=scenario_id):
@@ -157,8 +182,9 @@ def list_runs(
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
 ) -> RunsPublic:
     """The caller's runs, newest first; `count` is the total."""
-    rows, count = repository.list_runs(session, tenant_id=tenant.id, scenario_id=scenario_id, state=state,
-                                       offset=offset, limit=limit)
+    rows, count = repository.list_runs(
+        session, tenant_id=tenant.id, scenario_id=scenario_id, state=state, offset=offset, limit=limit
+    )
     return RunsPublic(data=[RunPublic.of(r) for r in rows], count=count)
 
 
@@ -173,24 +199,39 @@ def get_plan(run_id: RunId, session: SessionDep, tenant: TenantDep) -> JSONRespo
     """The final plan, or the best so far while the run is going; header X-Plan-Final says which."""
     run = _get_run(session, tenant.id, run_id)
     plan = _plan_or_404(session, tenant.id, run)
-    return JSONResponse(plan.data, headers={"X-Plan-Final": "true" if plan.final else "false", "X-Run-State": run.state})
+    return JSONResponse(
+        plan.data, headers={"X-Plan-Final": "true" if plan.final else "false", "X-Run-State": run.state}
+    )
 
 
-@router.get("/runs/{run_id}/plan.csv", response_class=Response,
-            responses={200: {"content": {"text/csv": {}}, "description": "One row a unit."}})
+@router.get(
+    "/runs/{run_id}/plan.csv",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}, "description": "One row a unit."}},
+)
 def get_plan_csv(run_id: RunId, session: SessionDep, tenant: TenantDep) -> Response:
     """The plan's assignment as CSV: id, territory, center, measures, distance to the center."""
     run = _get_run(session, tenant.id, run_id)
     plan = _plan_or_404(session, tenant.id, run, need_assignment=True)
     problem = problem_of(run_scenario_data(session, tenant.id, run.id))
     text = plan_csv(problem, evaluation_of(problem, plan.data))
-    return Response(text, media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="plan-{run.id}.csv"'})
+    return Response(
+        text,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="plan-{run.id}.csv"'},
+    )
 
 
-@router.get("/runs/{run_id}/plan.geojson", response_class=Response,
-            responses={200: {"content": {"application/geo+json": {}},
-                             "description": "A FeatureCollection of units: their polygons when the scenario has them, else points."}})
+@router.get(
+    "/runs/{run_id}/plan.geojson",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {"application/geo+json": {}},
+            "description": "A FeatureCollection of units: their polygons when the scenario has them, else points.",
+        }
+    },
+)
 def get_plan_geojson(run_id: RunId, session: SessionDep, tenant: TenantDep) -> Response:
     """Units as GeoJSON (polygons when the scenario gives unit geometry, else points) with territory, rep and measures."""
     run = _get_run(session, tenant.id, run_id)
@@ -203,8 +244,11 @@ def get_plan_geojson(run_id: RunId, session: SessionDep, tenant: TenantDep) -> R
     return Response(json.dumps(body), media_type="application/geo+json")
 
 
-@router.post("/runs/{run_id}/cancel", response_model=CancelPublic,
-             responses={202: {"model": CancelPublic, "description": "Cancel requested; the worker has not stopped yet."}})
+@router.post(
+    "/runs/{run_id}/cancel",
+    response_model=CancelPublic,
+    responses={202: {"model": CancelPublic, "description": "Cancel requested; the worker has not stopped yet."}},
+)
 def cancel_run(run_id: RunId, request: Request, session: SessionDep, tenant: TenantDep) -> Any:
     """Stop a run and keep the best plan found so far: 200 with the plan once stopped (202 if still stopping)."""
     run = repository.request_cancel(session, tenant_id=tenant.id, run_id=run_id)
@@ -222,16 +266,24 @@ def cancel_run(run_id: RunId, request: Request, session: SessionDep, tenant: Ten
     return JSONResponse(body.model_dump(mode="json"), status_code=code)
 
 
-@router.get("/runs/{run_id}/events", response_class=StreamingResponse,
-            responses={200: {"content": {"text/event-stream": {}},
-                             "description": "Server-sent events: `progress` (a run's fields) while it runs, `end` when it ends."}})
+@router.get(
+    "/runs/{run_id}/events",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "content": {"text/event-stream": {}},
+            "description": "Server-sent events: `progress` (a run's fields) while it runs, `end` when it ends.",
+        }
+    },
+)
 def run_events(run_id: RunId, request: Request, session: SessionDep, tenant: TenantDep) -> StreamingResponse:
     """Live progress as server-sent events (elapsed, objective, bound, gap, state); the stream ends with the run."""
     _get_run(session, tenant.id, run_id)
     sessions, tenant_id = request.app.state.sessionmaker, tenant.id
     session.close()  # the stream may last minutes: give the connection back now, each poll takes its own
     return StreamingResponse(
-        _event_stream(request, sessions, tenant_id, run_id), media_type="text/event-stream",
+        _event_stream(request, sessions, tenant_id, run_id),
+        media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
@@ -254,8 +306,21 @@ async def _event_stream(request: Request, sessions, tenant_id: int, run_id: str)
         if run is None:
             yield _sse("error", ErrorPublic(detail=f"run '{run_id}' not found").model_dump())
             return
-        data = run.model_dump(mode="json", include={"id", "state", "status", "elapsed_s", "objective", "bound", "gap",
-                                                    "message", "progress", "stop_reason"})
+        data = run.model_dump(
+            mode="json",
+            include={
+                "id",
+                "state",
+                "status",
+                "elapsed_s",
+                "objective",
+                "bound",
+                "gap",
+                "message",
+                "progress",
+                "stop_reason",
+            },
+        )
         key = tuple(v for k, v in sorted(data.items()) if k != "elapsed_s")
         now = time.monotonic()
         if key != last_key or (run.state == "running" and now - last_sent >= 1.0):

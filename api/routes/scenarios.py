@@ -43,8 +43,13 @@ class ScenarioPublic(BaseModel):
     @classmethod
     def of(cls, record: ScenarioRecord) -> "ScenarioPublic":
         return cls(
-            id=record.id, version=record.latest_version, name=record.name, units=record.units,
-            territories=record.territories, created_at=record.created_at, updated_at=record.updated_at,
+            id=record.id,
+            version=record.latest_version,
+            name=record.name,
+            units=record.units,
+            territories=record.territories,
+            created_at=record.created_at,
+            updated_at=record.updated_at,
         )
 
 
@@ -63,8 +68,14 @@ class VersionPublic(BaseModel):
 
     @classmethod
     def of(cls, row: "ScenarioVersion | repository.VersionText") -> "VersionPublic":
-        return cls(id=row.scenario_id, version=row.version, name=row.name, units=row.units,
-                   territories=row.territories, created_at=row.created_at)
+        return cls(
+            id=row.scenario_id,
+            version=row.version,
+            name=row.name,
+            units=row.units,
+            territories=row.territories,
+            created_at=row.created_at,
+        )
 
 
 class VersionsPublic(BaseModel):
@@ -98,8 +109,9 @@ def _etag_matches(if_none_match: str | None, etag: str) -> bool:
 
 async def _read_version(request: Request, api_key: str | None, scenario_id: str, version: int | None) -> Response:
     """The reads of a version authenticate with the same query that reads it (the hottest route: one query)."""
-    tenant_id, row = await read_db(request, repository.version_text_for_key, key=require_key(api_key),
-                                   scenario_id=scenario_id, version=version)
+    tenant_id, row = await read_db(
+        request, repository.version_text_for_key, key=require_key(api_key), scenario_id=scenario_id, version=version
+    )
     if tenant_id is None:
         raise invalid_key()
     if row is None:
@@ -140,9 +152,15 @@ def _not_found(scenario_id: str, version: int | None = None) -> HTTPException:
 def _check(scenario: Scenario) -> ScenarioCheck:
     problem = build_problem(scenario)
     return ScenarioCheck(
-        valid=True, name=scenario.name, units=problem.n, territories=problem.k, reps=len(scenario.reps),
-        measures=list(problem.measure_names), balanced_measures=[r.measure for r in scenario.balance],
-        adjacency_edges=int(problem.adj.nnz // 2), adjacency_derived=problem.adjacency_derived,
+        valid=True,
+        name=scenario.name,
+        units=problem.n,
+        territories=problem.k,
+        reps=len(scenario.reps),
+        measures=list(problem.measure_names),
+        balanced_measures=[r.measure for r in scenario.balance],
+        adjacency_edges=int(problem.adj.nnz // 2),
+        adjacency_derived=problem.adjacency_derived,
         infeasible_reasons=infeasibility_reasons(problem),
     )
 
@@ -161,14 +179,23 @@ _CSV_FORM = {
                 "type": "object",
                 "required": ["units", "territories"],
                 "properties": {
-                    "units": {"type": "string", "format": "binary",
-                              "description": "units.csv: id,lat,lon[,workload,potential,name,skills,current,lock,<measures>]"},
-                    "reps": {"type": "string", "format": "binary",
-                             "description": "reps.csv: id,lat,lon[,name,skills,current,capacity_<measure>]"},
+                    "units": {
+                        "type": "string",
+                        "format": "binary",
+                        "description": "units.csv: id,lat,lon[,workload,potential,name,skills,current,lock,<measures>]",
+                    },
+                    "reps": {
+                        "type": "string",
+                        "format": "binary",
+                        "description": "reps.csv: id,lat,lon[,name,skills,current,capacity_<measure>]",
+                    },
                     "territories": {"type": "integer", "minimum": 1},
                     "name": {"type": "string"},
                     "contiguity": {"type": "boolean"},
-                    **{f: {"type": "string", "description": f"JSON, as the scenario's '{f}' field"} for f in _JSON_FIELDS},
+                    **{
+                        f: {"type": "string", "description": f"JSON, as the scenario's '{f}' field"}
+                        for f in _JSON_FIELDS
+                    },
                 },
             }
         }
@@ -186,8 +213,10 @@ def _scenario_from_form(form: dict[str, FormPart]) -> Scenario:
     """units/reps CSV files plus settings as form fields -> a validated scenario."""
     unknown = set(form) - {*_FILE_FIELDS, *_JSON_FIELDS, "territories", "name", "contiguity"}
     if unknown:
-        raise ScenarioError(f"form.{sorted(unknown)[0]}: unknown field (expected units, reps, territories, name, "
-                            f"contiguity, {', '.join(_JSON_FIELDS)})")
+        raise ScenarioError(
+            f"form.{sorted(unknown)[0]}: unknown field (expected units, reps, territories, name, "
+            f"contiguity, {', '.join(_JSON_FIELDS)})"
+        )
     if "units" not in form:
         raise ScenarioError("form.units: a units CSV file is required")
     with tempfile.TemporaryDirectory(prefix="territoria-upload-") as tmp:
@@ -209,8 +238,10 @@ def _scenario_from_form(form: dict[str, FormPart]) -> Scenario:
         except ScenarioError as e:
             raise ScenarioError(str(e).replace(f"{tmp}/units/", "").replace(f"{tmp}/reps/", "")) from None
         except (ValueError, TypeError, csv.Error) as e:
-            raise ScenarioError(f"{paths['units'].name}: could not read the CSV ({e}); check that every row "
-                                "has as many columns as the header") from None
+            raise ScenarioError(
+                f"{paths['units'].name}: could not read the CSV ({e}); check that every row "
+                "has as many columns as the header"
+            ) from None
     for field in _JSON_FIELDS:
         if field in form:
             try:
@@ -241,7 +272,9 @@ def create_scenario(scenario: ScenarioCreate, session: SessionDep, tenant: Tenan
     return ScenarioPublic.of(repository.create_scenario(session, tenant_id=tenant.id, scenario=scenario))
 
 
-@router.post("/csv", status_code=status.HTTP_201_CREATED, response_model=ScenarioPublic, openapi_extra={"requestBody": _CSV_FORM})
+@router.post(
+    "/csv", status_code=status.HTTP_201_CREATED, response_model=ScenarioPublic, openapi_extra={"requestBody": _CSV_FORM}
+)
 def create_scenario_from_csv(tenant: TenantDep, form: MultipartDep, session: SessionDep) -> ScenarioPublic:
     """Save a scenario from a units CSV (and optional reps CSV); territories and settings as form fields."""
     scenario = _scenario_from_form(form)
@@ -279,7 +312,9 @@ async def get_scenario(scenario_id: ScenarioId, request: Request, api_key: ApiKe
 
 
 @router.put("/{scenario_id}", response_model=ScenarioPublic)
-def update_scenario(scenario_id: ScenarioId, scenario: ScenarioUpdate, session: SessionDep, tenant: TenantDep) -> ScenarioPublic:
+def update_scenario(
+    scenario_id: ScenarioId, scenario: ScenarioUpdate, session: SessionDep, tenant: TenantDep
+) -> ScenarioPublic:
     """Save a new version; earlier versions stay readable."""
     record = repository.add_version(session, tenant_id=tenant.id, scenario_id=scenario_id, scenario=scenario)
     if record is None:
@@ -288,11 +323,15 @@ def update_scenario(scenario_id: ScenarioId, scenario: ScenarioUpdate, session: 
 
 
 @router.put("/{scenario_id}/csv", response_model=ScenarioPublic, openapi_extra={"requestBody": _CSV_FORM})
-def update_scenario_from_csv(scenario_id: ScenarioId, tenant: TenantDep, session: SessionDep, form: MultipartDep) -> ScenarioPublic:
+def update_scenario_from_csv(
+    scenario_id: ScenarioId, tenant: TenantDep, session: SessionDep, form: MultipartDep
+) -> ScenarioPublic:
     """Save a new version from a CSV upload."""
     if repository.get_scenario(session, tenant_id=tenant.id, scenario_id=scenario_id) is None:
         raise _not_found(scenario_id)
-    record = repository.add_version(session, tenant_id=tenant.id, scenario_id=scenario_id, scenario=_scenario_from_form(form))
+    record = repository.add_version(
+        session, tenant_id=tenant.id, scenario_id=scenario_id, scenario=_scenario_from_form(form)
+    )
     if record is None:
         raise _not_found(scenario_id)
     return ScenarioPublic.of(record)
@@ -317,7 +356,10 @@ def list_versions(scenario_id: ScenarioId, session: SessionDep, tenant: TenantDe
 
 @router.get("/{scenario_id}/versions/{version}", response_model=ScenarioVersionPublic, responses=_VERSION_RESPONSES)
 async def get_version(
-    scenario_id: ScenarioId, version: Annotated[int, PathParam(ge=1, le=2**31 - 1)], request: Request, api_key: ApiKeyDep,
+    scenario_id: ScenarioId,
+    version: Annotated[int, PathParam(ge=1, le=2**31 - 1)],
+    request: Request,
+    api_key: ApiKeyDep,
 ) -> Response:
     """One saved version with its scenario JSON; sends an ETag, honours If-None-Match (304)."""
     return await _read_version(request, api_key, scenario_id, version)

@@ -32,7 +32,11 @@ def main(src: str) -> None:
         for n in nodes
     ]
     edges = sorted(
-        {tuple(sorted((nodes[i]["GEOID10"], nodes[nb["id"]]["GEOID10"]))) for i, nbs in enumerate(graph["adjacency"]) for nb in nbs}
+        {
+            tuple(sorted((nodes[i]["GEOID10"], nodes[nb["id"]]["GEOID10"])))
+            for i, nbs in enumerate(graph["adjacency"])
+            for nb in nbs
+        }
     )
     scenario = {
         "name": "Iowa counties, 4 territories",

@@ -116,8 +116,9 @@ def aggregate(problem: Problem, groups: int, seed: int = 0, lloyd_steps: int = 4
     )
 
 
-def member_rows(agg: Aggregated, problem: Problem, clusters: np.ndarray, m: int,
-                params: BoundParams | None = None) -> NeighbourLists:
+def member_rows(
+    agg: Aggregated, problem: Problem, clusters: np.ndarray, m: int, params: BoundParams | None = None
+) -> NeighbourLists:
     """One row per member unit of the given clusters, each at the member's own position: a
     cluster's row stands for all its candidate centers with distances shrunk by its radius
     (the center side), a member's row for that one center with exact distances. Each list
@@ -129,8 +130,14 @@ def member_rows(agg: Aggregated, problem: Problem, clusters: np.ndarray, m: int,
     m = int(min(m, agg.n - 1))
     shrink = np.asarray(agg.unit_shrink, dtype=float)
     tree = cKDTree(unit_vectors(agg.lat, agg.lon))
-    idx, dp, radius_p = list_rows(tree, unit_vectors(problem.lat[units], problem.lon[units]),
-                                  m, agg.distance_power, shrink, outside_shrink(shrink, params))
+    idx, dp, radius_p = list_rows(
+        tree,
+        unit_vectors(problem.lat[units], problem.lon[units]),
+        m,
+        agg.distance_power,
+        shrink,
+        outside_shrink(shrink, params),
+    )
     return NeighbourLists(
         rep=agg.member[units],
         mult=np.ones(len(units), dtype=np.int64),

@@ -90,10 +90,20 @@ class Ascent:
     run() does it all; start(), step() and finish() are its parts, evaluate(), subgradient(),
     step_v(), step_theta() and refine_rows() theirs."""
 
-    def __init__(self, problem: Problem, lists: NeighbourLists, clock: Clock, params: BoundParams,
-                 upper: float | Callable[[], float | None] | None = None, labels: np.ndarray | None = None,
-                 v0: np.ndarray | None = None, refine: Refine | None = None, refine_at: tuple[float, ...] = (),
-                 spare: int = 0, max_iter: int | None = None) -> None:
+    def __init__(
+        self,
+        problem: Problem,
+        lists: NeighbourLists,
+        clock: Clock,
+        params: BoundParams,
+        upper: float | Callable[[], float | None] | None = None,
+        labels: np.ndarray | None = None,
+        v0: np.ndarray | None = None,
+        refine: Refine | None = None,
+        refine_at: tuple[float, ...] = (),
+        spare: int = 0,
+        max_iter: int | None = None,
+    ) -> None:
         self.problem, self.clock, self.params = problem, clock, params
         self.upper, self.refine, self.refine_at = upper, refine, tuple(refine_at)
         self.max_iter = params.max_iter if max_iter is None else max_iter
@@ -274,7 +284,8 @@ class Ascent:
         parent = self.relax.place(*got)  # of the appended rows: they start from it
         R = self.relax.R
         self.theta, self.tstep, self.last_sign, self.best_theta = (
-            np.concatenate([a, a[parent]]) for a in (self.theta, self.tstep, self.last_sign, self.best_theta))
+            np.concatenate([a, a[parent]]) for a in (self.theta, self.tstep, self.last_sign, self.best_theta)
+        )
         if self.full_v is self.best_v:
             self.full_theta = self.best_theta
         else:

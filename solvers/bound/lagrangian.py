@@ -53,7 +53,9 @@ from solvers.bound.params import BoundParams
 from solvers.bound.relaxation import Relaxation, workload_bounds
 from solvers.clock import Clock
 
-SOURCE_BALANCED = "lagrangian p-median relaxation, workload balance kept per center (contiguity and other measures dropped)"
+SOURCE_BALANCED = (
+    "lagrangian p-median relaxation, workload balance kept per center (contiguity and other measures dropped)"
+)
 SOURCE_PLAIN = "lagrangian p-median relaxation (contiguity and balance dropped)"
 _SAFETY = 1e-9  # relative, absorbs floating-point rounding of the summed bound
 
@@ -93,17 +95,38 @@ def lagrangian_bound(
     if aggregate_groups is not None:
         groups = aggregate_groups
     if groups and problem.explicit_distances is None and groups <= n:
-        return _aggregated_bound(problem, clock, upper, labels, groups, pairs, max_list, max_pairs,
-                                 aggregate_groups is None, max_iter, params)
+        return _aggregated_bound(
+            problem,
+            clock,
+            upper,
+            labels,
+            groups,
+            pairs,
+            max_list,
+            max_pairs,
+            aggregate_groups is None,
+            max_iter,
+            params,
+        )
     lists = neighbour_lists(problem, k, clock, max_list=max_list, max_pairs=max_pairs, params=params)
     if lists is None:
         return None
     return _subgradient(problem, lists, clock, upper, labels, max_iter=max_iter, params=params)
 
 
-def _aggregated_bound(problem: Problem, clock: Clock, upper, labels, groups: int, pairs: int,
-                      max_list: int | None, max_pairs: int | None, chosen: bool, max_iter: int,
-                      params: BoundParams) -> BoundResult | None:
+def _aggregated_bound(
+    problem: Problem,
+    clock: Clock,
+    upper,
+    labels,
+    groups: int,
+    pairs: int,
+    max_list: int | None,
+    max_pairs: int | None,
+    chosen: bool,
+    max_iter: int,
+    params: BoundParams,
+) -> BoundResult | None:
     """The bound over the demand aggregated into about `groups` clusters (aggregate.py): the
     clusters' relaxation is the original's plus the offset C, which is subtracted. `chosen`:
     the number of clusters is the bound's own choice (_groups_for), not a caller's."""
@@ -115,8 +138,9 @@ def _aggregated_bound(problem: Problem, clock: Clock, upper, labels, groups: int
     if chosen and groups >= problem.n:
         m = max(m, pairs // agg.n)  # clusters as many as the units: lists take the pairs left
     m = max_list if max_list is not None else int(min(m, agg.n - 1))
-    lists = neighbour_lists(agg, k, clock, max_list=m, max_pairs=max_pairs if max_pairs is not None else agg.n * m,
-                            params=params)
+    lists = neighbour_lists(
+        agg, k, clock, max_list=m, max_pairs=max_pairs if max_pairs is not None else agg.n * m, params=params
+    )
     if lists is None:
         return None
     v0 = None
@@ -150,8 +174,9 @@ def _shifted(upper, offset: float):
     return shifted
 
 
-def _refining_ascent(problem: Problem, agg, lists: NeighbourLists, clock: Clock, upper, v0,
-                     max_iter: int, params: BoundParams) -> tuple[BoundResult | None, int]:
+def _refining_ascent(
+    problem: Problem, agg, lists: NeighbourLists, clock: Clock, upper, v0, max_iter: int, params: BoundParams
+) -> tuple[BoundResult | None, int]:
     """The ascent over the clusters' rows, refining as it goes: at params.refine_at shares of
     the time and whenever the steps converge, the cluster rows among those of smallest rho
     that stand for `cover` * k candidate centers (the rows the bound picks as centers, and
@@ -169,9 +194,18 @@ def _refining_ascent(problem: Problem, agg, lists: NeighbourLists, clock: Clock,
     cover = params.refine_cover[1] if total >= params.refine_long_s else params.refine_cover[0]
     # room for refined rows: refine_spare refinements, members there are, half the pairs' budget
     spare = int(min(problem.n - agg.n, params.refine_spare * cover * k, params.max_pairs_agg // (2 * max(m, 1))))
-    res = Ascent(agg, lists, clock, params, upper=upper, v0=v0, max_iter=max_iter,
-                 refine=_cluster_refiner(problem, agg, m, cover * k, params),
-                 refine_at=tuple(t0 + s * total for s in params.refine_at), spare=spare).run()
+    res = Ascent(
+        agg,
+        lists,
+        clock,
+        params,
+        upper=upper,
+        v0=v0,
+        max_iter=max_iter,
+        refine=_cluster_refiner(problem, agg, m, cover * k, params),
+        refine_at=tuple(t0 + s * total for s in params.refine_at),
+        spare=spare,
+    ).run()
     return _result(agg, res, clock), res.refined
 
 
@@ -216,8 +250,16 @@ def _agg_list_share(k: int, params: BoundParams) -> float:
     return min(1.0, max(params.agg_territories / k, params.agg_share))
 
 
-def _subgradient(problem: Problem, lists: NeighbourLists, clock: Clock, upper, labels, v0=None,
-                 max_iter: int | None = None, params: BoundParams | None = None) -> BoundResult | None:
+def _subgradient(
+    problem: Problem,
+    lists: NeighbourLists,
+    clock: Clock,
+    upper,
+    labels,
+    v0=None,
+    max_iter: int | None = None,
+    params: BoundParams | None = None,
+) -> BoundResult | None:
     """The bound over one row per unit (or per group of candidate centers) without refining."""
     params = BoundParams() if params is None else params
     res = Ascent(problem, lists, clock, params, upper=upper, labels=labels, v0=v0, max_iter=max_iter).run()
@@ -230,5 +272,9 @@ def _result(problem: Problem, res: AscentResult, clock: Clock) -> BoundResult | 
         return None
     bound = res.value - _SAFETY * max(1.0, abs(res.value))
     balanced = workload_bounds(problem)[2]
-    return BoundResult(bound=max(bound, 0.0), source=SOURCE_BALANCED if balanced else SOURCE_PLAIN,
-                       iterations=res.iterations, runtime_s=clock.elapsed())
+    return BoundResult(
+        bound=max(bound, 0.0),
+        source=SOURCE_BALANCED if balanced else SOURCE_PLAIN,
+        iterations=res.iterations,
+        runtime_s=clock.elapsed(),
+    )

@@ -97,7 +97,12 @@ def _to_km(chord: np.ndarray) -> np.ndarray:
 
 
 def neighbour_lists(
-    problem: Problem | Aggregated, k: int, clock: Clock, max_list: int | None = None, max_pairs: int | None = None, seed: int = 0,
+    problem: Problem | Aggregated,
+    k: int,
+    clock: Clock,
+    max_list: int | None = None,
+    max_pairs: int | None = None,
+    seed: int = 0,
     params: BoundParams | None = None,
 ) -> NeighbourLists | None:
     """The rows of the bound within `max_pairs` pairs (params.max_pairs when None), each with
@@ -113,8 +118,9 @@ def neighbour_lists(
         D = np.asarray(problem.explicit_distances, dtype=float)
         order = np.argsort(D, axis=1, kind="stable")[:, : m + 1]
         d = np.take_along_axis(D, order, axis=1)
-        return NeighbourLists(np.arange(n), np.ones(n, dtype=np.int64), np.zeros(n), order[:, :m], d[:, :m] ** p,
-                              d[:, m] ** p)
+        return NeighbourLists(
+            np.arange(n), np.ones(n, dtype=np.int64), np.zeros(n), order[:, :m], d[:, :m] ** p, d[:, m] ** p
+        )
     from scipy.spatial import cKDTree
 
     xyz = unit_vectors(problem.lat, problem.lon)
@@ -154,7 +160,8 @@ def neighbour_lists(
         if clock.should_stop():
             return None
         idx[s : s + block], dp[s : s + block], radius_p[s : s + block] = list_rows(
-            tree, xyz[rep[s : s + block]], m, p, shrink, max_shrink, delta[s : s + block])
+            tree, xyz[rep[s : s + block]], m, p, shrink, max_shrink, delta[s : s + block]
+        )
     return NeighbourLists(rep, mult, delta, idx, dp, radius_p)
 
 
@@ -164,8 +171,9 @@ def outside_shrink(shrink: np.ndarray, params: BoundParams | None = None) -> flo
     return float(shrink[~wide_clusters(shrink, params)].max(initial=0.0))
 
 
-def list_rows(tree, points: np.ndarray, m: int, p: int, shrink: np.ndarray, max_shrink: float,
-              delta: np.ndarray | float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def list_rows(
+    tree, points: np.ndarray, m: int, p: int, shrink: np.ndarray, max_shrink: float, delta: np.ndarray | float = 0.0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Rows centered at `points` (unit-sphere xyz) over the units of `tree`: each row's m
     nearest units (idx), their shrunk distances^p rounded down (dp) and the radius^p beyond
     which every other unit lies (radius_p). Distances are shrunk by the row's `delta` (the

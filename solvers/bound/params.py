@@ -116,11 +116,13 @@ class BoundParams:
             if not all(_fits(x, rule) for x in values):
                 raise ValueError(f"BoundParams.{f.name} must be {want}, got {value!r}")
         if self.blocks_min > self.blocks_max:
-            raise ValueError(f"BoundParams.blocks_min ({self.blocks_min}) must not exceed blocks_max "
-                             f"({self.blocks_max})")
+            raise ValueError(
+                f"BoundParams.blocks_min ({self.blocks_min}) must not exceed blocks_max ({self.blocks_max})"
+            )
         if self.min_pairs_agg > self.max_pairs_agg:
-            raise ValueError(f"BoundParams.min_pairs_agg ({self.min_pairs_agg}) must not exceed max_pairs_agg "
-                             f"({self.max_pairs_agg})")
+            raise ValueError(
+                f"BoundParams.min_pairs_agg ({self.min_pairs_agg}) must not exceed max_pairs_agg ({self.max_pairs_agg})"
+            )
         if list(self.refine_at) != sorted(self.refine_at):
             raise ValueError(f"BoundParams.refine_at must be in increasing order, got {self.refine_at!r}")
 
@@ -129,16 +131,37 @@ _INF = float("inf")
 # What each field may be: (description, whole number, lowest, lowest excluded, highest) and the fields.
 _KINDS: tuple[tuple[tuple[str, bool, float, bool, float], tuple[str, ...]], ...] = (
     (("a whole number >= 0", True, 0, False, _INF), ("top", "max_explicit", "wide_max")),
-    (("a whole number >= 1", True, 1, False, _INF),
-     ("max_iter", "side_max_iter", "full_every", "stale_steps", "start_part", "blocks_per_k", "blocks_min",
-      "blocks_max", "max_pairs_agg", "min_pairs_agg", "max_pairs", "max_pairs_long", "min_list")),
-    (("a number > 0 and <= 1", False, 0.0, True, 1.0),
-     ("active_share", "lam_shrink", "lam_floor", "theta_shrink", "agg_share")),
+    (
+        ("a whole number >= 1", True, 1, False, _INF),
+        (
+            "max_iter",
+            "side_max_iter",
+            "full_every",
+            "stale_steps",
+            "start_part",
+            "blocks_per_k",
+            "blocks_min",
+            "blocks_max",
+            "max_pairs_agg",
+            "min_pairs_agg",
+            "max_pairs",
+            "max_pairs_long",
+            "min_list",
+        ),
+    ),
+    (
+        ("a number > 0 and <= 1", False, 0.0, True, 1.0),
+        ("active_share", "lam_shrink", "lam_floor", "theta_shrink", "agg_share"),
+    ),
     (("a number from 0 to 1", False, 0.0, False, 1.0), ("lam_after_refine", "wide_share", "after_share", "refine_at")),
-    (("a number > 0", False, 0.0, True, _INF),
-     ("theta_step_share", "agg_territories", "pairs_per_second", "long_list", "short_list", "refine_cover")),
-    (("a number >= 0", False, 0.0, False, _INF),
-     ("reserve_evals", "refine_long_s", "refine_spare", "side_min_seconds", "side_margin_s", "after_max_s")),
+    (
+        ("a number > 0", False, 0.0, True, _INF),
+        ("theta_step_share", "agg_territories", "pairs_per_second", "long_list", "short_list", "refine_cover"),
+    ),
+    (
+        ("a number >= 0", False, 0.0, False, _INF),
+        ("reserve_evals", "refine_long_s", "refine_spare", "side_min_seconds", "side_margin_s", "after_max_s"),
+    ),
     (("a number > 1", False, 1.0, True, _INF), ("aim_above",)),
     (("a number >= 1", False, 1.0, False, _INF), ("theta_grow",)),
 )

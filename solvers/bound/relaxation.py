@@ -68,8 +68,9 @@ class Relaxation:
         self.lat = np.empty(cap)
         self.lon = np.empty(cap)
         if lists.rep_lat is None and problem.explicit_distances is None:
-            lists = replace(lists, rep_lat=np.asarray(problem.lat)[lists.rep],
-                            rep_lon=np.asarray(problem.lon)[lists.rep])
+            lists = replace(
+                lists, rep_lat=np.asarray(problem.lat)[lists.rep], rep_lon=np.asarray(problem.lon)[lists.rep]
+            )
         self._fill(np.arange(R), lists)
         from solvers.bound.kernels import warm
 
@@ -124,8 +125,9 @@ class Relaxation:
         self.R += int((~first).sum())
         return parent[~first]
 
-    def rows(self, vt: np.ndarray, level: np.ndarray, exact: bool,
-             subset: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def rows(
+        self, vt: np.ndarray, level: np.ndarray, exact: bool, subset: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Per row (of `subset` when given): the list terms (sum of -w clip(...)) and the
         weight they serve; vt is v with the top units at -1e30 (their terms are summed
         separately). float32 arithmetic steers, float64 (`exact`) is reported
@@ -138,11 +140,29 @@ class Relaxation:
         load = np.empty(len(sel))
         vmax = float(vt.max(initial=-1e30))
         if exact:
-            terms_exact(self.idx, self.gap, self.w, np.asarray(vt, dtype=np.float64),
-                        np.asarray(level, dtype=np.float64), vmax, sel, rho, load)
+            terms_exact(
+                self.idx,
+                self.gap,
+                self.w,
+                np.asarray(vt, dtype=np.float64),
+                np.asarray(level, dtype=np.float64),
+                vmax,
+                sel,
+                rho,
+                load,
+            )
         else:
-            terms_fast(self.idx, self.gap, self.w32, vt.astype(np.float32), level.astype(np.float32),
-                       np.float32(vmax), sel, rho, load)
+            terms_fast(
+                self.idx,
+                self.gap,
+                self.w32,
+                vt.astype(np.float32),
+                level.astype(np.float32),
+                np.float32(vmax),
+                sel,
+                rho,
+                load,
+            )
         return rho, load
 
     def served(self, r: int, vt: np.ndarray, level: float) -> np.ndarray:
@@ -150,4 +170,3 @@ class Relaxation:
         correction serves them)."""
         S = vt[self.idx[r]] - level + self.gap[r]
         return self.idx[r][(S > 0) & (S < self.gap[r])]
-

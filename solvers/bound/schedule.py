@@ -57,14 +57,21 @@ def start_beside(problem: Problem, options: SolveOptions, clock: Clock, params: 
     from solvers.bound.side import SideBound, cores
 
     params = BoundParams() if params is None else params
-    if (problem.rep_centric or problem.explicit_distances is not None or long_lists_fit(problem.n, problem.k, params)
-            or options.threads < 2 or cores() < 2 or clock.remaining() < params.side_min_seconds):
+    if (
+        problem.rep_centric
+        or problem.explicit_distances is not None
+        or long_lists_fit(problem.n, problem.k, params)
+        or options.threads < 2
+        or cores() < 2
+        or clock.remaining() < params.side_min_seconds
+    ):
         return None
     return SideBound.start(problem, clock.start + clock.time_limit_s, params=params)
 
 
-def bound_after(problem: Problem, result: SolveResult, clock: Clock, budget_s: float,
-                params: BoundParams | None = None) -> SolveResult:
+def bound_after(
+    problem: Problem, result: SolveResult, clock: Clock, budget_s: float, params: BoundParams | None = None
+) -> SolveResult:
     """The result with the Lagrangian lower bound attached when it has none or a weaker one
     (with reps: the per-unit cheapest-rep bound, as travel is measured from the reps' homes),
     computed within `budget_s` seconds with `params` (the defaults when None)."""
@@ -81,8 +88,13 @@ def bound_after(problem: Problem, result: SolveResult, clock: Clock, budget_s: f
         return result
     bound_clock = Clock(min(budget_s, clock.remaining()), None, clock.cancel)
     feasible = result.status == "feasible"
-    b = lagrangian_bound(problem, bound_clock, upper=result.objective if feasible else None,
-                         labels=result.labels if feasible else None, params=params)
+    b = lagrangian_bound(
+        problem,
+        bound_clock,
+        upper=result.objective if feasible else None,
+        labels=result.labels if feasible else None,
+        params=params,
+    )
     return result if b is None else attach(result, clock, b)
 
 

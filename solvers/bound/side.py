@@ -67,7 +67,9 @@ class SideBound:
             err = tempfile.TemporaryFile()
             proc = subprocess.Popen(
                 [sys.executable, "-m", "solvers.bound.side"],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=err,
             )
             assert proc.stdin is not None  # opened with PIPE
             pickle.dump((problem, deadline, params), proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
@@ -192,8 +194,12 @@ def _child() -> None:
     clock = Clock(max(0.0, deadline - params.side_margin_s - time.monotonic()), None, stop)
     res = lagrangian_bound(problem, clock, upper=lambda: best[0], max_iter=params.side_max_iter, params=params)
     if res is not None:
-        sys.stdout.write(json.dumps({"bound": res.bound, "source": res.source, "iterations": res.iterations,
-                                     "runtime_s": res.runtime_s}) + "\n")
+        sys.stdout.write(
+            json.dumps(
+                {"bound": res.bound, "source": res.source, "iterations": res.iterations, "runtime_s": res.runtime_s}
+            )
+            + "\n"
+        )
         sys.stdout.flush()
 
 

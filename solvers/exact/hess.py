@@ -42,21 +42,34 @@ IMPROVE_SHARE = 0.3
 INCUMBENT_MIN_UNITS = 12
 
 
-def solve_exact(problem: Problem, options: SolveOptions, clock: Clock, warm_start: np.ndarray | None = None,
-                heuristic_params: HeuristicParams | None = None) -> SolveResult:
+def solve_exact(
+    problem: Problem,
+    options: SolveOptions,
+    clock: Clock,
+    warm_start: np.ndarray | None = None,
+    heuristic_params: HeuristicParams | None = None,
+) -> SolveResult:
     """The Hess model solved on options.backend; `warm_start` (labels) and, without one, a plan of
     the heuristic (with `heuristic_params`) as the first incumbent."""
     t0 = time.monotonic()
     backend = (options.backend or "scip").lower()
     method = f"exact/{backend}"
     if backend not in BACKENDS:
-        return SolveResult("error", "error", method, message=f"unknown exact backend '{backend}'; choose one of {', '.join(BACKENDS)}")
+        return SolveResult(
+            "error", "error", method, message=f"unknown exact backend '{backend}'; choose one of {', '.join(BACKENDS)}"
+        )
 
     prep = prepare_hess(problem)
     prep_s = time.monotonic() - t0
     if prep.infeasible:
-        return SolveResult("infeasible", "proved_infeasible", method, message=prep.infeasible,
-                           runtime_s=time.monotonic() - t0, details={"backend": backend, "proved_by": "preprocessing"})
+        return SolveResult(
+            "infeasible",
+            "proved_infeasible",
+            method,
+            message=prep.infeasible,
+            runtime_s=time.monotonic() - t0,
+            details={"backend": backend, "proved_by": "preprocessing"},
+        )
     fixed_share = 1.0 - prep.allowed.sum() / prep.allowed.size
 
     incumbent = None  # center of each unit in the best plan known
@@ -75,8 +88,9 @@ def solve_exact(problem: Problem, options: SolveOptions, clock: Clock, warm_star
             incumbent = heuristic_start(problem, prep, options, clock, budget_s=budget, params=heuristic_params)
             incumbent_phase["heuristic_start"] = incumbent is not None
         if incumbent is not None and problem.n > INCUMBENT_MIN_UNITS:
-            incumbent, info = improve_centers(problem, prep, options, clock, incumbent,
-                                              budget_s=min(IMPROVE_MAX_S, IMPROVE_SHARE * limit))
+            incumbent, info = improve_centers(
+                problem, prep, options, clock, incumbent, budget_s=min(IMPROVE_MAX_S, IMPROVE_SHARE * limit)
+            )
             incumbent_phase.update(info)
 
     try:
@@ -89,29 +103,58 @@ def solve_exact(problem: Problem, options: SolveOptions, clock: Clock, warm_star
 
             raw = solve_highs(problem, prep, options, clock, incumbent)
     except Exception as exc:  # a backend failure must not take the caller down
-        return SolveResult("error", "error", method, message=f"{backend} backend failed: {exc!r}", runtime_s=time.monotonic() - t0)
+        return SolveResult(
+            "error", "error", method, message=f"{backend} backend failed: {exc!r}", runtime_s=time.monotonic() - t0
+        )
 
     details = dict(raw.details)
-    details.update(prep_s=round(prep_s, 3), fixed_share=round(float(fixed_share), 4), warm_start_used=incumbent is not None,
-                   incumbent_phase=incumbent_phase)
+    details.update(
+        prep_s=round(prep_s, 3),
+        fixed_share=round(float(fixed_share), 4),
+        warm_start_used=incumbent is not None,
+        incumbent_phase=incumbent_phase,
+    )
     return _finish(problem, prep, options, raw, method, details, time.monotonic() - t0)
 
 
 def _finish(problem, prep, options, raw: BackendResult, method: str, details: dict, runtime: float) -> SolveResult:
     if raw.center_of is None:
-        return SolveResult(raw.status, raw.stop_reason, method, bound=raw.bound, bound_source=raw.bound_source or None,
-                           runtime_s=runtime, message=raw.message, details=details)
+        return SolveResult(
+            raw.status,
+            raw.stop_reason,
+            method,
+            bound=raw.bound,
+            bound_source=raw.bound_source or None,
+            runtime_s=runtime,
+            message=raw.message,
+            details=details,
+        )
     labels, centers = plan_from_centers(problem, prep, raw.center_of)
     ev = evaluate(problem, labels, centers)
     if ev.violations and all(v.startswith("disruption:") for v in ev.violations):
         # the model has no moved-units cap: its best plan moving too many units is no plan,
         # and its bound (of a relaxation) still holds
-        return SolveResult("no_solution", raw.stop_reason, method, bound=raw.bound, bound_source=raw.bound_source or None,
-                           runtime_s=runtime, message="the exact model's plan (it has no moved-units cap) breaks "
-                           + "; ".join(ev.violations), details=details)
+        return SolveResult(
+            "no_solution",
+            raw.stop_reason,
+            method,
+            bound=raw.bound,
+            bound_source=raw.bound_source or None,
+            runtime_s=runtime,
+            message="the exact model's plan (it has no moved-units cap) breaks " + "; ".join(ev.violations),
+            details=details,
+        )
     if ev.violations:
-        return SolveResult("error", "error", method, bound=raw.bound, bound_source=raw.bound_source or None, runtime_s=runtime,
-                           message="exact plan rejected by the evaluator: " + "; ".join(ev.violations[:5]), details=details)
+        return SolveResult(
+            "error",
+            "error",
+            method,
+            bound=raw.bound,
+            bound_source=raw.bound_source or None,
+            runtime_s=runtime,
+            message="exact plan rejected by the evaluator: " + "; ".join(ev.violations[:5]),
+            details=details,
+        )
     status = raw.status
     bound = raw.bound
     if bound is not None:
@@ -121,5 +164,16 @@ def _finish(problem, prep, options, raw: BackendResult, method: str, details: di
         if raw.bound is None or ev.objective - raw.bound > tol + IMPROVEMENT_REL * abs(ev.objective):
             status = "feasible"  # e.g. disruption made the evaluated objective exceed the proven bound
             details["note"] = "optimal for compactness; disruption is not part of the exact model"
-    return SolveResult(status, raw.stop_reason, method, labels=labels, centers=centers, objective=ev.objective,
-                       bound=bound, bound_source=raw.bound_source or None, runtime_s=runtime, message=raw.message, details=details)
+    return SolveResult(
+        status,
+        raw.stop_reason,
+        method,
+        labels=labels,
+        centers=centers,
+        objective=ev.objective,
+        bound=bound,
+        bound_source=raw.bound_source or None,
+        runtime_s=runtime,
+        message=raw.message,
+        details=details,
+    )

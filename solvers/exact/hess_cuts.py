@@ -69,8 +69,9 @@ def integer_cuts(prep: HessData, center_of: np.ndarray) -> list[Cut]:
     return cuts
 
 
-def fractional_cuts(prep: HessData, xval: dict, eps: float = 1e-6,
-                    min_viol: float = 0.05, use_flow: bool = True, max_cuts: int = 2000) -> list[Cut]:
+def fractional_cuts(
+    prep: HessData, xval: dict, eps: float = 1e-6, min_viol: float = 0.05, use_flow: bool = True, max_cuts: int = 2000
+) -> list[Cut]:
     """Separators violated by an LP point. xval[(i, j)] -> value. First the cheap test (the
     support of j does not reach i), then a min vertex cut when `use_flow`."""
     n = prep.n

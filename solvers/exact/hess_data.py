@@ -34,7 +34,9 @@ class HessData:
     allowed: np.ndarray  # (n, n) bool, x[i, j] exists
     neighbours: list[np.ndarray]  # adjacency lists
     balanced_rows: list[int]  # balanced measures
-    path_weights: list[np.ndarray] = field(default_factory=list)  # per measure with finite upper: (n, n) min vertex-weighted path, both ends
+    path_weights: list[np.ndarray] = field(
+        default_factory=list
+    )  # per measure with finite upper: (n, n) min vertex-weighted path, both ends
     path_limits: list[float] = field(default_factory=list)  # the matching upper bounds (with slack)
     path_loads: list[np.ndarray] = field(default_factory=list)  # the matching unit weights
     lock_groups: list[np.ndarray] = field(default_factory=list)  # units locked to the same territory, per territory
@@ -63,7 +65,15 @@ def prepare_hess(problem: Problem) -> HessData:
     adj = problem.adj.tocsr()
     neighbours = problem.neighbour_lists
     balanced_rows = [int(r) for r in np.flatnonzero(problem.balanced)]
-    prep = HessData(n=n, k=k, cost=cost, integral=integral, allowed=np.ones((n, n), dtype=bool), neighbours=neighbours, balanced_rows=balanced_rows)
+    prep = HessData(
+        n=n,
+        k=k,
+        cost=cost,
+        integral=integral,
+        allowed=np.ones((n, n), dtype=bool),
+        neighbours=neighbours,
+        balanced_rows=balanced_rows,
+    )
 
     # ---- overt infeasibility ---------------------------------------------------------
     for r in balanced_rows:
@@ -76,9 +86,7 @@ def prepare_hess(problem: Problem) -> HessData:
             heavy = np.flatnonzero(a > hi_s)
             if len(heavy):
                 i = int(heavy[0])
-                prep.infeasible = (
-                    f"balance: unit {problem.ids[i]} alone has {name} {a[i]:,.6g}, above the territory maximum {hi:,.6g}"
-                )
+                prep.infeasible = f"balance: unit {problem.ids[i]} alone has {name} {a[i]:,.6g}, above the territory maximum {hi:,.6g}"
                 return prep
             if k * hi_s < total:
                 prep.infeasible = f"balance: total {name} {total:,.6g} exceeds {k} territories x maximum {hi:,.6g}"
@@ -115,7 +123,11 @@ def prepare_hess(problem: Problem) -> HessData:
         prep.lock_terr.append(t)
         allowed[g] = allowed[g].all(axis=0, keepdims=True)
     for gi, g in enumerate(prep.lock_groups):
-        others = np.concatenate([h for hi_, h in enumerate(prep.lock_groups) if hi_ != gi]) if len(prep.lock_groups) > 1 else np.zeros(0, dtype=int)
+        others = (
+            np.concatenate([h for hi_, h in enumerate(prep.lock_groups) if hi_ != gi])
+            if len(prep.lock_groups) > 1
+            else np.zeros(0, dtype=int)
+        )
         # a center inside group g serves no unit locked elsewhere
         for j in g:
             allowed[others, j] = False
@@ -126,7 +138,9 @@ def prepare_hess(problem: Problem) -> HessData:
         i = int(np.flatnonzero(~allowed.any(axis=1))[0])
         prep.infeasible = f"balance/contiguity: unit {problem.ids[i]} cannot join any territory within the bounds"
         if len(prep.lock_groups):
-            prep.infeasible = f"locks/balance: unit {problem.ids[i]} cannot join any territory within the bounds and locks"
+            prep.infeasible = (
+                f"locks/balance: unit {problem.ids[i]} cannot join any territory within the bounds and locks"
+            )
         return prep
     if problem.contiguity:
         ncomp, _ = connected_components(adj, directed=False)

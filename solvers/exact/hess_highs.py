@@ -18,13 +18,17 @@ from solvers.exact.hess_data import BackendResult, HessData, model_objective
 from solvers.result import StopReason
 
 
-def solve_highs(problem: Problem, prep: HessData, options: SolveOptions, clock: Clock,
-                ws: np.ndarray | None, verbose: bool = False) -> BackendResult:
+def solve_highs(
+    problem: Problem, prep: HessData, options: SolveOptions, clock: Clock, ws: np.ndarray | None, verbose: bool = False
+) -> BackendResult:
     n, k = prep.n, prep.k
     init_cuts = neighbor_cuts(prep) if problem.contiguity else []
     if not prep.allowed.any(axis=1).all():
-        return BackendResult("infeasible", "proved_infeasible",
-                             message="balance/contiguity: some unit cannot join any connected territory within the bounds")
+        return BackendResult(
+            "infeasible",
+            "proved_infeasible",
+            message="balance/contiguity: some unit cannot join any connected territory within the bounds",
+        )
     m = mb.Model()
     x = {}
     I, J = np.nonzero(prep.allowed)
@@ -104,8 +108,14 @@ def solve_highs(problem: Problem, prep: HessData, options: SolveOptions, clock: 
     )
     with stop_on_cancel(clock, solver.stop_search):
         status = solver.solve(m)
-    details = {"backend": "highs", "variables": len(x), "flow_variables": n_flow, "initial_cuts": len(init_cuts),
-               "highs_status": str(status), "solve_s": solver.wall_time}
+    details = {
+        "backend": "highs",
+        "variables": len(x),
+        "flow_variables": n_flow,
+        "initial_cuts": len(init_cuts),
+        "highs_status": str(status),
+        "solve_s": solver.wall_time,
+    }
     S = mb.SolveStatus
     center_of = None
     obj = None
@@ -120,22 +130,42 @@ def solve_highs(problem: Problem, prep: HessData, options: SolveOptions, clock: 
         if obj is None or ws_obj < obj:
             center_of, obj = ws.copy(), ws_obj
             details["incumbent"] = "warm start"
-    bound = _num(solver.best_objective_bound) if status in (S.OPTIMAL, S.FEASIBLE, S.NOT_SOLVED, S.UNKNOWN_STATUS) else None
+    bound = (
+        _num(solver.best_objective_bound) if status in (S.OPTIMAL, S.FEASIBLE, S.NOT_SOLVED, S.UNKNOWN_STATUS) else None
+    )
     src = "HiGHS branch-and-cut (flow contiguity)"
     if status == S.INFEASIBLE:
-        return BackendResult("infeasible", "proved_infeasible",
-                             message="no plan satisfies balance, contiguity and locks together (proved by HiGHS)", details=details)
+        return BackendResult(
+            "infeasible",
+            "proved_infeasible",
+            message="no plan satisfies balance, contiguity and locks together (proved by HiGHS)",
+            details=details,
+        )
     if status == S.OPTIMAL and details.get("incumbent") != "warm start":
         assert obj is not None  # an optimal status comes with a plan
         if bound is None:
             bound = obj
         clock.report(obj, bound, "highs: optimal")
-        return BackendResult("optimal", "converged" if options.gap == 0 else "gap_limit", center_of, obj, min(bound, obj), src, details=details)
+        return BackendResult(
+            "optimal",
+            "converged" if options.gap == 0 else "gap_limit",
+            center_of,
+            obj,
+            min(bound, obj),
+            src,
+            details=details,
+        )
     reason: StopReason = "cancelled" if clock.cancelled() else "time_limit"
     if center_of is None:
         if status not in (S.NOT_SOLVED, S.UNKNOWN_STATUS, S.FEASIBLE, S.OPTIMAL) and reason != "cancelled":
             return BackendResult("error", "error", message=f"HiGHS: {status} {solver.status_string}", details=details)
-        return BackendResult("cancelled" if reason == "cancelled" else "no_solution", reason, bound=bound, bound_source=src, details=details)
+        return BackendResult(
+            "cancelled" if reason == "cancelled" else "no_solution",
+            reason,
+            bound=bound,
+            bound_source=src,
+            details=details,
+        )
     clock.report(obj, bound, "highs: stopped")
     return BackendResult("feasible", reason, center_of, obj, bound, src, details=details)
 

@@ -23,7 +23,6 @@ from solvers.exact.scip_tools import (
 )
 
 
-
 class HessConnectivity(SeparatorHandler):
     """The Hess model's contiguity: each unit's territory is that of its center j; a piece not
     reaching j violates x[i, j] <= sum_{c in C} x[c, j] (solvers.exact.hess_cuts). With `frac`,
@@ -50,18 +49,29 @@ class HessConnectivity(SeparatorHandler):
 
     def add_cut(self, cut: Cut, name: str, removable: bool) -> None:
         i, j, C = cut
-        self.model.addCons(self.x[i, j] - quicksum(self.x[c, j] for c in C) <= 0, name=name, removable=removable,
-                           initial=True)
+        self.model.addCons(
+            self.x[i, j] - quicksum(self.x[c, j] for c in C) <= 0, name=name, removable=removable, initial=True
+        )
 
 
-def solve_scip(problem: Problem, prep: HessData, options: SolveOptions, clock: Clock,
-               ws: np.ndarray | None, frac_cuts: bool = False, verbose: bool = False,
-               heuristic_mode: bool = False) -> BackendResult:
+def solve_scip(
+    problem: Problem,
+    prep: HessData,
+    options: SolveOptions,
+    clock: Clock,
+    ws: np.ndarray | None,
+    frac_cuts: bool = False,
+    verbose: bool = False,
+    heuristic_mode: bool = False,
+) -> BackendResult:
     n = prep.n
     init_cuts = neighbor_cuts(prep) if problem.contiguity else []
     if not prep.allowed.any(axis=1).all():
-        return BackendResult("infeasible", "proved_infeasible",
-                             message="balance/contiguity: some unit cannot join any connected territory within the bounds")
+        return BackendResult(
+            "infeasible",
+            "proved_infeasible",
+            message="balance/contiguity: some unit cannot join any connected territory within the bounds",
+        )
     m, x, centers = hess_model(problem, prep, "territoria-exact", init_cuts)
     if not verbose:
         m.hideOutput()
@@ -96,8 +106,14 @@ def solve_scip(problem: Problem, prep: HessData, options: SolveOptions, clock: C
         return BackendResult("cancelled", "cancelled", message="cancelled before solving")
     optimize_interruptible(m, clock)
     st = m.getStatus()
-    details = {"backend": "scip", "variables": len(x), "scip_status": st, "nodes": m.getNNodes(),
-               "initial_cuts": len(init_cuts), "solve_s": m.getSolvingTime()}
+    details = {
+        "backend": "scip",
+        "variables": len(x),
+        "scip_status": st,
+        "nodes": m.getNNodes(),
+        "initial_cuts": len(init_cuts),
+        "solve_s": m.getSolvingTime(),
+    }
     if hdlr is not None:
         details.update(lazy_cuts=hdlr.n_lazy, fractional_cuts=hdlr.n_frac)
     nsols = m.getNSols()
@@ -112,17 +128,42 @@ def solve_scip(problem: Problem, prep: HessData, options: SolveOptions, clock: C
         obj = model_objective(prep, center_of)
     bound = m.getDualbound()
     if st == "infeasible":
-        return BackendResult("infeasible", "proved_infeasible", bound=None,
-                             message="no plan satisfies balance, contiguity and locks together (proved by SCIP)", details=details)
+        return BackendResult(
+            "infeasible",
+            "proved_infeasible",
+            bound=None,
+            message="no plan satisfies balance, contiguity and locks together (proved by SCIP)",
+            details=details,
+        )
     if st == "optimal":
-        return BackendResult("optimal", "converged", center_of, obj, min(bound, obj) if obj is not None else bound,
-                             "SCIP branch-and-cut", details=details)
+        return BackendResult(
+            "optimal",
+            "converged",
+            center_of,
+            obj,
+            min(bound, obj) if obj is not None else bound,
+            "SCIP branch-and-cut",
+            details=details,
+        )
     if st == "gaplimit":
-        return BackendResult("optimal" if options.gap > 0 else "feasible", "gap_limit", center_of, obj, bound, "SCIP branch-and-cut", details=details)
+        return BackendResult(
+            "optimal" if options.gap > 0 else "feasible",
+            "gap_limit",
+            center_of,
+            obj,
+            bound,
+            "SCIP branch-and-cut",
+            details=details,
+        )
     reason: StopReason = "cancelled" if (st == "userinterrupt" and clock.cancelled()) else "time_limit"
     if center_of is None:
-        return BackendResult("cancelled" if reason == "cancelled" else "no_solution", reason, bound=bound,
-                             bound_source="SCIP branch-and-cut", details=details)
+        return BackendResult(
+            "cancelled" if reason == "cancelled" else "no_solution",
+            reason,
+            bound=bound,
+            bound_source="SCIP branch-and-cut",
+            details=details,
+        )
     return BackendResult("feasible", reason, center_of, obj, bound, "SCIP branch-and-cut", details=details)
 
 

@@ -22,8 +22,14 @@ from solvers.exact.hess_data import HessData, model_objective, warm_start_center
 from solvers.heuristic.params import HeuristicParams
 
 
-def heuristic_start(problem: Problem, prep: HessData, options: SolveOptions, clock: Clock, budget_s: float,
-                    params: HeuristicParams | None = None):
+def heuristic_start(
+    problem: Problem,
+    prep: HessData,
+    options: SolveOptions,
+    clock: Clock,
+    budget_s: float,
+    params: HeuristicParams | None = None,
+):
     """A feasible plan from the heuristic method (center per unit), or None."""
     try:
         from solvers.heuristic.solve import solve_heuristic
@@ -40,8 +46,15 @@ def heuristic_start(problem: Problem, prep: HessData, options: SolveOptions, clo
     return warm_start_centers(problem, prep, res.labels)
 
 
-def improve_centers(problem: Problem, prep: HessData, options: SolveOptions, clock: Clock,
-                    center_of: np.ndarray, budget_s: float, max_rounds: int = 8) -> tuple[np.ndarray, dict]:
+def improve_centers(
+    problem: Problem,
+    prep: HessData,
+    options: SolveOptions,
+    clock: Clock,
+    center_of: np.ndarray,
+    budget_s: float,
+    max_rounds: int = 8,
+) -> tuple[np.ndarray, dict]:
     """Alternate exact allocation for fixed centers and re-centering. Returns the best plan."""
     from solvers.exact.hess_scip import solve_scip
 
@@ -62,7 +75,9 @@ def improve_centers(problem: Problem, prep: HessData, options: SolveOptions, clo
         allowed[:, centers] = prep.allowed[:, centers]
         p2 = dc_replace(prep, allowed=allowed)
         opts = options.model_copy(update={"time_limit_s": max(0.1, min(sub.remaining(), 20.0)), "gap": 0.0})
-        r = solve_scip(problem, p2, opts, Clock(opts.time_limit_s, None, clock.cancel), None, frac_cuts=False, heuristic_mode=True)
+        r = solve_scip(
+            problem, p2, opts, Clock(opts.time_limit_s, None, clock.cancel), None, frac_cuts=False, heuristic_mode=True
+        )
         if r.center_of is None:
             break
         obj = model_objective(prep, r.center_of)

@@ -107,7 +107,7 @@ def _initial_cuts(problem: Problem, prep: LabelledData) -> list[tuple[int, int]]
     alone_too_small = np.zeros(prep.n, dtype=bool)
     for r in range(len(problem.measure_names)):
         alone_too_small |= falls_short(problem.measures[r], prep.lower[r])
-    for (i, t) in zip(*np.nonzero(prep.allowed)):
+    for i, t in zip(*np.nonzero(prep.allowed)):
         i, t = int(i), int(t)
         if prep.root[t] == i:
             continue
@@ -116,8 +116,15 @@ def _initial_cuts(problem: Problem, prep: LabelledData) -> list[tuple[int, int]]
     return out
 
 
-def _build(problem: Problem, prep: LabelledData, mode: str, phase: str, moved_max: int | None,
-           cuts: list[Cut], verbose: bool = False):
+def _build(
+    problem: Problem,
+    prep: LabelledData,
+    mode: str,
+    phase: str,
+    moved_max: int | None,
+    cuts: list[Cut],
+    verbose: bool = False,
+):
     """The SCIP model. phase "moved": minimize moved units; "cost": minimize compactness (+
     lambda_D moved in mode compactness), with moved <= moved_max when given."""
     n, k = prep.n, prep.k
@@ -162,15 +169,29 @@ def _build(problem: Problem, prep: LabelledData, mode: str, phase: str, moved_ma
         m.addCons(stay >= n_cur - min(caps), name="moved_cap")
     if problem.contiguity:
         for i, t in _initial_cuts(problem, prep):
-            m.addCons(x[i, t] - quicksum(x[int(c), t] for c in prep.neighbours[i] if (int(c), t) in x) <= 0, name=f"nb_{i}_{t}")
+            m.addCons(
+                x[i, t] - quicksum(x[int(c), t] for c in prep.neighbours[i] if (int(c), t) in x) <= 0,
+                name=f"nb_{i}_{t}",
+            )
         for s, cut in enumerate(cuts):
             add_cut(m, x, cut, name=f"carried_{s}")
     return m, x
 
 
-def _run(problem: Problem, prep: LabelledData, options: SolveOptions, clock: Clock, mode: str, phase: str,
-         moved_max: int | None, cuts: list[Cut], warm: list[np.ndarray], time_limit_s: float, integral: bool,
-         to_user=(lambda v: v, lambda v: v)):
+def _run(
+    problem: Problem,
+    prep: LabelledData,
+    options: SolveOptions,
+    clock: Clock,
+    mode: str,
+    phase: str,
+    moved_max: int | None,
+    cuts: list[Cut],
+    warm: list[np.ndarray],
+    time_limit_s: float,
+    integral: bool,
+    to_user=(lambda v: v, lambda v: v),
+):
     """Solve one phase. Returns (scip status, labels or None, bound, details, cuts). `to_user`
     maps the phase's objective to the one progress events report."""
     m, x = _build(problem, prep, mode, phase, moved_max, cuts)
@@ -216,35 +237,61 @@ def _stop(st: str, clock: Clock) -> StopReason:
     return "cancelled" if clock.cancelled() else "time_limit"
 
 
-def solve_exact_labelled(problem: Problem, options: SolveOptions, clock: Clock,
-                         warm_start: np.ndarray | None = None, diagnose: bool = True) -> SolveResult:
+def solve_exact_labelled(
+    problem: Problem, options: SolveOptions, clock: Clock, warm_start: np.ndarray | None = None, diagnose: bool = True
+) -> SolveResult:
     t0 = time.monotonic()
     mode = "moved" if problem.minimize == "moved" else "compactness"
     prep = prepare_labelled(problem)
     if prep.infeasible:
-        return SolveResult("infeasible", "proved_infeasible", METHOD, message=prep.infeasible,
-                           runtime_s=time.monotonic() - t0, details={"proved_by": "preprocessing"})
+        return SolveResult(
+            "infeasible",
+            "proved_infeasible",
+            METHOD,
+            message=prep.infeasible,
+            runtime_s=time.monotonic() - t0,
+            details={"proved_by": "preprocessing"},
+        )
     if mode == "moved" and not prep.has_current.any():
         mode = "compactness"
     warm = []
-    for cand in ([warm_start] if warm_start is not None else []) + ([problem.current] if prep.has_current.all() else []):
+    for cand in ([warm_start] if warm_start is not None else []) + (
+        [problem.current] if prep.has_current.all() else []
+    ):
         lab = warm_labels(problem, prep, cand, mode)
         if lab is not None:
             warm.append(lab)
     if warm:
         best = min(warm, key=lambda lab: plan_objective(problem, prep, lab, mode))
         clock.report(plan_objective(problem, prep, best, mode), None, "exact/labelled: warm start", labels=best)
-    details: dict = {"mode": mode, "warm_starts": len(warm), "variables_fixed_share":
-                     round(1.0 - prep.allowed.sum() / prep.allowed.size, 4)}
+    details: dict = {
+        "mode": mode,
+        "warm_starts": len(warm),
+        "variables_fixed_share": round(1.0 - prep.allowed.sum() / prep.allowed.size, 4),
+    }
     if clock.should_stop():
         status = "feasible" if warm else ("cancelled" if clock.cancelled() else "no_solution")
         return _result_from(problem, prep, mode, status, clock.stop_reason(), best if warm else None, None, details, t0)
     integral = mode == "moved"
     if mode == "compactness":
-        integral = bool(np.all(np.abs(prep.cost - np.round(prep.cost)) <= 1e-9)) and float(problem.disruption_weight).is_integer()
+        integral = (
+            bool(np.all(np.abs(prep.cost - np.round(prep.cost)) <= 1e-9))
+            and float(problem.disruption_weight).is_integer()
+        )
     try:
-        st, labels, bound, d1, cuts = _run(problem, prep, options, clock, mode, "moved" if mode == "moved" else "cost",
-                                           None, [], warm, min(options.time_limit_s, clock.remaining()), integral)
+        st, labels, bound, d1, cuts = _run(
+            problem,
+            prep,
+            options,
+            clock,
+            mode,
+            "moved" if mode == "moved" else "cost",
+            None,
+            [],
+            warm,
+            min(options.time_limit_s, clock.remaining()),
+            integral,
+        )
     except Exception as exc:  # a backend failure must not take the caller down
         return SolveResult("error", "error", METHOD, message=f"SCIP failed: {exc!r}", runtime_s=time.monotonic() - t0)
     details["phase1"] = d1
@@ -252,12 +299,19 @@ def solve_exact_labelled(problem: Problem, options: SolveOptions, clock: Clock,
         message = "no plan satisfies balance, contiguity and the realignment rules together (proved by SCIP)"
         if diagnose:
             message = _diagnose(problem, options, clock, message)
-        return SolveResult("infeasible", "proved_infeasible", METHOD, message=message,
-                           runtime_s=time.monotonic() - t0, details=details)
+        return SolveResult(
+            "infeasible", "proved_infeasible", METHOD, message=message, runtime_s=time.monotonic() - t0, details=details
+        )
     if labels is None:
-        return SolveResult("cancelled" if clock.cancelled() else "no_solution", _stop(st, clock), METHOD,
-                           bound=bound, bound_source="SCIP branch-and-cut" if bound is not None else None,
-                           runtime_s=time.monotonic() - t0, details=details)
+        return SolveResult(
+            "cancelled" if clock.cancelled() else "no_solution",
+            _stop(st, clock),
+            METHOD,
+            bound=bound,
+            bound_source="SCIP branch-and-cut" if bound is not None else None,
+            runtime_s=time.monotonic() - t0,
+            details=details,
+        )
     proved = st == "optimal" or (st == "gaplimit" and options.gap > 0)
     status = "optimal" if proved else "feasible"
     if mode == "moved":
@@ -268,8 +322,20 @@ def solve_exact_labelled(problem: Problem, options: SolveOptions, clock: Clock,
         budget = clock.remaining() if options.gap == 0 else 0.5 * clock.remaining()
         if budget > 0.05 and not clock.cancelled():
             moved_bound = float(np.ceil(bound - 1e-6)) if bound is not None else None
-            st2, lab2, _, d2, _ = _run(problem, prep, options, clock, mode, "cost", moved, cuts, [labels], budget, False,
-                                       to_user=(lambda v: float(moved), lambda v: moved_bound))
+            st2, lab2, _, d2, _ = _run(
+                problem,
+                prep,
+                options,
+                clock,
+                mode,
+                "cost",
+                moved,
+                cuts,
+                [labels],
+                budget,
+                False,
+                to_user=(lambda v: float(moved), lambda v: moved_bound),
+            )
             details["phase2"] = d2
             details["compactness_proved"] = st2 == "optimal"
             if lab2 is not None and moved_count(problem, lab2) <= moved and not plan_violations(problem, prep, lab2):
@@ -284,15 +350,30 @@ def _result_from(problem, prep, mode, status, stop_reason, labels, bound, detail
         return SolveResult(status, stop_reason, METHOD, runtime_s=time.monotonic() - t0, details=details)
     broken = plan_violations(problem, prep, labels)
     if broken:
-        return SolveResult("error", "error", METHOD, message="labelled model returned a plan that breaks: " + ", ".join(broken),
-                           runtime_s=time.monotonic() - t0, details=details)
+        return SolveResult(
+            "error",
+            "error",
+            METHOD,
+            message="labelled model returned a plan that breaks: " + ", ".join(broken),
+            runtime_s=time.monotonic() - t0,
+            details=details,
+        )
     objective = plan_objective(problem, prep, labels, mode)
     details.update(moved_units=moved_count(problem, labels), compactness_fixed_centers=plan_compactness(prep, labels))
     if bound is not None:
         bound = min(bound, objective)
-    return SolveResult(status, stop_reason, METHOD, labels=labels, centers=None, objective=objective, bound=bound,
-                       bound_source="SCIP branch-and-cut" if bound is not None else None,
-                       runtime_s=time.monotonic() - t0, details=details)
+    return SolveResult(
+        status,
+        stop_reason,
+        METHOD,
+        labels=labels,
+        centers=None,
+        objective=objective,
+        bound=bound,
+        bound_source="SCIP branch-and-cut" if bound is not None else None,
+        runtime_s=time.monotonic() - t0,
+        details=details,
+    )
 
 
 def _diagnose(problem: Problem, options: SolveOptions, clock: Clock, message: str) -> str:
@@ -321,8 +402,19 @@ def _diagnose(problem: Problem, options: SolveOptions, clock: Clock, message: st
             continue
         sub = Clock(budget, None, clock.cancel)
         try:
-            st, labels, *_ = _run(problem, prep, options.model_copy(update={'time_limit_s': budget}), sub, "moved", "moved", None, [], [],
-                                  budget, True)
+            st, labels, *_ = _run(
+                problem,
+                prep,
+                options.model_copy(update={"time_limit_s": budget}),
+                sub,
+                "moved",
+                "moved",
+                None,
+                [],
+                [],
+                budget,
+                True,
+            )
         except Exception:
             continue
         if labels is not None:
@@ -334,12 +426,21 @@ def _diagnose(problem: Problem, options: SolveOptions, clock: Clock, message: st
     for rule in culprits:
         if rule == "locks":
             locked = np.flatnonzero(problem.locks >= 0)
-            named.append("locks (" + ", ".join(f"{problem.ids[i]} -> {tids[problem.locks[i]]}" for i in locked[:8])
-                         + (" ..." if len(locked) > 8 else "") + ")")
+            named.append(
+                "locks ("
+                + ", ".join(f"{problem.ids[i]} -> {tids[problem.locks[i]]}" for i in locked[:8])
+                + (" ..." if len(locked) > 8 else "")
+                + ")"
+            )
         elif rule == "frozen":
             named.append("frozen territories (" + ", ".join(tids[t] for t in np.flatnonzero(problem.frozen)) + ")")
         elif rule == "moved cap":
             named.append(f"max_moved_share {problem.max_moved_share:g}")
         else:
             named.append(rule)
-    return message + "; without " + " or without ".join(named) + " a plan exists, so that rule breaks balance/contiguity here"
+    return (
+        message
+        + "; without "
+        + " or without ".join(named)
+        + " a plan exists, so that rule breaks balance/contiguity here"
+    )

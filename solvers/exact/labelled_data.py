@@ -107,8 +107,20 @@ def prepare_labelled(problem: Problem, rules: tuple[str, ...] = RULES) -> Labell
     allowed = np.ones((n, k), dtype=bool)
     has_current = problem.current >= 0
     max_moved = problem.moved_cap if "moved cap" in rules else None
-    prep = LabelledData(n, k, allowed, cost, rep_of, upper, lower, np.full(k, -1, dtype=np.int64), neighbours,
-                        has_current, max_moved, rules=tuple(rules))
+    prep = LabelledData(
+        n,
+        k,
+        allowed,
+        cost,
+        rep_of,
+        upper,
+        lower,
+        np.full(k, -1, dtype=np.int64),
+        neighbours,
+        has_current,
+        max_moved,
+        rules=tuple(rules),
+    )
 
     def unit(i) -> str:
         return problem.ids[int(i)]
@@ -126,8 +138,10 @@ def prepare_labelled(problem: Problem, rules: tuple[str, ...] = RULES) -> Labell
             keep = allowed[inside, t].copy()
             for i in np.flatnonzero(inside)[~keep][:1]:
                 rep = f" (rep {problem.rep_ids[rep_of[t]]})" if rep_of is not None else ""
-                prep.infeasible = (f"skills/frozen: unit {unit(i)} stays in frozen territory {tids[t]} but its rep{rep} "
-                                   "lacks a skill the unit needs")
+                prep.infeasible = (
+                    f"skills/frozen: unit {unit(i)} stays in frozen territory {tids[t]} but its rep{rep} "
+                    "lacks a skill the unit needs"
+                )
                 return prep
             allowed[inside] = False
             allowed[inside, t] = True
@@ -138,8 +152,10 @@ def prepare_labelled(problem: Problem, rules: tuple[str, ...] = RULES) -> Labell
             if not allowed[i, t]:
                 why = "frozen" if problem.frozen is not None and problem.frozen.any() else "skills"
                 rep = f" (rep {problem.rep_ids[rep_of[t]]})" if rep_of is not None else ""
-                prep.infeasible = (f"lock/{why}: unit {unit(i)} is locked to territory {tids[t]}{rep}, "
-                                   f"which the {why} rule forbids for it")
+                prep.infeasible = (
+                    f"lock/{why}: unit {unit(i)} is locked to territory {tids[t]}{rep}, "
+                    f"which the {why} rule forbids for it"
+                )
                 return prep
             allowed[i] = False
             allowed[i, t] = True
@@ -192,8 +208,10 @@ def prepare_labelled(problem: Problem, rules: tuple[str, ...] = RULES) -> Labell
                     )
                     return prep
         for i in np.flatnonzero(~allowed.any(axis=1))[:1]:
-            prep.infeasible = (f"contiguity: unit {unit(i)} cannot reach any territory it may join within the "
-                               "territory maximum from the units fixed there")
+            prep.infeasible = (
+                f"contiguity: unit {unit(i)} cannot reach any territory it may join within the "
+                "territory maximum from the units fixed there"
+            )
             return prep
     return prep
 

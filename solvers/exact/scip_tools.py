@@ -49,8 +49,16 @@ def optimize_interruptible(model, clock: Clock) -> None:
 def include_connectivity(model, handler: SeparatorHandler) -> None:
     """Register `handler` as the model's contiguity constraint handler: it separates before
     SCIP's own handlers and checks and enforces after them (integrality first)."""
-    model.includeConshdlr(handler, "connectivity", "territories are connected (lazy a,b-separators)",
-                          sepapriority=1, enfopriority=-1, chckpriority=-1, sepafreq=1, needscons=False)
+    model.includeConshdlr(
+        handler,
+        "connectivity",
+        "territories are connected (lazy a,b-separators)",
+        sepapriority=1,
+        enfopriority=-1,
+        chckpriority=-1,
+        sepafreq=1,
+        needscons=False,
+    )
 
 
 class SeparatorHandler(Conshdlr):
@@ -153,8 +161,12 @@ class ProgressHandler(Eventhdlr):
     `to_user` maps the model's objective and bound to the ones reported (a phase of a
     lexicographic solve reports the user's objective)."""
 
-    def __init__(self, clock: Clock, label: str,
-                 to_user: tuple[Callable[[float], float | None], Callable[[float], float | None]] = (_same, _same)) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        label: str,
+        to_user: tuple[Callable[[float], float | None], Callable[[float], float | None]] = (_same, _same),
+    ) -> None:
         self.clock = clock
         self.label = label
         self.objective_of, self.bound_of = to_user
@@ -178,8 +190,9 @@ class ProgressHandler(Eventhdlr):
             return
         bound = m.getDualbound()
         if kind == SCIP_EVENTTYPE.BESTSOLFOUND:
-            self.clock.report(self.objective_of(m.getSolObjVal(m.getBestSol())), self.bound_of(bound),
-                              f"{self.label}: new incumbent")
+            self.clock.report(
+                self.objective_of(m.getSolObjVal(m.getBestSol())), self.bound_of(bound), f"{self.label}: new incumbent"
+            )
         elif bound > self.last_bound + IMPROVEMENT_REL * max(1.0, abs(bound)):
             self.last_bound = bound
             objective = self.objective_of(m.getPrimalbound()) if m.getNSols() else None

@@ -88,7 +88,9 @@ def vertex_separator(neighbours, ok: np.ndarray, cap: np.ndarray, i: int, j: int
     q = deque([i + n])
     while q:
         u = q.popleft()
-        for v, c in zip(resid.indices[resid.indptr[u]:resid.indptr[u + 1]], resid.data[resid.indptr[u]:resid.indptr[u + 1]]):
+        for v, c in zip(
+            resid.indices[resid.indptr[u] : resid.indptr[u + 1]], resid.data[resid.indptr[u] : resid.indptr[u + 1]]
+        ):
             if c > 0 and not reach[v]:
                 reach[v] = True
                 q.append(int(v))

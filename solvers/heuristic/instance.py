@@ -40,8 +40,11 @@ class Instance:
         self.edge_to = adj.indices.astype(np.int64)
         self.rep_of_territory = problem.rep_of_territories()  # (k,) or None
         self.rep_centric = self.rep_of_territory is not None
-        cap = (problem.rep_capacity[self.rep_of_territory] if self.rep_centric
-               else np.full((k, len(problem.measure_names)), np.inf))
+        cap = (
+            problem.rep_capacity[self.rep_of_territory]
+            if self.rep_centric
+            else np.full((k, len(problem.measure_names)), np.inf)
+        )
         tracked = problem.balanced | np.isfinite(cap).any(axis=0)
         self.tracked = np.flatnonzero(tracked)  # the problem's measure of each tracked column
         self.n_tracked = len(self.tracked)
@@ -69,8 +72,11 @@ class Instance:
         self.hard_skills = self.rep_centric and not problem.soft_skills and bool(problem.unit_skills.any())
         self.unit_skills = problem.unit_skills
         # each territory's rep's skills (none without reps: skills then bind no territory)
-        self.territory_skills = (problem.rep_skills[self.rep_of_territory] if self.rep_of_territory is not None
-                                 else np.zeros(k, dtype=np.int64))
+        self.territory_skills = (
+            problem.rep_skills[self.rep_of_territory]
+            if self.rep_of_territory is not None
+            else np.zeros(k, dtype=np.int64)
+        )
         self.skill_penalty = float(problem.skill_penalty or 0.0) if self.rep_centric else 0.0
         if self.rep_centric:
             self.home_lat = problem.rep_lat[self.rep_of_territory]

@@ -29,12 +29,18 @@ from solvers.heuristic.state import State
 
 def applicable(inst: Instance) -> bool:
     """The sub-model is the plain Hess model: no reps' homes, disruption or frozen territories."""
-    return (not inst.rep_centric and inst.disruption_weight == 0.0 and inst.move_cap is None
-            and not inst.frozen.any() and inst.problem.minimize == "compactness")
+    return (
+        not inst.rep_centric
+        and inst.disruption_weight == 0.0
+        and inst.move_cap is None
+        and not inst.frozen.any()
+        and inst.problem.minimize == "compactness"
+    )
 
 
-def reoptimize(st: State, terrs: list[int], clock: Clock, seed: int,
-               params: HeuristicParams = DEFAULTS) -> tuple[tuple[np.ndarray, np.ndarray] | None, bool]:
+def reoptimize(
+    st: State, terrs: list[int], clock: Clock, seed: int, params: HeuristicParams = DEFAULTS
+) -> tuple[tuple[np.ndarray, np.ndarray] | None, bool]:
     """Best split of the union of territories `terrs` found by the sub-MIP.
 
     Returns ((members, new_labels) or None when nothing cheaper was found, proved): `proved`

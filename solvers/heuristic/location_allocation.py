@@ -67,8 +67,9 @@ def candidate_territories(inst: Instance, n_cand: int, centers: np.ndarray | Non
     return cand
 
 
-def balanced_assignment(inst: Instance, n_cand: int = DEFAULTS.home_candidates,
-                        centers: np.ndarray | None = None) -> np.ndarray:
+def balanced_assignment(
+    inst: Instance, n_cand: int = DEFAULTS.home_candidates, centers: np.ndarray | None = None
+) -> np.ndarray:
     """Labels of the cheapest assignment of units to their candidate territories in which
     every territory takes its target load: a transportation problem (units supply their
     normalized load, territories demand their target) solved as a min-cost flow. Loads above
@@ -115,8 +116,9 @@ def balanced_assignment(inst: Instance, n_cand: int = DEFAULTS.home_candidates,
     tn = n + np.arange(k)
     mcf.add_arcs_with_capacity_and_unit_cost(tn, np.full(k, sink), cap1, np.zeros(k, dtype=np.int64))
     mcf.add_arcs_with_capacity_and_unit_cost(tn, np.full(k, sink), cap2, np.full(k, 2_000_000, dtype=np.int64))
-    mcf.add_arcs_with_capacity_and_unit_cost(tn, np.full(k, sink), np.full(k, supply_total),
-                                             np.full(k, 200_000_000, dtype=np.int64))
+    mcf.add_arcs_with_capacity_and_unit_cost(
+        tn, np.full(k, sink), np.full(k, supply_total), np.full(k, 200_000_000, dtype=np.int64)
+    )
     mcf.set_nodes_supplies(np.arange(n + k + 1), np.concatenate([q, np.zeros(k, dtype=np.int64), [-supply_total]]))
     if mcf.solve() != mcf.OPTIMAL:
         return safe[np.arange(n), np.argmin(C, axis=1)]
@@ -125,8 +127,15 @@ def balanced_assignment(inst: Instance, n_cand: int = DEFAULTS.home_candidates,
     return safe[np.arange(n), np.argmax(np.where(valid, flow, -1.0), axis=1)]
 
 
-def capacitated_lloyd(inst: Instance, centers: np.ndarray, params: HeuristicParams = DEFAULTS, stop=None,
-                      at_scale: bool = False, rounds: int | None = None, wide_rounds: int | None = None) -> np.ndarray:
+def capacitated_lloyd(
+    inst: Instance,
+    centers: np.ndarray,
+    params: HeuristicParams = DEFAULTS,
+    stop=None,
+    at_scale: bool = False,
+    rounds: int | None = None,
+    wide_rounds: int | None = None,
+) -> np.ndarray:
     """Location-allocation from seed centers (a unit per territory): the cheapest balanced
     assignment to the centers (balanced_assignment), each territory re-centered at its best
     member, repeated until the centers stay or `lloyd_rounds` are done (`lloyd_rounds_at_scale`

@@ -59,8 +59,12 @@ class Moves:
         if inst.hard_skills or inst.frozen.any():
             # leaving a territory the unit may not be in repairs a rule (moves into one are never built)
             dviol = dviol - (~inst.can_join(i, a)).astype(float)
-        ddev = (inst.squared_deviation(na, a) + inst.squared_deviation(nb, b)
-                - inst.squared_deviation(ta, a) - inst.squared_deviation(tb, b))
+        ddev = (
+            inst.squared_deviation(na, a)
+            + inst.squared_deviation(nb, b)
+            - inst.squared_deviation(ta, a)
+            - inst.squared_deviation(tb, b)
+        )
         return dcost, dviol, ddev
 
     def pair_delta(self, st: State, i: int, a: int, b: int) -> tuple[float, float]:

@@ -135,11 +135,16 @@ class HeuristicParams:
     def __post_init__(self) -> None:
         for f in fields(self):
             _check(f.name, getattr(self, f.name), *_RULES[f.name])
-        for low, high in (("min_starts", "max_starts"), ("ils_trees_min", "ils_trees_max"),
-                          ("split_trees", "split_trees_max"), ("lns_all_centers_units", "lns_max_units")):
+        for low, high in (
+            ("min_starts", "max_starts"),
+            ("ils_trees_min", "ils_trees_max"),
+            ("split_trees", "split_trees_max"),
+            ("lns_all_centers_units", "lns_max_units"),
+        ):
             if getattr(self, low) > getattr(self, high):
-                raise ValueError(f"HeuristicParams.{low} ({getattr(self, low)}) must not exceed {high} "
-                                 f"({getattr(self, high)})")
+                raise ValueError(
+                    f"HeuristicParams.{low} ({getattr(self, low)}) must not exceed {high} ({getattr(self, high)})"
+                )
 
 
 _INF = float("inf")

@@ -20,8 +20,15 @@ from solvers.heuristic.trees import in_subtree, random_spanning_trees, subtree_s
 _MAX_SCORED_CUTS = 512
 
 
-def recom_pair(st: State, a: int, b: int, rng: np.random.Generator, n_trees: int, noise: float = 1.0,
-               n_candidates: int = DEFAULTS.recom_candidates):
+def recom_pair(
+    st: State,
+    a: int,
+    b: int,
+    rng: np.random.Generator,
+    n_trees: int,
+    noise: float = 1.0,
+    n_candidates: int = DEFAULTS.recom_candidates,
+):
     """Best split of territories a and b over `n_trees` spanning trees (edge lengths times
     log-normal noise of sigma `noise`): least violation, then least cost, each part's cost
     taken around its best center among `n_candidates` sampled units (the reps' homes when
@@ -129,16 +136,20 @@ def _recom_fixed(st: State, a: int, b: int, rng, n_trees: int, noise: float, M, 
     nb = inst.n_tracked
     lk = inst.locks[M]
     ta, tb = np.full(m, a), np.full(m, b)
-    base = np.hstack([
-        inst.loads[M],
-        np.column_stack([
-            (lk == a) | ~inst.can_join(M, ta),  # units that cannot be in b
-            (lk == b) | ~inst.can_join(M, tb),  # units that cannot be in a
-            st.labels[M] == a,
-            inst.assign_cost(M, ta, st.centers),
-            inst.assign_cost(M, tb, st.centers),
-        ]).astype(float),
-    ])
+    base = np.hstack(
+        [
+            inst.loads[M],
+            np.column_stack(
+                [
+                    (lk == a) | ~inst.can_join(M, ta),  # units that cannot be in b
+                    (lk == b) | ~inst.can_join(M, tb),  # units that cannot be in a
+                    st.labels[M] == a,
+                    inst.assign_cost(M, ta, st.centers),
+                    inst.assign_cost(M, tb, st.centers),
+                ]
+            ).astype(float),
+        ]
+    )
     Tot = base.sum(axis=0)
     not_b, not_a = Tot[nb], Tot[nb + 1]
     best = None
@@ -148,8 +159,7 @@ def _recom_fixed(st: State, a: int, b: int, rng, n_trees: int, noise: float, M, 
         S, R = V[:, :nb], Tot[:nb] - V[:, :nb]
         # orientation 0: subtree is a; 1: subtree is b
         viol = np.stack([inst.violation(S, a) + inst.violation(R, b), inst.violation(S, b) + inst.violation(R, a)])
-        valid = np.stack([(V[:, nb + 1] == 0) & (V[:, nb] == not_b),
-                          (V[:, nb] == 0) & (V[:, nb + 1] == not_a)])
+        valid = np.stack([(V[:, nb + 1] == 0) & (V[:, nb] == not_b), (V[:, nb] == 0) & (V[:, nb + 1] == not_a)])
         cost = np.stack([V[:, nb + 3] + (Tot[nb + 4] - V[:, nb + 4]), V[:, nb + 4] + (Tot[nb + 3] - V[:, nb + 3])])
         key_v = np.where(valid, viol, np.inf)
         if not np.isfinite(key_v).any():

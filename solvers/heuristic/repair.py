@@ -71,8 +71,9 @@ def repair_contiguity(inst: Instance, labels: np.ndarray) -> np.ndarray:
             return labels
         labels[stray] = -1
         start_of, nbr = inst.nbr_start, inst.nbr
-        frontier = [u for u in np.flatnonzero(stray).tolist()
-                    if any(labels[v] >= 0 for v in nbr[start_of[u] : start_of[u + 1]])]
+        frontier = [
+            u for u in np.flatnonzero(stray).tolist() if any(labels[v] >= 0 for v in nbr[start_of[u] : start_of[u + 1]])
+        ]
         while frontier:
             nxt = []
             for u in frontier:
@@ -155,9 +156,10 @@ def repair_rules(inst: Instance, labels: np.ndarray, rounds: int = 4) -> np.ndar
                                 path.append(x)
                                 x = prev[x]
                             arr = np.array(path, dtype=np.int64)
-                            if inst.can_join(arr, np.full(len(arr), t)).all() and not (
-                                (locks[arr] >= 0) & (locks[arr] != t)
-                            ).any():
+                            if (
+                                inst.can_join(arr, np.full(len(arr), t)).all()
+                                and not ((locks[arr] >= 0) & (locks[arr] != t)).any()
+                            ):
                                 labels[arr] = t
                                 done = True
                                 break

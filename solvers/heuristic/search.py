@@ -39,8 +39,9 @@ class Search:
     """One seeded search: the instance, the random numbers, the clock, the parameters, and the
     best plans found so far."""
 
-    def __init__(self, problem: Problem, options: SolveOptions, clock: Clock,
-                 params: HeuristicParams = DEFAULTS) -> None:
+    def __init__(
+        self, problem: Problem, options: SolveOptions, clock: Clock, params: HeuristicParams = DEFAULTS
+    ) -> None:
         self.problem = problem
         self.clock = clock
         self.params = params
@@ -324,8 +325,12 @@ class Search:
             st.set_labels(M, new)
             self.compact(st, max_rounds=10, terrs={a, b})
             c = st.cost()
-            if (st.total_violation() > NOISE or st.moved_excess() > 0 or c > best * (1 + slack) + NOISE
-                    or (c >= cur and self.rng.random() < 0.5)):
+            if (
+                st.total_violation() > NOISE
+                or st.moved_excess() > 0
+                or c > best * (1 + slack) + NOISE
+                or (c >= cur and self.rng.random() < 0.5)
+            ):
                 st.copy_from(snap)
                 continue
             cur = c
@@ -357,8 +362,9 @@ class Search:
             opened = int(self.rng.choice(n, p=share / share.sum()))
             others = np.flatnonzero(np.arange(k) != lab[opened])
             centers[int(others[self.rng.integers(len(others))])] = opened
-            labels = capacitated_lloyd(inst, centers, self.params, stop=self.stop, at_scale=True,
-                                       rounds=self.params.jump_rounds, wide_rounds=0)
+            labels = capacitated_lloyd(
+                inst, centers, self.params, stop=self.stop, at_scale=True, rounds=self.params.jump_rounds, wide_rounds=0
+            )
             plan = repaired(inst, labels)
             if plan is not None and not self.stop():
                 st = State(inst, plan)

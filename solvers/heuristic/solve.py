@@ -64,7 +64,10 @@ __all__ = ["repaired", "solve_heuristic"]
 
 
 def solve_heuristic(
-    problem: Problem, options: SolveOptions, clock: Clock, warm_start: np.ndarray | None = None,
+    problem: Problem,
+    options: SolveOptions,
+    clock: Clock,
+    warm_start: np.ndarray | None = None,
     params: HeuristicParams | None = None,
 ) -> SolveResult:
     """The heuristic's plan for `problem` (the starts, then the phases in order; see the
@@ -126,8 +129,14 @@ def solve_heuristic(
             # location-allocation rounds stop while the start's own search still fits: twice
             # the longest a start's search took so far, or half the time left before any has run
             keep = 2.0 * searched if searched > 0 else 0.5 * clock.remaining()
-            s0 = _construct(inst, search.rng, seen, params, allocate=not lns_ok,
-                            stop=lambda keep=keep: search.stop() or clock.remaining() < keep)
+            s0 = _construct(
+                inst,
+                search.rng,
+                seen,
+                params,
+                allocate=not lns_ok,
+                stop=lambda keep=keep: search.stop() or clock.remaining() < keep,
+            )
         plan = repaired(inst, s0)
         if plan is None:
             continue
@@ -181,8 +190,9 @@ def solve_heuristic(
     return _finish(problem, clock, labels, search, "time_limit" if search.timed_out else "converged")
 
 
-def _construct(inst: Instance, rng: np.random.Generator, seen: set, params: HeuristicParams, allocate: bool,
-               stop=None) -> np.ndarray:
+def _construct(
+    inst: Instance, rng: np.random.Generator, seen: set, params: HeuristicParams, allocate: bool, stop=None
+) -> np.ndarray:
     """A start from k-means++ seeds: with `allocate`, location-allocation from them
     (location_allocation.capacitated_lloyd), unless it repeats an earlier start (`seen`);
     otherwise region growing from them.

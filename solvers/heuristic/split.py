@@ -24,8 +24,9 @@ from solvers.heuristic.trees import in_subtree, random_spanning_trees, subtree_s
 _VIOLATION_FIRST = 1e12
 
 
-def recursive_split(inst: Instance, rng: np.random.Generator, clock: Clock,
-                    params: HeuristicParams = DEFAULTS) -> np.ndarray | None:
+def recursive_split(
+    inst: Instance, rng: np.random.Generator, clock: Clock, params: HeuristicParams = DEFAULTS
+) -> np.ndarray | None:
     """Labels 0..k-1 (every part connected), or None when the graph is disconnected or the
     clock stops."""
     n, k = inst.n, inst.k
@@ -48,8 +49,9 @@ def recursive_split(inst: Instance, rng: np.random.Generator, clock: Clock,
     return labels
 
 
-def _split(inst: Instance, adj: sp.csr_matrix, M: np.ndarray, k1: int, k2: int, rng,
-           params: HeuristicParams) -> np.ndarray:
+def _split(
+    inst: Instance, adj: sp.csr_matrix, M: np.ndarray, k1: int, k2: int, rng, params: HeuristicParams
+) -> np.ndarray:
     """The side of the best cut of the connected set M: True for the units of the part that
     holds k1 territories."""
     m = len(M)
@@ -63,11 +65,14 @@ def _split(inst: Instance, adj: sp.csr_matrix, M: np.ndarray, k1: int, k2: int, 
     base = np.column_stack([A, w, w * xy[:, 0], w * xy[:, 1], w * (xy**2).sum(1)])
     nb = A.shape[1]
     tot = base.sum(axis=0)
+
     # a side that will be split again gets half the slack, so errors do not pile up
     def bounds(kk):
         f = 1.0 if kk == 1 else 0.5
-        return (kk * (inst.target - f * (inst.target - inst.lower)),
-                kk * (inst.target + f * (inst.upper - inst.target)))
+        return (
+            kk * (inst.target - f * (inst.target - inst.lower)),
+            kk * (inst.target + f * (inst.upper - inst.target)),
+        )
 
     (lo1, hi1), (lo2, hi2) = bounds(k1), bounds(k2)
     n_trees = int(np.clip(params.split_tree_units // max(m, 1), params.split_trees, params.split_trees_max))

@@ -13,8 +13,16 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import depth_first_order, minimum_spanning_tree
 
 
-def random_spanning_trees(m: int, r: np.ndarray, c: np.ndarray, elen: np.ndarray, rng: np.random.Generator,
-                          n_trees: int, noise: float, skip_disconnected: bool = False):
+def random_spanning_trees(
+    m: int,
+    r: np.ndarray,
+    c: np.ndarray,
+    elen: np.ndarray,
+    rng: np.random.Generator,
+    n_trees: int,
+    noise: float,
+    skip_disconnected: bool = False,
+):
     """Up to `n_trees` minimum spanning trees of the graph on m nodes with edges (r, c) of
     lengths `elen` times log-normal noise (sigma `noise`), each from a random root: yields
     (order, tin, size) per tree: the depth-first preorder, each node's position in it, and
@@ -39,8 +47,9 @@ def random_spanning_trees(m: int, r: np.ndarray, c: np.ndarray, elen: np.ndarray
         yield order, tin, np.asarray(sz, dtype=np.int64)
 
 
-def subtree_sums(base: np.ndarray, order: np.ndarray, tin: np.ndarray, size: np.ndarray,
-                 nodes: np.ndarray) -> np.ndarray:
+def subtree_sums(
+    base: np.ndarray, order: np.ndarray, tin: np.ndarray, size: np.ndarray, nodes: np.ndarray
+) -> np.ndarray:
     """(len(nodes), base columns): the sums of `base` rows over the subtree of each of `nodes`."""
     cs = np.vstack([np.zeros((1, base.shape[1])), np.cumsum(base[order], axis=0)])
     return cs[tin[nodes] + size[nodes]] - cs[tin[nodes]]

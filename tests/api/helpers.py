@@ -25,12 +25,21 @@ def long_points(n: int = 1000, k: int = 16, seed: int = 0) -> dict:
     """Random points (Delaunay adjacency), tight balance: the heuristic keeps improving for ~10 s (1 core)."""
     rng = np.random.default_rng(seed)
     units = [
-        {"id": f"p{i}", "lat": float(35 + 2 * rng.random()), "lon": float(-90 + 2 * rng.random()),
-         "workload": float(rng.integers(1, 20)), "potential": float(rng.integers(1, 100))}
+        {
+            "id": f"p{i}",
+            "lat": float(35 + 2 * rng.random()),
+            "lon": float(-90 + 2 * rng.random()),
+            "workload": float(rng.integers(1, 20)),
+            "potential": float(rng.integers(1, 100)),
+        }
         for i in range(n)
     ]
-    return {"name": f"points {n}", "units": units, "territories": k,
-            "balance": [{"measure": "workload", "tolerance": 0.02}, {"measure": "potential", "tolerance": 0.05}]}
+    return {
+        "name": f"points {n}",
+        "units": units,
+        "territories": k,
+        "balance": [{"measure": "workload", "tolerance": 0.02}, {"measure": "potential", "tolerance": 0.05}],
+    }
 
 
 def new_key(app: FastAPI, tenant: str = "acme") -> str:

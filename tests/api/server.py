@@ -40,8 +40,9 @@ class Server:
     """`uvicorn api.app:create_app --factory` on 127.0.0.1 with TERRITORIA_* settings from the environment
     (and `env`), run in `cwd`."""
 
-    def __init__(self, database_url: str, log: Path, max_workers: int = 2, cwd: Path = REPO,
-                 env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, database_url: str, log: Path, max_workers: int = 2, cwd: Path = REPO, env: dict[str, str] | None = None
+    ) -> None:
         self.database_url, self.log_path, self.max_workers = database_url, log, max_workers
         self.cwd, self.env = cwd, env or {}
         self.port = free_port()
@@ -49,13 +50,31 @@ class Server:
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout_s: float = 30.0) -> Server:
-        env = {**os.environ, "TERRITORIA_DATABASE_URL": self.database_url,
-               "TERRITORIA_MAX_WORKERS": str(self.max_workers), **self.env}
+        env = {
+            **os.environ,
+            "TERRITORIA_DATABASE_URL": self.database_url,
+            "TERRITORIA_MAX_WORKERS": str(self.max_workers),
+            **self.env,
+        }
         self.log = open(self.log_path, "ab")  # noqa: SIM115 (the server writes to it until stop)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1",
-             "--port", str(self.port), "--log-level", "warning"],
-            cwd=self.cwd, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "api.app:create_app",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--log-level",
+                "warning",
+            ],
+            cwd=self.cwd,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
         )
         try:
             deadline = time.monotonic() + timeout_s

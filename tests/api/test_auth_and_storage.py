@@ -45,8 +45,15 @@ def test_another_tenants_scenario_is_404_and_not_listed(app):
 
         assert client.get(f"{BASE}/{sid}", headers=b).status_code == 404
         assert client.put(f"{BASE}/{sid}", json=grid_scenario(1, 2, 1), headers=b).status_code == 404
-        assert client.put(f"{BASE}/{sid}/csv", files={"units": ("u.csv", "id,lat,lon\nu,1,2\n")},
-                          data={"territories": "1"}, headers=b).status_code == 404
+        assert (
+            client.put(
+                f"{BASE}/{sid}/csv",
+                files={"units": ("u.csv", "id,lat,lon\nu,1,2\n")},
+                data={"territories": "1"},
+                headers=b,
+            ).status_code
+            == 404
+        )
         assert client.get(f"{BASE}/{sid}/versions", headers=b).status_code == 404
         assert client.get(f"{BASE}/{sid}/versions/1", headers=b).status_code == 404
         assert client.delete(f"{BASE}/{sid}", headers=b).status_code == 404
@@ -119,6 +126,6 @@ def test_cli_serve_starts_uvicorn_with_the_app(monkeypatch, tmp_path):
     url = f"sqlite:///{tmp_path / 'serve.db'}"
     result = CliRunner().invoke(cli, ["serve", "--port", "8123", "--database-url", url])
     assert result.exit_code == 0, result.output
-    (served, kw), = calls
+    ((served, kw),) = calls
     assert kw == {"host": "127.0.0.1", "port": 8123, "loop": "asyncio", "http": "httptools"}
     assert served.state.settings.database_url == url

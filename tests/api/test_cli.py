@@ -14,7 +14,20 @@ def test_solve_grid_writes_feasible_plan_and_evaluate_agrees(tmp_path):
     scenario = tmp_path / "grid.json"
     scenario.write_text(json.dumps(grid_scenario(4, 4, 4, balance=[{"measure": "workload", "tolerance": 0.0}])))
     plan_path = tmp_path / "plan.json"
-    result = runner.invoke(app, ["solve", str(scenario), "--out", str(plan_path), "--time-limit", "20", "-q", "--csv", str(tmp_path / "plan.csv")])
+    result = runner.invoke(
+        app,
+        [
+            "solve",
+            str(scenario),
+            "--out",
+            str(plan_path),
+            "--time-limit",
+            "20",
+            "-q",
+            "--csv",
+            str(tmp_path / "plan.csv"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     plan = json.loads(plan_path.read_text())
     assert plan["status"] in ("optimal", "feasible")
@@ -62,8 +75,18 @@ def test_sweep_writes_the_frontier(tmp_path):
     scenario.write_text(json.dumps(perturbed_grid()))
     result = runner.invoke(
         app,
-        ["sweep", str(scenario), "--tolerances", "0,0.25,0.55", "--disruption-weights", "1000", "--method", "heuristic",
-         "--out-dir", str(tmp_path / "front")],
+        [
+            "sweep",
+            str(scenario),
+            "--tolerances",
+            "0,0.25,0.55",
+            "--disruption-weights",
+            "1000",
+            "--method",
+            "heuristic",
+            "--out-dir",
+            str(tmp_path / "front"),
+        ],
     )
     assert result.exit_code == 0, result.output
     plans = sorted((tmp_path / "front").glob("plan_*.json"))

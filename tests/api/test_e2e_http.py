@@ -59,7 +59,9 @@ def test_create_solve_poll_plan_compare_cancel_over_http(server):
         sid = client.post(f"{API}/scenarios", json=small_grid()).json()["id"]
         runs = []
         for seed in (1, 2):
-            r = client.post(f"{API}/scenarios/{sid}/runs", json={"method": "heuristic", "time_limit_s": 5, "seed": seed})
+            r = client.post(
+                f"{API}/scenarios/{sid}/runs", json={"method": "heuristic", "time_limit_s": 5, "seed": seed}
+            )
             assert r.status_code == 202, r.text
             runs.append(r.json()["id"])
         for rid in runs:
@@ -72,7 +74,9 @@ def test_create_solve_poll_plan_compare_cancel_over_http(server):
         assert cmp.status_code == 200 and set(cmp.json()["kpis"]["objective"]) == set(runs)
 
         long_sid = client.post(f"{API}/scenarios", json=long_points()).json()["id"]
-        rid = client.post(f"{API}/scenarios/{long_sid}/runs", json={"method": "heuristic", "time_limit_s": 60}).json()["id"]
+        rid = client.post(f"{API}/scenarios/{long_sid}/runs", json={"method": "heuristic", "time_limit_s": 60}).json()[
+            "id"
+        ]
         with client.stream("GET", f"{API}/runs/{rid}/events") as stream:  # live progress until a plan exists
             for line in stream.iter_lines():
                 if line.startswith("data: ") and '"objective": null' not in line:
@@ -90,11 +94,15 @@ def test_kill_9_during_a_solve_then_restart_keeps_data_and_fails_the_run(databas
     try:
         with httpx.Client(base_url=first.url, headers={"X-API-Key": key}, timeout=30) as client:
             sid = client.post(f"{API}/scenarios", json=small_grid()).json()["id"]
-            done = client.post(f"{API}/scenarios/{sid}/runs", json={"method": "heuristic", "time_limit_s": 5}).json()["id"]
+            done = client.post(f"{API}/scenarios/{sid}/runs", json={"method": "heuristic", "time_limit_s": 5}).json()[
+                "id"
+            ]
             assert wait_for(client.get, done, ended)["state"] == "finished"
             plan = client.get(f"{API}/runs/{done}/plan").json()
             long_sid = client.post(f"{API}/scenarios", json=long_points()).json()["id"]
-            interrupted = client.post(f"{API}/scenarios/{long_sid}/runs", json={"method": "heuristic", "time_limit_s": 60}).json()["id"]
+            interrupted = client.post(
+                f"{API}/scenarios/{long_sid}/runs", json={"method": "heuristic", "time_limit_s": 60}
+            ).json()["id"]
             wait_for(client.get, interrupted, lambda r: r["objective"] is not None, timeout_s=60)
             pid = _worker_pid(database_url, interrupted)
         first.stop(signal.SIGKILL)
@@ -115,7 +123,9 @@ def test_kill_9_during_a_solve_then_restart_keeps_data_and_fails_the_run(databas
             assert run["state"] == "failed" and run["message"] == "server stopped during the run", run
             assert run["objective"] is not None  # the last progress written before the crash
             # The restarted server solves again.
-            again = client.post(f"{API}/scenarios/{sid}/runs", json={"method": "heuristic", "time_limit_s": 5}).json()["id"]
+            again = client.post(f"{API}/scenarios/{sid}/runs", json={"method": "heuristic", "time_limit_s": 5}).json()[
+                "id"
+            ]
             assert wait_for(client.get, again, ended)["state"] == "finished"
     finally:
         second.stop()
@@ -136,8 +146,10 @@ def test_many_concurrent_clients_never_stall_the_server(server):
     async def hammer() -> list[int]:
         # generous per-request timeout: a cold or loaded CI machine is slow; the stall this
         # guards against shows as 500s (pool timeouts after 30 s), not as slowness alone
-        async with httpx.AsyncClient(base_url=srv.url, headers={"X-API-Key": key}, timeout=90,
-                                     limits=httpx.Limits(max_connections=80)) as c:
+        async with httpx.AsyncClient(
+            base_url=srv.url, headers={"X-API-Key": key}, timeout=90, limits=httpx.Limits(max_connections=80)
+        ) as c:
+
             async def one() -> int:
                 codes = []
                 for _ in range(5):

@@ -25,15 +25,26 @@ SCENARIO = {
     "name": "fuzz",
     "territories": 2,
     "units": [
-        {"id": "a", "name": "A", "lat": 40.0, "lon": -90.0, "workload": 1.0, "potential": 2.0,
-         "attributes": {"accounts": 3.0}, "skills": ["med"], "current": "T1"},
+        {
+            "id": "a",
+            "name": "A",
+            "lat": 40.0,
+            "lon": -90.0,
+            "workload": 1.0,
+            "potential": 2.0,
+            "attributes": {"accounts": 3.0},
+            "skills": ["med"],
+            "current": "T1",
+        },
         {"id": "b", "lat": 40.1, "lon": -90.0, "workload": 2.0, "potential": 1.0, "current": "T1"},
         {"id": "c", "lat": 40.2, "lon": -90.0, "workload": 1.0, "potential": 1.0, "current": "T2"},
         {"id": "d", "lat": 40.3, "lon": -90.0, "workload": 2.0, "potential": 2.0, "current": "T2", "lock": "T2"},
     ],
     "adjacency": [["a", "b"], ["b", "c"], ["c", "d"]],
-    "reps": [{"id": "r1", "lat": 40.0, "lon": -90.0, "skills": ["med"], "capacity": {"workload": 10.0}},
-             {"id": "r2", "lat": 40.3, "lon": -90.0, "skills": ["med"]}],
+    "reps": [
+        {"id": "r1", "lat": 40.0, "lon": -90.0, "skills": ["med"], "capacity": {"workload": 10.0}},
+        {"id": "r2", "lat": 40.3, "lon": -90.0, "skills": ["med"]},
+    ],
     "balance": [{"measure": "workload", "tolerance": 0.5}],
     "contiguity": True,
     "objective": {"distance_power": 1, "disruption_weight": 0.0},
@@ -75,20 +86,38 @@ COMPARE_BAD = {
 }
 ANALYZE = {"scenario": SCENARIO, "plan": {"assignment": {"a": "T1", "b": "T1", "c": "T2", "d": "T2"}}}
 ANALYZE_BAD = {
-    ("plan", "assignment"): [{}, {"a": "T1", "b": "T1", "c": "T2", "d": "T2", "zz": "T1"}, {"a": "T9", "b": "T1", "c": "T2", "d": "T2"}],
+    ("plan", "assignment"): [
+        {},
+        {"a": "T1", "b": "T1", "c": "T2", "d": "T2", "zz": "T1"},
+        {"a": "T9", "b": "T1", "c": "T2", "d": "T2"},
+    ],
     ("plan", "assignment", "a"): ["", "T3"],
     ("plan", "reps"): [{"T1": "r9", "T2": "r2"}, {"T1": "r1"}],
     ("version",): [1, 0],
     ("scenario_id",): ["some-id"],
     **{("scenario", *path): values for path, values in SCENARIO_BAD.items()},
 }
-REQUIRED = {"scenario": [("units",), ("territories",), ("units", 0, "id"), ("units", 1, "lat"), ("units", 2, "lon"),
-                         ("reps", 0, "id"), ("balance", 0, "measure")],
-            "runs": [], "compare": [("run_ids",)],
-            "analyze": [("plan",), ("scenario",), ("plan", "assignment"), ("scenario", "units")]}
+REQUIRED = {
+    "scenario": [
+        ("units",),
+        ("territories",),
+        ("units", 0, "id"),
+        ("units", 1, "lat"),
+        ("units", 2, "lon"),
+        ("reps", 0, "id"),
+        ("balance", 0, "measure"),
+    ],
+    "runs": [],
+    "compare": [("run_ids",)],
+    "analyze": [("plan",), ("scenario",), ("plan", "assignment"), ("scenario", "units")],
+}
 # Where an unknown field is refused (objects whose model forbids extra fields).
-STRICT_OBJECTS = {"scenario": [(), ("units", 1), ("reps", 0), ("balance", 0), ("objective",)],
-                  "runs": [()], "compare": [()], "analyze": [(), ("scenario",), ("scenario", "units", 2)]}
+STRICT_OBJECTS = {
+    "scenario": [(), ("units", 1), ("reps", 0), ("balance", 0), ("objective",)],
+    "runs": [()],
+    "compare": [()],
+    "analyze": [(), ("scenario",), ("scenario", "units", 2)],
+}
 
 ENDPOINTS = {
     "scenarios": ("/scenarios", SCENARIO, SCENARIO_BAD, "scenario"),
@@ -123,8 +152,12 @@ def _name(path) -> str:
 
 
 _JUNK_SCALARS = st.one_of(st.integers(), st.floats(allow_nan=False), st.text(max_size=5), st.booleans())
-_JUNK_CONTAINERS = st.one_of(st.just([]), st.just({}), st.lists(_JUNK_SCALARS, min_size=1, max_size=3),
-                             st.dictionaries(st.text(min_size=1, max_size=3), _JUNK_SCALARS, min_size=1, max_size=2))
+_JUNK_CONTAINERS = st.one_of(
+    st.just([]),
+    st.just({}),
+    st.lists(_JUNK_SCALARS, min_size=1, max_size=3),
+    st.dictionaries(st.text(min_size=1, max_size=3), _JUNK_SCALARS, min_size=1, max_size=2),
+)
 
 
 @st.composite
@@ -132,7 +165,11 @@ def malformed(draw, endpoint: str):
     """(body bytes, the field the answer must name) for one way of breaking the endpoint's valid body."""
     _, base, bad, kind = ENDPOINTS[endpoint]
     body = copy.deepcopy(base)
-    how = draw(st.sampled_from(["wrong_type", "wrong_type", "bad_value", "bad_value", "missing", "extra", "not_object", "not_json"]))
+    how = draw(
+        st.sampled_from(
+            ["wrong_type", "wrong_type", "bad_value", "bad_value", "missing", "extra", "not_object", "not_json"]
+        )
+    )
     if how == "missing" and not REQUIRED[kind]:
         how = "bad_value"
     if how == "wrong_type":
@@ -141,8 +178,13 @@ def malformed(draw, endpoint: str):
         if isinstance(old, dict):
             value = draw(st.one_of(st.lists(_JUNK_SCALARS, max_size=3), st.text(max_size=5), st.integers()))
         elif isinstance(old, list):
-            value = draw(st.one_of(st.dictionaries(st.text(min_size=1, max_size=3), _JUNK_SCALARS, max_size=2),
-                                   st.text(max_size=5), st.integers()))
+            value = draw(
+                st.one_of(
+                    st.dictionaries(st.text(min_size=1, max_size=3), _JUNK_SCALARS, max_size=2),
+                    st.text(max_size=5),
+                    st.integers(),
+                )
+            )
         else:  # no scalar is ever read from a container
             value = draw(_JUNK_CONTAINERS)
         _set(body, path, value)
@@ -157,12 +199,17 @@ def malformed(draw, endpoint: str):
         return json.dumps(body).encode(), _name(path)
     if how == "extra":
         where = draw(st.sampled_from(STRICT_OBJECTS[kind]))
-        key = draw(st.text(alphabet="abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=12)
-                   .filter(lambda k: k not in _get(body, where) and k not in ("name", "id", "plan", "scenario", "version")))
+        key = draw(
+            st.text(alphabet="abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=12).filter(
+                lambda k: k not in _get(body, where) and k not in ("name", "id", "plan", "scenario", "version")
+            )
+        )
         _get(body, where)[key] = draw(st.one_of(_JUNK_SCALARS, _JUNK_CONTAINERS))
         return json.dumps(body).encode(), key
     if how == "not_object":
-        return json.dumps(draw(st.one_of(_JUNK_SCALARS, st.lists(_JUNK_SCALARS, max_size=3), st.none()))).encode(), "body"
+        return json.dumps(
+            draw(st.one_of(_JUNK_SCALARS, st.lists(_JUNK_SCALARS, max_size=3), st.none()))
+        ).encode(), "body"
     text = json.dumps(body)
     cut = draw(st.integers(min_value=0, max_value=len(text) - 1))
     return (text[:cut] + draw(st.sampled_from(["", "}", "{", ",", "'", "\x00", "\\"]))).encode("utf-8"), "body"
@@ -196,8 +243,12 @@ def _check(client, endpoint: str, body: bytes, field: str) -> None:
 
 
 def _fuzz(endpoint: str, examples: int):
-    @settings(max_examples=examples, deadline=None, derandomize=True,
-              suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        derandomize=True,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
     @given(case=malformed(endpoint))
     def run(client, case):
         _check(client, endpoint, *case)

@@ -20,7 +20,9 @@ def test_polygons_are_stored_returned_and_exported_points_otherwise(client):
     bad = polygon_grid(3, 4, 3)
     bad["units"][2]["geometry"]["coordinates"][0].pop()  # the ring is no longer closed
     r = client.post(f"{API}/scenarios", json=bad)
-    assert r.status_code == 422 and r.json()["detail"].startswith("units[2] (id '0-2').geometry: coordinates[0]"), r.text
+    assert r.status_code == 422 and r.json()["detail"].startswith("units[2] (id '0-2').geometry: coordinates[0]"), (
+        r.text
+    )
 
     rid = submit_run(client, sid, seed=1, time_limit_s=5)
     run = wait_for(client.get, rid, ended, timeout_s=60)

@@ -21,7 +21,16 @@ from api.runs_worker import WORKER_NICE
 from api.settings import Settings
 from scenarios import repository
 from scenarios.db import make_engine, make_sessionmaker, upgrade
-from tests.api.helpers import API, create_scenario, ended, long_points, signed_in_client, small_grid, submit_run, wait_for
+from tests.api.helpers import (
+    API,
+    create_scenario,
+    ended,
+    long_points,
+    signed_in_client,
+    small_grid,
+    submit_run,
+    wait_for,
+)
 from tests.instances import grid_scenario
 
 
@@ -70,9 +79,9 @@ def test_events_stream_live_progress_until_the_run_ends(client):
         event = None
         for line in stream.iter_lines():
             if line.startswith("event: "):
-                event = line[len("event: "):]
+                event = line[len("event: ") :]
             elif line.startswith("data: "):
-                data = json.loads(line[len("data: "):])
+                data = json.loads(line[len("data: ") :])
                 states.append(data["state"])
                 assert {"elapsed_s", "objective", "bound", "gap", "state", "status"} <= set(data)
                 last = (event, data)
@@ -162,13 +171,22 @@ def test_restart_marks_interrupted_runs_failed(database_url):
         key = repository.create_api_key(session, tenant_name="acme")
         tenant = repository.get_or_create_tenant(session, name="acme")
         record = repository.create_scenario(session, tenant_id=tenant.id, scenario=parse_scenario(small_grid()))
-        running = repository.create_run(session, tenant_id=tenant.id, scenario_id=record.id, method="heuristic",
-                                        time_limit_s=60, seed=0).id
-        queued = repository.create_run(session, tenant_id=tenant.id, scenario_id=record.id, method="heuristic",
-                                       time_limit_s=60, seed=1).id
+        running = repository.create_run(
+            session, tenant_id=tenant.id, scenario_id=record.id, method="heuristic", time_limit_s=60, seed=0
+        ).id
+        queued = repository.create_run(
+            session, tenant_id=tenant.id, scenario_id=record.id, method="heuristic", time_limit_s=60, seed=1
+        ).id
         assert repository.claim_queued_runs(session, limit=1) == [running]
-        assert repository.record_progress(session, run_id=running, elapsed_s=12.5, objective=99.0, bound=None,
-                                          gap=None, message="heuristic: better plan")
+        assert repository.record_progress(
+            session,
+            run_id=running,
+            elapsed_s=12.5,
+            objective=99.0,
+            bound=None,
+            gap=None,
+            message="heuristic: better plan",
+        )
     engine.dispose()
 
     app = create_app(Settings(database_url=url))
@@ -210,8 +228,9 @@ def test_worker_progress_stores_a_best_so_far_plan_when_the_solver_hands_one_ove
     with sessions() as session:
         tenant = repository.get_or_create_tenant(session, name="acme")
         record = repository.create_scenario(session, tenant_id=tenant.id, scenario=parse_scenario(small_grid()))
-        rid = repository.create_run(session, tenant_id=tenant.id, scenario_id=record.id, method="heuristic",
-                                    time_limit_s=5, seed=0).id
+        rid = repository.create_run(
+            session, tenant_id=tenant.id, scenario_id=record.id, method="heuristic", time_limit_s=5, seed=0
+        ).id
         repository.claim_queued_runs(session, limit=1)
 
     @dataclass(frozen=True)

@@ -19,8 +19,12 @@ def service(tmp_path_factory):
         keys = {name: new_key(app, name) for name in ("acme", "other")}
         client.headers["X-API-Key"] = keys["acme"]
         sid = client.post(f"{API}/scenarios", json=small_grid()).json()["id"]
-        runs = [client.post(f"{API}/scenarios/{sid}/runs", json={"method": "heuristic", "time_limit_s": 5, "seed": s}).json()["id"]
-                for s in (1, 2)]
+        runs = [
+            client.post(
+                f"{API}/scenarios/{sid}/runs", json={"method": "heuristic", "time_limit_s": 5, "seed": s}
+            ).json()["id"]
+            for s in (1, 2)
+        ]
         for rid in runs:
             assert wait_for(client.get, rid, ended)["state"] == "finished"
         yield {"client": client, "keys": keys, "sid": sid, "runs": runs}
@@ -79,10 +83,10 @@ def test_compare_rejects_bad_sets_of_runs(service):
 def _broken_plan() -> dict:
     """4x4 grid: T1 is 3 units in 3 pieces, T3 4 units in 2 pieces, T2 has 5 units (balance wants exactly 4).
 
-        T1 T2 T2 T1        row 0
-        T3 T2 T2 T3        row 1
-        T3 T4 T2 T3        row 2
-        T4 T4 T4 T1        row 3
+    T1 T2 T2 T1        row 0
+    T3 T2 T2 T3        row 1
+    T3 T4 T2 T3        row 2
+    T4 T4 T4 T1        row 3
     """
     rows = ["T1 T2 T2 T1", "T3 T2 T2 T3", "T3 T4 T2 T3", "T4 T4 T4 T1"]
     return {f"{r}-{c}": t for r, line in enumerate(rows) for c, t in enumerate(line.split())}
@@ -90,15 +94,23 @@ def _broken_plan() -> dict:
 
 def test_analyze_a_hand_edited_plan_reports_every_broken_rule(service):
     client = service["client"]
-    for source in ({"scenario": small_grid()}, {"scenario_id": service["sid"]}, {"scenario_id": service["sid"], "version": 1}):
+    for source in (
+        {"scenario": small_grid()},
+        {"scenario_id": service["sid"]},
+        {"scenario_id": service["sid"], "version": 1},
+    ):
         r = client.post(f"{API}/analyze", json={**source, "plan": {"assignment": _broken_plan()}})
         assert r.status_code == 200, r.text
         body = r.json()
         assert body["feasible"] is False
         assert body["violations_by_rule"] == {"contiguity": 2, "balance": 2} and body["violation_count"] == 4
         records = {(v["rule"], v["record"]["kind"], v["record"]["id"]) for v in body["violations"]}
-        assert records == {("contiguity", "territory", "T1"), ("contiguity", "territory", "T3"),
-                           ("balance", "territory", "T1"), ("balance", "territory", "T2")}
+        assert records == {
+            ("contiguity", "territory", "T1"),
+            ("contiguity", "territory", "T3"),
+            ("balance", "territory", "T1"),
+            ("balance", "territory", "T2"),
+        }
         assert any(v["message"] == "contiguity: territory T1 is in 3 pieces" for v in body["violations"])
         assert {t["id"]: t["kpis"]["units"] for t in body["territories"]} == {"T1": 3, "T2": 5, "T3": 4, "T4": 4}
         assert body["kpis"]["contiguous"] is False
@@ -119,8 +131,10 @@ def test_analyze_names_unknown_ids_and_bad_input(service):
     assignment["0-1"] = "T9"
     r = client.post(f"{API}/analyze", json={"scenario_id": sid, "plan": {"assignment": assignment}})
     assert r.status_code == 422
-    assert r.json()["detail"] == ("plan.assignment: unknown unit ids '9-9'; plan.assignment: unknown territory ids 'T9' "
-                                  "(territories: T1, T2, T3, T4)")
+    assert r.json()["detail"] == (
+        "plan.assignment: unknown unit ids '9-9'; plan.assignment: unknown territory ids 'T9' "
+        "(territories: T1, T2, T3, T4)"
+    )
     partial = dict(list(_broken_plan().items())[:14])
     r = client.post(f"{API}/analyze", json={"scenario_id": sid, "plan": {"assignment": partial}})
     assert r.status_code == 422 and r.json()["detail"] == "plan.assignment: 2 units not assigned: '3-2', '3-3'"
@@ -137,7 +151,13 @@ def test_analyze_names_unknown_ids_and_bad_input(service):
 def test_another_tenants_runs_are_404_everywhere(service):
     client, (a, b), sid = service["client"], service["runs"], service["sid"]
     other = {"X-API-Key": service["keys"]["other"]}
-    for path in (f"/runs/{a}", f"/runs/{a}/plan", f"/runs/{a}/plan.csv", f"/runs/{a}/plan.geojson", f"/runs/{a}/events"):
+    for path in (
+        f"/runs/{a}",
+        f"/runs/{a}/plan",
+        f"/runs/{a}/plan.csv",
+        f"/runs/{a}/plan.geojson",
+        f"/runs/{a}/events",
+    ):
         r = client.get(API + path, headers=other)
         assert r.status_code == 404, (path, r.text)
         assert a in r.json()["detail"]
@@ -162,7 +182,9 @@ def test_compare_runs_of_versions_that_only_change_rules(service):
     sid = client.post(f"{API}/scenarios", json=data).json()["id"]
 
     def run_latest() -> str:
-        rid = client.post(f"{API}/scenarios/{sid}/runs", json={"method": "heuristic", "time_limit_s": 5, "seed": 1}).json()["id"]
+        rid = client.post(
+            f"{API}/scenarios/{sid}/runs", json={"method": "heuristic", "time_limit_s": 5, "seed": 1}
+        ).json()["id"]
         assert wait_for(client.get, rid, ended)["state"] == "finished"
         return rid
 

@@ -138,19 +138,30 @@ def test_csv_upload_creates_a_scenario(client):
     r = client.post(
         f"{BASE}/csv",
         files={"units": ("units.csv", UNITS_CSV, "text/csv"), "reps": ("reps.csv", REPS_CSV, "text/csv")},
-        data={"territories": "3", "name": "from csv", "contiguity": "false",
-              "balance": '[{"measure": "workload", "tolerance": 0.2}]'},
+        data={
+            "territories": "3",
+            "name": "from csv",
+            "contiguity": "false",
+            "balance": '[{"measure": "workload", "tolerance": 0.2}]',
+        },
     )
     assert r.status_code == 201, r.text
     assert (r.json()["name"], r.json()["units"], r.json()["territories"]) == ("from csv", 9, 3)
     scenario = client.get(f"{BASE}/{r.json()['id']}").json()["scenario"]
-    assert scenario["units"][4] == {"id": "u4", "lat": 40.1, "lon": -89.9, "workload": 1.0, "potential": 40.0,
-                                    "attributes": {"accounts": 4.0}}
+    assert scenario["units"][4] == {
+        "id": "u4",
+        "lat": 40.1,
+        "lon": -89.9,
+        "workload": 1.0,
+        "potential": 40.0,
+        "attributes": {"accounts": 4.0},
+    }
     assert [rep["capacity"] for rep in scenario["reps"]] == [{"workload": 20.0}] * 3
     assert scenario["contiguity"] is False and scenario["balance"][0]["tolerance"] == 0.2
 
-    new_version = client.put(f"{BASE}/{r.json()['id']}/csv", files={"units": ("u.csv", UNITS_CSV)},
-                             data={"territories": "2"})
+    new_version = client.put(
+        f"{BASE}/{r.json()['id']}/csv", files={"units": ("u.csv", UNITS_CSV)}, data={"territories": "2"}
+    )
     assert new_version.status_code == 200 and new_version.json()["version"] == 2, new_version.text
 
 
@@ -175,7 +186,9 @@ def test_csv_validate_and_errors_name_the_line(client):
     r = client.post(f"{BASE}/csv", files={"units": ("units.csv", b"\xff\xfe\x00bad")}, data={"territories": "1"})
     assert r.status_code == 422 and r.json()["detail"] == "units.csv: not UTF-8 text", r.text
 
-    r = client.post(f"{BASE}/csv", files={"units": ("units.csv", UNITS_CSV)}, data={"territories": "3", "balance": "[{"})
+    r = client.post(
+        f"{BASE}/csv", files={"units": ("units.csv", UNITS_CSV)}, data={"territories": "3", "balance": "[{"}
+    )
     assert r.status_code == 422 and r.json()["detail"].startswith("form.balance: not valid JSON"), r.text
 
     r = client.post(f"{BASE}/csv", files={"reps": ("reps.csv", REPS_CSV)}, data={"territories": "3"})
@@ -203,7 +216,9 @@ def test_times_are_utc_both_when_created_and_when_read_back(client):
 
 
 def test_get_sends_the_stored_json_with_the_documented_schema(client):
-    sid = client.post(BASE, json=grid_scenario(2, 2, 2, balance=[{"measure": "workload", "tolerance": 0.05}])).json()["id"]
+    sid = client.post(BASE, json=grid_scenario(2, 2, 2, balance=[{"measure": "workload", "tolerance": 0.05}])).json()[
+        "id"
+    ]
     for path in (f"{BASE}/{sid}", f"{BASE}/{sid}/versions/1"):
         r = client.get(path)
         assert r.status_code == 200 and r.headers["content-type"] == "application/json"
@@ -214,7 +229,9 @@ def test_get_sends_the_stored_json_with_the_documented_schema(client):
         assert {k: body[k] for k in versions} == versions  # same envelope as the other routes write
     spec = client.get("/api/v1/openapi.json").json()
     get = spec["paths"]["/api/v1/scenarios/{scenario_id}"]["get"]
-    assert get["responses"]["200"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ScenarioVersionPublic"}
+    assert get["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ScenarioVersionPublic"
+    }
     assert "ETag" in get["responses"]["200"]["headers"] and "304" in get["responses"]
     assert get["security"] == [{"APIKeyHeader": []}]
 
@@ -274,10 +291,12 @@ def test_reads_survive_dropped_database_connections(postgres_url):
         for _ in range(5):  # every read connection in use once
             assert client.get(f"{BASE}/{sid}").status_code == 200
         url = make_url(postgres_url)
-        with psycopg.connect(host=url.host, port=url.port, user=url.username, password=url.password, dbname="postgres",
-                             autocommit=True) as admin:
-            ended = admin.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = %s",
-                                  (url.database,)).fetchone()[0]
+        with psycopg.connect(
+            host=url.host, port=url.port, user=url.username, password=url.password, dbname="postgres", autocommit=True
+        ) as admin:
+            ended = admin.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = %s", (url.database,)
+            ).fetchone()[0]
         assert ended >= 1
         for _ in range(5):
             r = client.get(f"{BASE}/{sid}")

@@ -37,7 +37,9 @@ def test_tolerance_decides_whether_a_gap_is_a_border():
     links; at 120 m they share borders again."""
     gap = -50 / M_PER_DEG_LAT
     narrow = build_problem(parse_scenario(grid_scenario_with_boundaries(2, 2, grow=gap)))
-    wide = build_problem(parse_scenario(grid_scenario_with_boundaries(2, 2, grow=gap, adjacency_rule={"tolerance_m": 120})))
+    wide = build_problem(
+        parse_scenario(grid_scenario_with_boundaries(2, 2, grow=gap, adjacency_rule={"tolerance_m": 120}))
+    )
     assert "neighbour links added" in narrow.adjacency_notes[-1]
     assert edge_set(wide.adj) == grid_edges(2, 2, diagonals=False)
     assert not any("links added" in note for note in wide.adjacency_notes)

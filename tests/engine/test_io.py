@@ -69,8 +69,11 @@ def test_csv_row_with_more_cells_than_the_header_is_refused(tmp_path):
     """An unquoted comma inside a value shifts every later cell; reading on would file the
     row's values under the wrong columns. Empty trailing cells (spreadsheet exports) pass."""
     (tmp_path / "units.csv").write_text("id,lat,lon,name\na,40,-90,Smith\nb,40.1,-90,Jones, Inc\nc,40,-90.1,x,,\n")
-    with pytest.raises(ScenarioError, match=r"units.csv line 3 \(id 'b'\): 5 cells but the header names 4 columns "
-                                            r"\(extra ' Inc'\)"):
+    with pytest.raises(
+        ScenarioError,
+        match=r"units.csv line 3 \(id 'b'\): 5 cells but the header names 4 columns "
+        r"\(extra ' Inc'\)",
+    ):
         load_scenario(tmp_path / "units.csv", territories=1)
     (tmp_path / "units.csv").write_text("id,lat,lon,name\na,40,-90,Smith\nc,40,-90.1,x,,\n")
     assert [u.name for u in load_scenario(tmp_path / "units.csv", territories=1).units] == ["Smith", "x"]

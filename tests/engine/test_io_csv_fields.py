@@ -14,8 +14,10 @@ from engine.io import load_scenario
 from engine.problem import build_problem
 from models import ScenarioError
 
-TIERS = {"A": {"visits_per_year": 24, "hours_per_visit": 1.5, "travel_hours_per_visit": 0.5},
-         "B": {"visits_per_year": 6, "hours_per_visit": 1.0}}
+TIERS = {
+    "A": {"visits_per_year": 24, "hours_per_visit": 1.5, "travel_hours_per_visit": 0.5},
+    "B": {"visits_per_year": 6, "hours_per_visit": 1.0},
+}
 SQUARE = [[-90.0, 40.0], [-89.99, 40.0], [-89.99, 40.01], [-90.0, 40.01], [-90.0, 40.0]]
 
 
@@ -35,10 +37,14 @@ def write_settings(tmp_path, **fields) -> str:
 
 
 def test_tier_column_derives_workload_from_the_settings_tiers(tmp_path):
-    units = write_units(tmp_path, ["id", "lat", "lon", "tier", "workload"],
-                        [["a", 40, -90, "A", ""], ["b", 40.1, -90, "B", ""], ["c", 40, -90.1, "B", 5]])
-    settings = write_settings(tmp_path, territories=2, tiers=TIERS, name="graded",
-                              balance=[{"measure": "workload", "tolerance": 0.5}])
+    units = write_units(
+        tmp_path,
+        ["id", "lat", "lon", "tier", "workload"],
+        [["a", 40, -90, "A", ""], ["b", 40.1, -90, "B", ""], ["c", 40, -90.1, "B", 5]],
+    )
+    settings = write_settings(
+        tmp_path, territories=2, tiers=TIERS, name="graded", balance=[{"measure": "workload", "tolerance": 0.5}]
+    )
     scenario = load_scenario(units, settings=settings)
     assert (scenario.name, scenario.territories, len(scenario.balance)) == ("graded", 2, 1)
     assert [u.tier for u in scenario.units] == ["A", "B", "B"]
@@ -55,7 +61,9 @@ def test_unknown_tier_names_the_csv_line_and_column(tmp_path):
 
 
 def test_validation_errors_of_csv_rows_name_the_line(tmp_path):
-    units = write_units(tmp_path, ["id", "lat", "lon", "workload"], [["a", 40, -90, 1], ["b", 95, -90, 1], ["c", 40, -90, -2]])
+    units = write_units(
+        tmp_path, ["id", "lat", "lon", "workload"], [["a", 40, -90, 1], ["b", 95, -90, 1], ["c", 40, -90, -2]]
+    )
     with pytest.raises(ScenarioError) as err:
         load_scenario(units, territories=1)
     message = str(err.value)
@@ -63,15 +71,25 @@ def test_validation_errors_of_csv_rows_name_the_line(tmp_path):
     assert "units.csv line 4 (id 'c').workload: Input should be greater than or equal to 0" in message
     (tmp_path / "reps.csv").write_text("id,lat,lon,capacity_workload\nr1,40,-90,5\nr2,40,-90,-1\n")
     with pytest.raises(ScenarioError, match=r"reps.csv line 3 \(id 'r2'\).capacity.workload: Input should be greater"):
-        load_scenario(write_units(tmp_path, ["id", "lat", "lon"], [["a", 40, -90], ["b", 40, -90.1]]), territories=2,
-                      reps_csv=tmp_path / "reps.csv")
+        load_scenario(
+            write_units(tmp_path, ["id", "lat", "lon"], [["a", 40, -90], ["b", 40, -90.1]]),
+            territories=2,
+            reps_csv=tmp_path / "reps.csv",
+        )
 
 
-@pytest.mark.parametrize("cell", [json.dumps({"type": "Polygon", "coordinates": [SQUARE]}),
-                                  "POLYGON ((" + ", ".join(f"{x} {y}" for x, y in SQUARE) + "))",
-                                  "MULTIPOLYGON (((" + ", ".join(f"{x} {y}" for x, y in SQUARE) + ")))"])
+@pytest.mark.parametrize(
+    "cell",
+    [
+        json.dumps({"type": "Polygon", "coordinates": [SQUARE]}),
+        "POLYGON ((" + ", ".join(f"{x} {y}" for x, y in SQUARE) + "))",
+        "MULTIPOLYGON (((" + ", ".join(f"{x} {y}" for x, y in SQUARE) + ")))",
+    ],
+)
 def test_geometry_column_as_geojson_or_wkt(tmp_path, cell):
-    units = write_units(tmp_path, ["id", "lat", "lon", "geometry"], [["a", 40.005, -89.995, cell], ["b", 40.5, -90, ""]])
+    units = write_units(
+        tmp_path, ["id", "lat", "lon", "geometry"], [["a", 40.005, -89.995, cell], ["b", 40.5, -90, ""]]
+    )
     scenario = load_scenario(units, territories=1)
     geometry = scenario.units[0].geometry
     rings = geometry.coordinates if geometry.type == "Polygon" else geometry.coordinates[0]
@@ -79,13 +97,18 @@ def test_geometry_column_as_geojson_or_wkt(tmp_path, cell):
     assert build_problem(scenario).adjacency_source == "polygons+locations"
 
 
-@pytest.mark.parametrize(("cell", "message"), [
-    ('{"type": "Polygon", "coordinates": [[[0, 0]', "units.csv line 2 (id 'a').geometry: not valid GeoJSON"),
-    ("POLYGON ((0 0, 1 0", "units.csv line 2 (id 'a').geometry: not valid WKT"),
-    ("POINT (0 0)", "units.csv line 2 (id 'a').geometry: expected a GeoJSON Polygon/MultiPolygon object or WKT"),
-    (json.dumps({"type": "Polygon", "coordinates": [SQUARE[:-1]]}),
-     "units.csv line 2 (id 'a').geometry: coordinates[0]: the ring is not closed"),
-])
+@pytest.mark.parametrize(
+    ("cell", "message"),
+    [
+        ('{"type": "Polygon", "coordinates": [[[0, 0]', "units.csv line 2 (id 'a').geometry: not valid GeoJSON"),
+        ("POLYGON ((0 0, 1 0", "units.csv line 2 (id 'a').geometry: not valid WKT"),
+        ("POINT (0 0)", "units.csv line 2 (id 'a').geometry: expected a GeoJSON Polygon/MultiPolygon object or WKT"),
+        (
+            json.dumps({"type": "Polygon", "coordinates": [SQUARE[:-1]]}),
+            "units.csv line 2 (id 'a').geometry: coordinates[0]: the ring is not closed",
+        ),
+    ],
+)
 def test_bad_geometry_names_the_line_and_column(tmp_path, cell, message):
     units = write_units(tmp_path, ["id", "lat", "lon", "geometry"], [["a", 40, -90, cell]])
     with pytest.raises(ScenarioError) as err:
@@ -110,8 +133,11 @@ def test_settings_cannot_replace_the_csv_records_or_apply_to_a_json_scenario(tmp
 
 
 def test_cli_solves_a_units_csv_with_settings(tmp_path):
-    units = write_units(tmp_path, ["id", "lat", "lon", "tier"],
-                        [[f"u{i}", 40 + 0.1 * (i // 3), -90 + 0.1 * (i % 3), "A" if i % 2 else "B"] for i in range(9)])
+    units = write_units(
+        tmp_path,
+        ["id", "lat", "lon", "tier"],
+        [[f"u{i}", 40 + 0.1 * (i // 3), -90 + 0.1 * (i % 3), "A" if i % 2 else "B"] for i in range(9)],
+    )
     settings = write_settings(tmp_path, territories=3, tiers=TIERS, balance=[{"measure": "workload", "tolerance": 0.6}])
     plan_path = tmp_path / "plan.json"
     result = CliRunner().invoke(app, ["solve", str(units), "--settings", str(settings), "--out", str(plan_path), "-q"])

@@ -57,7 +57,10 @@ def test_soft_skills_unserved_list_penalty_and_per_territory_counts():
     labels = [0, 0, 1, 1, 0, 0, 1, 1]
     plan, as_json = plan_of(skill_grid(7.0), labels)
     assert as_json["skills"] == {
-        "mode": "soft", "penalty_per_skill": 7.0, "unserved_count": 1, "penalty_total": 7.0,
+        "mode": "soft",
+        "penalty_per_skill": 7.0,
+        "unserved_count": 1,
+        "penalty_total": 7.0,
         "unserved": [{"unit": "0-0", "skill": "med", "territory": "T1", "rep": "r0"}],
     }
     assert [t["kpis"]["unserved_skills"] for t in as_json["territories"]] == [1, 0]
@@ -102,7 +105,10 @@ def test_travel_from_center_without_reps_and_in_the_csv():
     assert plan["travel_from"] == "center"
     problem = build_problem(parse_scenario(skill_grid(7.0)))
     rows = list(csv.DictReader(io.StringIO(plan_csv(problem, evaluate(problem, np.array([0, 0, 1, 1, 0, 0, 1, 1]))))))
-    assert {(r["territory"], r["rep"], r["distance_from"]) for r in rows} == {("T1", "r0", "rep_home"), ("T2", "r1", "rep_home")}
+    assert {(r["territory"], r["rep"], r["distance_from"]) for r in rows} == {
+        ("T1", "r0", "rep_home"),
+        ("T2", "r1", "rep_home"),
+    }
     plain = build_problem(parse_scenario(grid_scenario(2, 2, 2)))
     rows = list(csv.DictReader(io.StringIO(plan_csv(plain, evaluate(plain, np.array([0, 0, 1, 1]))))))
     assert {(r["rep"], r["distance_from"]) for r in rows} == {("", "center")}

@@ -64,8 +64,8 @@ def test_gaps_wider_than_the_tolerance_do_not_touch_and_links_are_reported():
 
 
 def test_units_sharing_only_a_corner():
-    """    b
-         a        a and b meet at one point only."""
+    """b
+    a        a and b meet at one point only."""
     ids = ["a", "b"]
     lat, lon = np.array([40.005, 40.015]), np.array([-89.995, -89.985])
     geoms = [square(-90, 40), square(-90 + SIDE, 40 + SIDE)]
@@ -116,7 +116,10 @@ def test_multipolygon_unit_touches_the_neighbours_of_each_part():
     """Unit m is two squares, at both ends of a row of three cells:  m a m."""
     ids = ["m", "a"]
     lat, lon = np.array([40.005, 40.005]), np.array([-89.985, -89.985])
-    m = {"type": "MultiPolygon", "coordinates": [square(-90, 40)["coordinates"], square(-90 + 2 * SIDE, 40)["coordinates"]]}
+    m = {
+        "type": "MultiPolygon",
+        "coordinates": [square(-90, 40)["coordinates"], square(-90 + 2 * SIDE, 40)["coordinates"]],
+    }
     b_row = square(-90 + SIDE, 40 - SIDE, side=SIDE)  # below the middle square, touching only a
     ids.append("b")
     lat, lon = np.append(lat, 39.995), np.append(lon, -89.985)
@@ -138,12 +141,19 @@ def test_multipolygon_unit_with_a_detached_part_touching_another_unit():
 
 
 def test_enclave_inside_a_hole_touches_the_surrounding_unit():
-    outer = {"type": "Polygon", "coordinates": [
-        square(-90, 40, side=3 * SIDE)["coordinates"][0],
-        square(-90 + SIDE, 40 + SIDE)["coordinates"][0][::-1],
-    ]}
-    found = derive_from_units(["county", "city"], np.array([40.002, 40.015]), np.array([-89.998, -89.985]),
-                              [outer, square(-90 + SIDE, 40 + SIDE)])
+    outer = {
+        "type": "Polygon",
+        "coordinates": [
+            square(-90, 40, side=3 * SIDE)["coordinates"][0],
+            square(-90 + SIDE, 40 + SIDE)["coordinates"][0][::-1],
+        ],
+    }
+    found = derive_from_units(
+        ["county", "city"],
+        np.array([40.002, 40.015]),
+        np.array([-89.998, -89.985]),
+        [outer, square(-90 + SIDE, 40 + SIDE)],
+    )
     assert edge_set(found.adj) == {(0, 1)} and found.links == ()
 
 
@@ -238,12 +248,19 @@ def lake_ring_scenario() -> tuple[dict, set[tuple[int, int]]]:
     contiguous under the boundaries has every territory an arc of the ring."""
     ids, lat, lon, geoms = grid(4, 4)
     ring = [i for i in range(16) if i not in (5, 6, 9, 10)]
-    units = [{"id": ids[i], "lat": float(lat[i]), "lon": float(lon[i]), "workload": 1.0,
-              "geometry": geoms[i]} for i in ring]
+    units = [
+        {"id": ids[i], "lat": float(lat[i]), "lon": float(lon[i]), "workload": 1.0, "geometry": geoms[i]} for i in ring
+    ]
     position = {i: p for p, i in enumerate(ring)}
-    edges = {(position[a], position[b]) for a, b in grid_edges(4, 4, diagonals=False) if a in position and b in position}
-    scenario = {"name": "lake", "territories": 3, "units": units,
-                "balance": [{"measure": "workload", "tolerance": 0.0}]}
+    edges = {
+        (position[a], position[b]) for a, b in grid_edges(4, 4, diagonals=False) if a in position and b in position
+    }
+    scenario = {
+        "name": "lake",
+        "territories": 3,
+        "units": units,
+        "balance": [{"measure": "workload", "tolerance": 0.0}],
+    }
     return scenario, edges
 
 
@@ -278,8 +295,11 @@ def test_explicit_adjacency_wins_over_boundaries():
 def test_self_intersecting_boundary_is_repaired_not_fatal():
     """A bow tie (its ring crosses itself) whose right half borders a square to the east."""
     x0, y0 = -90.0, 40.0
-    bow = {"type": "Polygon", "coordinates": [[[x0, y0], [x0 + SIDE, y0 + SIDE], [x0 + SIDE, y0],
-                                               [x0, y0 + SIDE], [x0, y0]]]}
-    found = derive_from_units(["bow", "sq"], np.array([40.005, 40.005]), np.array([-89.995, -89.985]),
-                              [bow, square(x0 + SIDE, y0)])
+    bow = {
+        "type": "Polygon",
+        "coordinates": [[[x0, y0], [x0 + SIDE, y0 + SIDE], [x0 + SIDE, y0], [x0, y0 + SIDE], [x0, y0]]],
+    }
+    found = derive_from_units(
+        ["bow", "sq"], np.array([40.005, 40.005]), np.array([-89.995, -89.985]), [bow, square(x0 + SIDE, y0)]
+    )
     assert edge_set(found.adj) == {(0, 1)} and found.links == ()

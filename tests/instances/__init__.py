@@ -11,14 +11,28 @@ from tests.instances.polygons import polygon_grid
 from tests.instances.reps import rep_customers
 
 
-
 def problem_of(data: dict) -> Problem:
     """The solvers' problem of a scenario dict, validated as the CLI and the API validate it."""
     return build_problem(parse_scenario(data))
 
 
 __all__ = [
-    "DISTRICTING", "EXAMPLE", "REPO", "SHARED_DATA", "county_scenario", "districting_scenario", "graph_scenario",
-    "grid_scenario", "perturbed_grid", "points_scenario", "polygon_grid", "problem_of", "rep_customers", "rep_grid", "skill_grid",
-    "square_points", "synthetic_scenario", "weighted_grid",
+    "DISTRICTING",
+    "EXAMPLE",
+    "REPO",
+    "SHARED_DATA",
+    "county_scenario",
+    "districting_scenario",
+    "graph_scenario",
+    "grid_scenario",
+    "perturbed_grid",
+    "points_scenario",
+    "polygon_grid",
+    "problem_of",
+    "rep_customers",
+    "rep_grid",
+    "skill_grid",
+    "square_points",
+    "synthetic_scenario",
+    "weighted_grid",
 ]

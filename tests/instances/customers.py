@@ -39,14 +39,26 @@ def _measures(size: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, n
 
 def _scenario(name, ids, lat, lon, workload, potential, k, tol_w, tol_p) -> dict:
     units = [
-        {"id": ids[i], "lat": float(lat[i]), "lon": float(lon[i]), "workload": float(workload[i]), "potential": float(potential[i])}
+        {
+            "id": ids[i],
+            "lat": float(lat[i]),
+            "lon": float(lon[i]),
+            "workload": float(workload[i]),
+            "potential": float(potential[i]),
+        }
         for i in range(len(ids))
     ]
     balance = [{"measure": "workload", "tolerance": tol_w}]
     if tol_p is not None:
         balance.append({"measure": "potential", "tolerance": tol_p})
-    return {"name": name, "units": units, "territories": k, "balance": balance, "contiguity": True,
-            "objective": {"distance_power": 1}}
+    return {
+        "name": name,
+        "units": units,
+        "territories": k,
+        "balance": balance,
+        "contiguity": True,
+        "objective": {"distance_power": 1},
+    }
 
 
 def us_places(n: int, k: int, tol_w: float = 0.05, tol_p: float | None = 0.10, seed: int = 0) -> dict:
@@ -57,8 +69,9 @@ def us_places(n: int, k: int, tol_w: float = 0.05, tol_p: float | None = 0.10, s
     return _scenario(f"US places {n}", ids[:n], lat[:n], lon[:n], workload, potential, k, tol_w, tol_p)
 
 
-def customers_around_places(n: int, k: int, tol_w: float = 0.05, tol_p: float | None = 0.10, seed: int = 0,
-                            same_address_share: float = 0.05) -> dict:
+def customers_around_places(
+    n: int, k: int, tol_w: float = 0.05, tol_p: float | None = 0.10, seed: int = 0, same_address_share: float = 0.05
+) -> dict:
     lat0, lon0, pop, _ = _places()
     rng = np.random.default_rng(seed)
     p = np.sqrt(pop) / np.sqrt(pop).sum()

@@ -86,8 +86,13 @@ def rep_grid(seed=0, k=4, side=REP_GRID_SIDE, **extra) -> dict:
     data["balance"] = [{"measure": "workload", "tolerance": 0.15}]
     corners = [(0.3, 0.3), (0.3, 1.0), (1.0, 0.3), (1.0, 1.0), (0.65, 0.65)]
     data["reps"] = [
-        {"id": f"r{t}", "lat": 40 + corners[t][0], "lon": -90 + corners[t][1], "current": f"T{t + 1}",
-         "skills": ["med"] if t == 0 else []}
+        {
+            "id": f"r{t}",
+            "lat": 40 + corners[t][0],
+            "lon": -90 + corners[t][1],
+            "current": f"T{t + 1}",
+            "skills": ["med"] if t == 0 else [],
+        }
         for t in range(k)
     ]
     for i in (0, 1, 15):
@@ -110,8 +115,12 @@ def skill_grid(penalty: float | None, rows=2, cols=4, k=2, seed=0) -> dict:
     data["units"][-1]["skills"] = ["med"]
     data["balance"] = [{"measure": "workload", "tolerance": 0.4}]
     data["reps"] = [
-        {"id": f"r{t}", "lat": 40 + 0.1 * rng.uniform(0, rows - 1), "lon": -90 + 0.1 * (cols - 1) * t / max(k - 1, 1),
-         "skills": ["med"] if t == 1 else []}
+        {
+            "id": f"r{t}",
+            "lat": 40 + 0.1 * rng.uniform(0, rows - 1),
+            "lon": -90 + 0.1 * (cols - 1) * t / max(k - 1, 1),
+            "skills": ["med"] if t == 1 else [],
+        }
         for t in range(k)
     ]
     if penalty is not None:

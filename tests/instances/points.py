@@ -40,16 +40,29 @@ def square_points(n, k, seed=0, tol=0.2, power=1, explicit=False, dup=0, balance
         lat[n - 1 - d], lon[n - 1 - d] = lat[0], lon[0]
     ids = [f"u{i}" for i in range(n)]
     units = [
-        {"id": ids[i], "lat": float(lat[i]), "lon": float(lon[i]), "workload": float(rng.integers(1, 9)),
-         "potential": float(rng.integers(1, 9))}
+        {
+            "id": ids[i],
+            "lat": float(lat[i]),
+            "lon": float(lon[i]),
+            "workload": float(rng.integers(1, 9)),
+            "potential": float(rng.integers(1, 9)),
+        }
         for i in range(n)
     ]
-    sc = {"name": "b", "units": units, "territories": k, "contiguity": True,
-          "objective": {"distance_power": power},
-          "balance": [{"measure": "workload", "tolerance": tol}] if balance else []}
+    sc = {
+        "name": "b",
+        "units": units,
+        "territories": k,
+        "contiguity": True,
+        "objective": {"distance_power": power},
+        "balance": [{"measure": "workload", "tolerance": tol}] if balance else [],
+    }
     if explicit:
         xy = rng.uniform(0, 10, (n, 2))
-        sc["distances"] = {"ids": ids, "values": np.round(np.hypot(*(xy[:, None] - xy[None]).transpose(2, 0, 1)), 1).tolist()}
+        sc["distances"] = {
+            "ids": ids,
+            "values": np.round(np.hypot(*(xy[:, None] - xy[None]).transpose(2, 0, 1)), 1).tolist(),
+        }
     return sc
 
 
@@ -67,7 +80,13 @@ def synthetic_scenario(n: int, k: int, seed: int = 0, tol: float = 0.05, cluster
     workload = rng.choice(tiers, size=n, p=[0.5, 0.3, 0.15, 0.05])
     potential = rng.lognormal(mean=3.0, sigma=1.0, size=n)
     units = [
-        {"id": f"c{i}", "lat": float(lat[i]), "lon": float(lon[i]), "workload": float(workload[i]), "potential": float(potential[i])}
+        {
+            "id": f"c{i}",
+            "lat": float(lat[i]),
+            "lon": float(lon[i]),
+            "workload": float(workload[i]),
+            "potential": float(potential[i]),
+        }
         for i in range(n)
     ]
     return {

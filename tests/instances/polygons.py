@@ -9,8 +9,18 @@ from __future__ import annotations
 import random
 
 
-def polygon_grid(rows: int, cols: int, k: int, *, cell_deg: float = 0.25, lat0: float = 41.0, lon0: float = -94.0,
-                 jitter: float = 0.3, seed: int = 0, **extra) -> dict:
+def polygon_grid(
+    rows: int,
+    cols: int,
+    k: int,
+    *,
+    cell_deg: float = 0.25,
+    lat0: float = 41.0,
+    lon0: float = -94.0,
+    jitter: float = 0.3,
+    seed: int = 0,
+    **extra,
+) -> dict:
     """rows x cols cells ids 'r-c' (row 0 south), each a closed lon/lat Polygon; lat/lon = the mean corner."""
     rng = random.Random(seed)
     corner = {}
@@ -26,9 +36,17 @@ def polygon_grid(rows: int, cols: int, k: int, *, cell_deg: float = 0.25, lat0: 
             ring = [corner[r, c], corner[r, c + 1], corner[r + 1, c + 1], corner[r + 1, c], corner[r, c]]
             lon = sum(p[0] for p in ring[:4]) / 4
             lat = sum(p[1] for p in ring[:4]) / 4
-            units.append({"id": f"{r}-{c}", "name": f"Cell {r}-{c}", "lat": round(lat, 6), "lon": round(lon, 6),
-                          "workload": round(rng.uniform(5, 15), 1), "potential": round(rng.uniform(1000, 3000)),
-                          "geometry": {"type": "Polygon", "coordinates": [ring]}})
+            units.append(
+                {
+                    "id": f"{r}-{c}",
+                    "name": f"Cell {r}-{c}",
+                    "lat": round(lat, 6),
+                    "lon": round(lon, 6),
+                    "workload": round(rng.uniform(5, 15), 1),
+                    "potential": round(rng.uniform(1000, 3000)),
+                    "geometry": {"type": "Polygon", "coordinates": [ring]},
+                }
+            )
     adjacency = [[f"{r}-{c}", f"{r}-{c + 1}"] for r in range(rows) for c in range(cols - 1)]
     adjacency += [[f"{r}-{c}", f"{r + 1}-{c}"] for r in range(rows - 1) for c in range(cols)]
     data = {"name": f"polygon grid {rows}x{cols}", "units": units, "adjacency": adjacency, "territories": k}

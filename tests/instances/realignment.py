@@ -11,7 +11,9 @@ from engine.contiguity import territory_components
 from tests.instances.paths import DISTRICTING
 
 
-def county_realignment(state: str, k: int, tol: float, current: list[str] | None = None, minimize="compactness") -> dict:
+def county_realignment(
+    state: str, k: int, tol: float, current: list[str] | None = None, minimize="compactness"
+) -> dict:
     """The counties of state `state` (GEOID10, C_Y/C_X as lat/lon, workload = TOTPOP, adjacency
     from the graph), workload within `tol`, with a `current` territory per county when given."""
     g = json.loads((DISTRICTING / "county" / f"county{state}.json").read_text())
@@ -19,15 +21,27 @@ def county_realignment(state: str, k: int, tol: float, current: list[str] | None
     ids = [str(nd["GEOID10"]) for nd in nodes]
     units = []
     for i, nd in enumerate(nodes):
-        u = {"id": ids[i], "name": nd.get("NAME10"), "lat": float(nd["C_Y"]), "lon": float(nd["C_X"]),
-             "workload": float(nd["TOTPOP"])}
+        u = {
+            "id": ids[i],
+            "name": nd.get("NAME10"),
+            "lat": float(nd["C_Y"]),
+            "lon": float(nd["C_X"]),
+            "workload": float(nd["TOTPOP"]),
+        }
         if current is not None:
             u["current"] = current[i]
         units.append(u)
-    edges = sorted({(min(i, e["id"]), max(i, e["id"])) for i, nbrs in enumerate(g["adjacency"]) for e in nbrs if e["id"] != i})
-    return {"name": f"county{state} k={k}", "units": units, "adjacency": [[ids[a], ids[b]] for a, b in edges],
-            "territories": k, "balance": [{"measure": "workload", "tolerance": tol}],
-            "objective": {"minimize": minimize}}
+    edges = sorted(
+        {(min(i, e["id"]), max(i, e["id"])) for i, nbrs in enumerate(g["adjacency"]) for e in nbrs if e["id"] != i}
+    )
+    return {
+        "name": f"county{state} k={k}",
+        "units": units,
+        "adjacency": [[ids[a], ids[b]] for a, b in edges],
+        "territories": k,
+        "balance": [{"measure": "workload", "tolerance": tol}],
+        "objective": {"minimize": minimize},
+    }
 
 
 def perturb(problem, labels: np.ndarray, target: float, seed: int) -> np.ndarray:
@@ -47,7 +61,7 @@ def perturb(problem, labels: np.ndarray, target: float, seed: int) -> np.ndarray
         out = []
         for u in range(problem.n):
             a = labels[u]
-            for b in set(labels[adj.indices[adj.indptr[u]:adj.indptr[u + 1]]].tolist()) - {a}:
+            for b in set(labels[adj.indices[adj.indptr[u] : adj.indptr[u + 1]]].tolist()) - {a}:
                 if (grow is not None and b != grow) or (shrink is not None and a != shrink):
                     continue
                 if d[b] + w[u] / mean > target or d[a] - w[u] / mean < -target:

@@ -26,13 +26,17 @@ def test_polygon_and_multipolygon_are_accepted_lon_lat():
     s = parse_scenario(with_geometry({"type": "Polygon", "coordinates": [SQUARE[0], hole]}))
     assert s.units[3].geometry.type == "Polygon" and s.units[3].geometry.coordinates[1] == hole
     island = [[[-89.0, 41.0], [-88.9, 41.0], [-88.9, 41.1], [-89.0, 41.0]]]
-    s = parse_scenario(with_geometry({"type": "MultiPolygon", "coordinates": [SQUARE, island], "bbox": [-90, 40, -88.9, 41.1]}))
+    s = parse_scenario(
+        with_geometry({"type": "MultiPolygon", "coordinates": [SQUARE, island], "bbox": [-90, 40, -88.9, 41.1]})
+    )
     assert [len(p[0]) for p in s.units[3].geometry.coordinates] == [5, 4]
     assert all(u.geometry is None for i, u in enumerate(s.units) if i != 3)
 
 
 def test_integer_and_altitude_positions_are_kept_as_numbers():
-    s = parse_scenario(with_geometry({"type": "Polygon", "coordinates": [[[-90, 40], [-89, 40, 12.5], [-89, 41], [-90, 40]]]}))
+    s = parse_scenario(
+        with_geometry({"type": "Polygon", "coordinates": [[[-90, 40], [-89, 40, 12.5], [-89, 41], [-90, 40]]]})
+    )
     assert s.units[3].geometry.coordinates[0][1] == [-89.0, 40.0, 12.5]
 
 
@@ -50,7 +54,10 @@ def test_boundaries_decide_adjacency_and_leave_locations_alone():
     shaped = copy.deepcopy(plain)
     for u in shaped["units"]:
         x, y = u["lon"] - 0.05, u["lat"] - 0.05  # a 0.1 degree square centred on the unit
-        u["geometry"] = {"type": "Polygon", "coordinates": [[[x, y], [x + 0.1, y], [x + 0.1, y + 0.1], [x, y + 0.1], [x, y]]]}
+        u["geometry"] = {
+            "type": "Polygon",
+            "coordinates": [[[x, y], [x + 0.1, y], [x + 0.1, y + 0.1], [x, y + 0.1], [x, y]]],
+        }
     a, b = build_problem(parse_scenario(plain)), build_problem(parse_scenario(shaped))
     assert a.adjacency_source == "locations" and b.adjacency_derived and b.adjacency_source == "polygons"
     coo = b.adj.tocoo()
@@ -69,28 +76,73 @@ OPEN = [[-90.0, 40.0], [-89.9, 40.0], [-89.9, 40.1], [-90.0, 40.1]]
 BAD = [
     # (name, geometry, fragments the message must contain)
     ("not an object", "POLYGON((0 0, 1 0, 1 1, 0 0))", ["geometry: expected a GeoJSON Polygon or MultiPolygon object"]),
-    ("a point", {"type": "Point", "coordinates": [-90, 40]}, ["geometry: type must be 'Polygon' or 'MultiPolygon'", "'Point'"]),
+    (
+        "a point",
+        {"type": "Point", "coordinates": [-90, 40]},
+        ["geometry: type must be 'Polygon' or 'MultiPolygon'", "'Point'"],
+    ),
     ("missing coordinates", {"type": "Polygon"}, ["geometry: coordinates: missing"]),
-    ("no rings", {"type": "Polygon", "coordinates": []}, ["geometry: coordinates: a polygon needs a non-empty list of rings"]),
-    ("ring of 3", {"type": "Polygon", "coordinates": [RING3]}, ["geometry: coordinates[0]: a ring needs at least 4 positions", "got 3"]),
+    (
+        "no rings",
+        {"type": "Polygon", "coordinates": []},
+        ["geometry: coordinates: a polygon needs a non-empty list of rings"],
+    ),
+    (
+        "ring of 3",
+        {"type": "Polygon", "coordinates": [RING3]},
+        ["geometry: coordinates[0]: a ring needs at least 4 positions", "got 3"],
+    ),
     ("open ring", {"type": "Polygon", "coordinates": [OPEN]}, ["geometry: coordinates[0]: the ring is not closed"]),
-    ("open hole", {"type": "Polygon", "coordinates": [SQUARE[0], OPEN]}, ["geometry: coordinates[1]: the ring is not closed"]),
-    ("lat/lon swapped", {"type": "Polygon", "coordinates": [[[40.0, -95.0], [40.1, -95.0], [40.1, -95.1], [40.0, -95.0]]]},
-     ["geometry: coordinates[0][0]: latitude -95 is outside [-90, 90]", "[lon, lat]"]),
-    ("longitude out of range", {"type": "Polygon", "coordinates": [[[-190, 40], [-89, 40], [-89, 41], [-190, 40]]]},
-     ["geometry: coordinates[0][0]: longitude -190 is outside [-180, 180]"]),
-    ("text coordinate", {"type": "Polygon", "coordinates": [[[-90, 40], [-89, "40"], [-89, 41], [-90, 40]]]},
-     ["geometry: coordinates[0][1]: coordinates must be finite numbers", "'40'"]),
-    ("boolean coordinate", {"type": "Polygon", "coordinates": [[[-90, 40], [-89, True], [-89, 41], [-90, 40]]]},
-     ["geometry: coordinates[0][1]: coordinates must be finite numbers"]),
-    ("position of 1", {"type": "Polygon", "coordinates": [[[-90], [-89, 40], [-89, 41], [-90]]]},
-     ["geometry: coordinates[0][0]: a position is [lon, lat]"]),
-    ("polygon nesting in a multipolygon", {"type": "MultiPolygon", "coordinates": SQUARE},
-     ["geometry: coordinates[0][0]: a ring is a list of [lon, lat] positions", "check the nesting"]),
-    ("bad ring in the second polygon", {"type": "MultiPolygon", "coordinates": [SQUARE, [OPEN]]},
-     ["geometry: coordinates[1][0]: the ring is not closed"]),
-    ("empty multipolygon", {"type": "MultiPolygon", "coordinates": []}, ["geometry: coordinates: a MultiPolygon needs a non-empty list"]),
-    ("unknown member", {"type": "Polygon", "coordinates": SQUARE, "properties": {}}, ["geometry.properties: unknown field"]),
+    (
+        "open hole",
+        {"type": "Polygon", "coordinates": [SQUARE[0], OPEN]},
+        ["geometry: coordinates[1]: the ring is not closed"],
+    ),
+    (
+        "lat/lon swapped",
+        {"type": "Polygon", "coordinates": [[[40.0, -95.0], [40.1, -95.0], [40.1, -95.1], [40.0, -95.0]]]},
+        ["geometry: coordinates[0][0]: latitude -95 is outside [-90, 90]", "[lon, lat]"],
+    ),
+    (
+        "longitude out of range",
+        {"type": "Polygon", "coordinates": [[[-190, 40], [-89, 40], [-89, 41], [-190, 40]]]},
+        ["geometry: coordinates[0][0]: longitude -190 is outside [-180, 180]"],
+    ),
+    (
+        "text coordinate",
+        {"type": "Polygon", "coordinates": [[[-90, 40], [-89, "40"], [-89, 41], [-90, 40]]]},
+        ["geometry: coordinates[0][1]: coordinates must be finite numbers", "'40'"],
+    ),
+    (
+        "boolean coordinate",
+        {"type": "Polygon", "coordinates": [[[-90, 40], [-89, True], [-89, 41], [-90, 40]]]},
+        ["geometry: coordinates[0][1]: coordinates must be finite numbers"],
+    ),
+    (
+        "position of 1",
+        {"type": "Polygon", "coordinates": [[[-90], [-89, 40], [-89, 41], [-90]]]},
+        ["geometry: coordinates[0][0]: a position is [lon, lat]"],
+    ),
+    (
+        "polygon nesting in a multipolygon",
+        {"type": "MultiPolygon", "coordinates": SQUARE},
+        ["geometry: coordinates[0][0]: a ring is a list of [lon, lat] positions", "check the nesting"],
+    ),
+    (
+        "bad ring in the second polygon",
+        {"type": "MultiPolygon", "coordinates": [SQUARE, [OPEN]]},
+        ["geometry: coordinates[1][0]: the ring is not closed"],
+    ),
+    (
+        "empty multipolygon",
+        {"type": "MultiPolygon", "coordinates": []},
+        ["geometry: coordinates: a MultiPolygon needs a non-empty list"],
+    ),
+    (
+        "unknown member",
+        {"type": "Polygon", "coordinates": SQUARE, "properties": {}},
+        ["geometry.properties: unknown field"],
+    ),
 ]
 
 

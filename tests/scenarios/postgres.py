@@ -54,14 +54,18 @@ class Cluster:
     def __init__(self) -> None:
         self.initdb, self.pg_ctl = _binary("initdb"), _binary("pg_ctl")
         if not (self.initdb and self.pg_ctl):
-            raise _Unavailable(f"PostgreSQL server binaries (initdb, pg_ctl) not found; set {ENV_URL} to test against a server")
+            raise _Unavailable(
+                f"PostgreSQL server binaries (initdb, pg_ctl) not found; set {ENV_URL} to test against a server"
+            )
         self.as_user: list[str] = []
         self.owner: tuple[int, int] | None = None
         if os.geteuid() == 0:  # postgres will not run as root
             try:
                 entry = pwd.getpwnam(_UNPRIVILEGED)
             except KeyError:
-                raise _Unavailable(f"running as root and there is no user '{_UNPRIVILEGED}' to run PostgreSQL as") from None
+                raise _Unavailable(
+                    f"running as root and there is no user '{_UNPRIVILEGED}' to run PostgreSQL as"
+                ) from None
             if shutil.which("runuser"):
                 self.as_user = ["runuser", "-u", _UNPRIVILEGED, "--"]
             elif shutil.which("su"):
@@ -76,14 +80,16 @@ class Cluster:
         self.started = False
 
     def _run(self, *args: str, timeout: float = _TIMEOUT_S) -> subprocess.CompletedProcess:
-        return subprocess.run([*self.as_user, *args], capture_output=True, text=True, timeout=timeout,
-                              stdin=subprocess.DEVNULL)
+        return subprocess.run(
+            [*self.as_user, *args], capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
+        )
 
     def start(self) -> str:
         if self.owner is not None:
             os.chown(self.root, *self.owner)
-        init = self._run(self.initdb, "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
-                         "--no-sync", "--locale=C")
+        init = self._run(
+            self.initdb, "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync", "--locale=C"
+        )
         if init.returncode != 0:
             raise _Unavailable(f"initdb failed: {(init.stderr or init.stdout)[-800:]}")
         for _attempt in range(3):  # the free port may be taken between finding and binding it
@@ -133,7 +139,9 @@ def server_url() -> str:
         else:
             if os.environ.get(ENV_URL):
                 url = os.environ[ENV_URL]
-                _server["url"] = url.replace("postgresql://", "postgresql+psycopg://", 1) if url.startswith("postgresql://") else url
+                _server["url"] = (
+                    url.replace("postgresql://", "postgresql+psycopg://", 1) if url.startswith("postgresql://") else url
+                )
             else:
                 try:
                     cluster = Cluster()
@@ -151,8 +159,15 @@ def _admin(url: str):
     from sqlalchemy.engine import make_url
 
     u = make_url(url)
-    return psycopg.connect(host=u.host, port=u.port, user=u.username, password=u.password, dbname=u.database or "postgres",
-                           autocommit=True, connect_timeout=10)
+    return psycopg.connect(
+        host=u.host,
+        port=u.port,
+        user=u.username,
+        password=u.password,
+        dbname=u.database or "postgres",
+        autocommit=True,
+        connect_timeout=10,
+    )
 
 
 def fresh_database() -> tuple[str, callable]:

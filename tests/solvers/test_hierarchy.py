@@ -42,8 +42,10 @@ def test_regions_with_reps_are_renumbered_to_the_reps_serving_them():
     its rep's territory, regions following their territories."""
     data = grid_scenario(6, 8, 4, balance=[{"measure": "workload", "tolerance": 0.0}], regions=2)
     data["units"][47]["skills"] = ["med"]
-    data["reps"] = [{"id": f"r{t}", "lat": 40 + 0.5 * (t // 2), "lon": -90 + 0.7 * (t % 2),
-                     "skills": ["med"] if t == 0 else []} for t in range(4)]
+    data["reps"] = [
+        {"id": f"r{t}", "lat": 40 + 0.5 * (t // 2), "lon": -90 + 0.7 * (t % 2), "skills": ["med"] if t == 0 else []}
+        for t in range(4)
+    ]
     problem = build_problem(parse_scenario(data))
     outcome = solve(problem, SolveOptions(method="heuristic", time_limit_s=30, seed=1))
     assert outcome.result.status == "feasible", outcome.result.message

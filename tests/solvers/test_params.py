@@ -31,7 +31,9 @@ def test_heuristic_params_reach_the_search(monkeypatch, method):
 
     _spy(monkeypatch, heuristic_solve, "solve_heuristic", seen)
     params = SolverParams(heuristic=HeuristicParams(jump_rounds=3, report_every_s=1.0))
-    out = solve(problem_of(weighted_grid(4, 4, 2, tol=0.3)), SolveOptions(method=method, time_limit_s=20), params=params)
+    out = solve(
+        problem_of(weighted_grid(4, 4, 2, tol=0.3)), SolveOptions(method=method, time_limit_s=20), params=params
+    )
     assert out.result.status in ("optimal", "feasible")
     assert seen and all(p is params.heuristic for p in seen), seen
 

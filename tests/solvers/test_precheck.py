@@ -45,4 +45,7 @@ def test_locks_exceeding_a_territory():
 
 
 def test_feasible_scenario_has_no_reasons():
-    assert infeasibility_reasons(problem_of(grid_scenario(3, 3, 3, balance=[{"measure": "workload", "tolerance": 0}]))) == []
+    assert (
+        infeasibility_reasons(problem_of(grid_scenario(3, 3, 3, balance=[{"measure": "workload", "tolerance": 0}])))
+        == []
+    )

@@ -61,7 +61,10 @@ def test_skill_nobody_has_and_capacity_below_total_are_infeasible():
 
 def test_tier_derives_workload():
     data = grid_scenario(1, 2, 1)
-    data["tiers"] = {"A": {"visits_per_year": 24, "hours_per_visit": 1.5}, "C": {"visits_per_year": 4, "hours_per_visit": 1}}
+    data["tiers"] = {
+        "A": {"visits_per_year": 24, "hours_per_visit": 1.5},
+        "C": {"visits_per_year": 4, "hours_per_visit": 1},
+    }
     for u in data["units"]:
         del u["workload"]
     data["units"][0]["tier"] = "A"

@@ -129,8 +129,12 @@ def skill_scenarios(draw):
         data["units"][i]["skills"] = [draw(st.sampled_from(skills))]
     data["balance"] = [{"measure": "workload", "tolerance": draw(st.sampled_from([0.3, 0.6, 1.0]))}]
     data["reps"] = [
-        {"id": f"r{t}", "lat": 40 + 0.1 * draw(st.integers(0, rows - 1)), "lon": -90 + 0.1 * draw(st.integers(0, cols - 1)),
-         "skills": draw(st.lists(st.sampled_from(skills), max_size=2, unique=True))}
+        {
+            "id": f"r{t}",
+            "lat": 40 + 0.1 * draw(st.integers(0, rows - 1)),
+            "lon": -90 + 0.1 * draw(st.integers(0, cols - 1)),
+            "skills": draw(st.lists(st.sampled_from(skills), max_size=2, unique=True)),
+        }
         for t in range(k)
     ]
     return data, draw(st.sampled_from(["exact", "heuristic"]))

@@ -33,8 +33,9 @@ def _optimum(seed: int, power: int, explicit: bool) -> float | None:
     return brute_optimum(prob.with_(contiguity=False))[0]  # <= the contiguous optimum
 
 
-def _ascent(prob, params: BoundParams | None = None, max_list: int | None = None,
-            max_pairs: int | None = None, **kw) -> Ascent:
+def _ascent(
+    prob, params: BoundParams | None = None, max_list: int | None = None, max_pairs: int | None = None, **kw
+) -> Ascent:
     """An ascent (no units summed exactly unless `params` says so) whose lists cover every
     unit but the farthest from each row (the lists' own radius stands for that one) unless
     max_list says otherwise."""
@@ -240,11 +241,19 @@ def test_refinement_replaces_cluster_rows_by_their_members():
 
 
 @settings(max_examples=40, deadline=None)
-@given(seed=st.integers(0, 30), power=st.sampled_from([1, 2]), explicit=st.booleans(), top=st.sampled_from([0, 2, 32]),
-       lists=st.sampled_from([(None, None), (2, None), (3, None), (4, 12)]), groups=st.sampled_from([0, 3, 5]),
-       point=st.integers(0, 10_000), scale=st.floats(0.1, 3.0))
-def test_every_evaluated_value_is_below_the_brute_force_optimum(seed, power, explicit, top, lists, groups, point,
-                                                                scale):
+@given(
+    seed=st.integers(0, 30),
+    power=st.sampled_from([1, 2]),
+    explicit=st.booleans(),
+    top=st.sampled_from([0, 2, 32]),
+    lists=st.sampled_from([(None, None), (2, None), (3, None), (4, 12)]),
+    groups=st.sampled_from([0, 3, 5]),
+    point=st.integers(0, 10_000),
+    scale=st.floats(0.1, 3.0),
+)
+def test_every_evaluated_value_is_below_the_brute_force_optimum(
+    seed, power, explicit, top, lists, groups, point, scale
+):
     """Weak duality, at any point, with short lists (the outside correction), rows standing
     for groups of centers, aggregated demand (less its offset): the float64 value is a bound."""
     assume(not (explicit and groups))

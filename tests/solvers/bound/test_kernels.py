@@ -33,8 +33,14 @@ def _rows(seed: int, R: int, m: int, n: int, tops: int):
 
 
 @settings(max_examples=60, deadline=None)
-@given(seed=st.integers(0, 10_000), R=st.integers(1, 12), m=st.integers(1, 40), n=st.integers(1, 60),
-       tops=st.integers(0, 5), subset=st.booleans())
+@given(
+    seed=st.integers(0, 10_000),
+    R=st.integers(1, 12),
+    m=st.integers(1, 40),
+    n=st.integers(1, 60),
+    tops=st.integers(0, 5),
+    subset=st.booleans(),
+)
 def test_terms_match_the_formula(seed, R, m, n, tops, subset):
     idx, gap, w, vt, level = _rows(seed, R, m, n, tops)
     sel = np.flatnonzero(np.random.default_rng(seed + 1).random(R) < 0.5) if subset else np.arange(R)
@@ -45,8 +51,17 @@ def test_terms_match_the_formula(seed, R, m, n, tops, subset):
     np.testing.assert_allclose(rho, ref_rho, rtol=1e-12, atol=1e-9)
     np.testing.assert_allclose(load, ref_load, rtol=1e-12, atol=1e-9)
     # the float32 pass only steers: close, not exact
-    terms_fast(idx, gap, w.astype(np.float32), vt.astype(np.float32), level.astype(np.float32),
-               np.float32(vmax), sel, rho, load)
+    terms_fast(
+        idx,
+        gap,
+        w.astype(np.float32),
+        vt.astype(np.float32),
+        level.astype(np.float32),
+        np.float32(vmax),
+        sel,
+        rho,
+        load,
+    )
     np.testing.assert_allclose(rho, ref_rho, rtol=1e-4, atol=1e-2 * (1 + np.abs(ref_rho).max(initial=0)))
 
 
@@ -65,11 +80,21 @@ def test_stored_rows_fall_where_demand_side_shrinks_unsort_them():
     rng = np.random.default_rng(3)
     n = 300
     lat, lon = 40 + rng.uniform(0, 1, n), -90 + rng.uniform(0, 1, n)
-    units = [{"id": f"u{i}", "lat": float(lat[i]), "lon": float(lon[i]), "workload": float(rng.integers(1, 9))}
-             for i in range(n)]
-    prob = build_problem(Scenario.model_validate({
-        "name": "t", "units": units, "territories": 4, "objective": {"distance_power": 2},
-        "balance": [{"measure": "workload", "tolerance": 0.1}]}))
+    units = [
+        {"id": f"u{i}", "lat": float(lat[i]), "lon": float(lon[i]), "workload": float(rng.integers(1, 9))}
+        for i in range(n)
+    ]
+    prob = build_problem(
+        Scenario.model_validate(
+            {
+                "name": "t",
+                "units": units,
+                "territories": 4,
+                "objective": {"distance_power": 2},
+                "balance": [{"measure": "workload", "tolerance": 0.1}],
+            }
+        )
+    )
     agg = aggregate(prob, 60)
     lists = neighbour_lists(agg, 4, Clock(10.0), max_list=30)
     rp = down32(lists.radius_p).astype(float)[:, None]
@@ -104,6 +129,5 @@ def test_solve_warms_the_kernels_once_in_a_thread_and_the_api_preload_compiles_t
         "assert len(terms_fast.signatures) == 2 and len(terms_exact.signatures) == 2\n"
     )
     for code in (solve_side, preload):
-        p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
-                           cwd=REPO)
+        p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=REPO)
         assert p.returncode == 0, p.stderr

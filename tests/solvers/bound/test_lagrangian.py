@@ -130,8 +130,12 @@ def test_aggregated_bound_below_a_feasible_plan_and_useful():
 
 
 @settings(max_examples=12, deadline=None)
-@given(seed=st.integers(0, 10_000), groups=st.integers(2, 6), power=st.sampled_from([1, 2]),
-       tol=st.sampled_from([0.1, 0.3]))
+@given(
+    seed=st.integers(0, 10_000),
+    groups=st.integers(2, 6),
+    power=st.sampled_from([1, 2]),
+    tol=st.sampled_from([0.1, 0.3]),
+)
 def test_aggregated_bound_property(seed, groups, power, tol):
     """Any clustering (p = 1: members' distance subtracted once; p = 2: shrunk by the radius),
     float32 lists, steps steered on a subset of rows: the bound stays below the optimum."""

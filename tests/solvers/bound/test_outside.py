@@ -37,9 +37,18 @@ def test_block_floor_is_below_every_members_distance():
     rng = np.random.default_rng(1)
     n = 400
     lat, lon = 40 + rng.random(n) * 5, -100 + rng.random(n) * 8
-    prob = SimpleNamespace(n=n, k=4, lat=lat, lon=lon, weights=np.ones(n), distance_power=1,
-                           balanced=np.array([True]), lower=np.array([0.0]), upper=np.array([1e9]),
-                           explicit_distances=None)
+    prob = SimpleNamespace(
+        n=n,
+        k=4,
+        lat=lat,
+        lon=lon,
+        weights=np.ones(n),
+        distance_power=1,
+        balanced=np.array([True]),
+        lower=np.array([0.0]),
+        upper=np.array([1e9]),
+        explicit_distances=None,
+    )
     blocks = make_blocks(prob, 16)
     qlat, qlon = 38 + rng.random(30) * 9, -103 + rng.random(30) * 12
     for p in (1, 2):

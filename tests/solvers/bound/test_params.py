@@ -41,11 +41,18 @@ def test_each_field_rejects_bad_values_by_name(name):
 
 
 def test_ranges_and_orders_between_fields():
-    for kw, field in (({"active_share": 0.0}, "active_share"), ({"active_share": 1.5}, "active_share"),
-                      ({"lam_shrink": 0.0}, "lam_shrink"), ({"theta_grow": 0.9}, "theta_grow"),
-                      ({"refine_at": (0.5, 0.2)}, "refine_at"), ({"refine_at": (0.5, 1.2)}, "refine_at"),
-                      ({"refine_cover": (25.0,)}, "refine_cover"), ({"blocks_min": 300}, "blocks_min"),
-                      ({"min_pairs_agg": 50_000_000}, "min_pairs_agg"), ({"max_iter": 0}, "max_iter")):
+    for kw, field in (
+        ({"active_share": 0.0}, "active_share"),
+        ({"active_share": 1.5}, "active_share"),
+        ({"lam_shrink": 0.0}, "lam_shrink"),
+        ({"theta_grow": 0.9}, "theta_grow"),
+        ({"refine_at": (0.5, 0.2)}, "refine_at"),
+        ({"refine_at": (0.5, 1.2)}, "refine_at"),
+        ({"refine_cover": (25.0,)}, "refine_cover"),
+        ({"blocks_min": 300}, "blocks_min"),
+        ({"min_pairs_agg": 50_000_000}, "min_pairs_agg"),
+        ({"max_iter": 0}, "max_iter"),
+    ):
         with pytest.raises(ValueError, match=field):
             BoundParams(**kw)
     ok = BoundParams(refine_at=(), active_share=1.0, top=0, wide_share=0.0, after_share=0.0)
@@ -61,14 +68,22 @@ def test_params_are_frozen_and_hashable():
 
 
 @settings(max_examples=30, deadline=None)
-@given(max_iter=st.integers(1, 12), full_every=st.integers(1, 6), top=st.integers(0, 40),
-       active_share=st.floats(0.01, 1.0), stale_steps=st.integers(1, 20), seed=st.integers(0, 5))
-def test_any_valid_params_give_a_bound_below_the_optimum_within_their_steps(max_iter, full_every, top, active_share,
-                                                                            stale_steps, seed):
+@given(
+    max_iter=st.integers(1, 12),
+    full_every=st.integers(1, 6),
+    top=st.integers(0, 40),
+    active_share=st.floats(0.01, 1.0),
+    stale_steps=st.integers(1, 20),
+    seed=st.integers(0, 5),
+)
+def test_any_valid_params_give_a_bound_below_the_optimum_within_their_steps(
+    max_iter, full_every, top, active_share, stale_steps, seed
+):
     prob = problem_of(square_points(7, 3, seed=seed, power=1 + seed % 2))
     opt = brute_optimum(prob.with_(contiguity=False))[0]
-    params = BoundParams(max_iter=max_iter, full_every=full_every, top=top, active_share=active_share,
-                         stale_steps=stale_steps)
+    params = BoundParams(
+        max_iter=max_iter, full_every=full_every, top=top, active_share=active_share, stale_steps=stale_steps
+    )
     res = lagrangian_bound(prob, Clock(10.0), upper=opt, params=params)
     assert res is not None and res.iterations <= max_iter
     if opt is not None:

@@ -51,8 +51,11 @@ def _child_for_a_second(monkeypatch) -> None:
     """solve() starts the child at any size, with a second to spare (solve() passes no
     BoundParams yet: the defaults ask for 10 s)."""
     real = schedule.start_beside
-    monkeypatch.setattr(schedule, "start_beside", lambda problem, options, clock, params=None: real(
-        problem, options, clock, BoundParams(side_min_seconds=1.0)))
+    monkeypatch.setattr(
+        schedule,
+        "start_beside",
+        lambda problem, options, clock, params=None: real(problem, options, clock, BoundParams(side_min_seconds=1.0)),
+    )
     monkeypatch.setattr(bound_lists, "long_lists_fit", lambda n, k, params=None: False)
 
 
@@ -84,8 +87,9 @@ def test_solve_uses_the_child_when_the_bound_needs_time(monkeypatch):
 
 def test_one_thread_keeps_the_bound_in_process(monkeypatch):
     _child_for_a_second(monkeypatch)
-    monkeypatch.setattr(SideBound, "start", classmethod(lambda cls, p, d, params=None: (_ for _ in ()).throw(
-        AssertionError("started"))))
+    monkeypatch.setattr(
+        SideBound, "start", classmethod(lambda cls, p, d, params=None: (_ for _ in ()).throw(AssertionError("started")))
+    )
     prob = problem_of(square_points(200, 4, seed=3, tol=0.1))
     r = solve(prob, SolveOptions(method="heuristic", time_limit_s=3.0, seed=0, threads=1)).result
     assert r.status == "feasible" and r.bound is not None

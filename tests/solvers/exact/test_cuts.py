@@ -29,7 +29,9 @@ def tiny_grids(draw):
     workloads 1..4 and a workload tolerance, k territories."""
     rows, cols = draw(st.sampled_from([(2, 3), (3, 3), (2, 4), (1, 6)]))
     k = draw(st.integers(2, 3))
-    data = grid_scenario(rows, cols, k, balance=[{"measure": "workload", "tolerance": draw(st.sampled_from([0.3, 0.6, 1.0]))}])
+    data = grid_scenario(
+        rows, cols, k, balance=[{"measure": "workload", "tolerance": draw(st.sampled_from([0.3, 0.6, 1.0]))}]
+    )
     for u in data["units"]:
         u["workload"] = float(draw(st.integers(1, 4)))
     edges = data["adjacency"]
@@ -80,8 +82,10 @@ def disconnected_plan(problem, rng):
         labels = rng.integers(0, problem.k, problem.n)
         labels[centers] = np.arange(problem.k)
         center_of = centers[labels]
-        if any(len(connected_pieces(problem.neighbour_lists, np.flatnonzero(labels == t), problem.n)) > 1
-               for t in range(problem.k)):
+        if any(
+            len(connected_pieces(problem.neighbour_lists, np.flatnonzero(labels == t), problem.n)) > 1
+            for t in range(problem.k)
+        ):
             return center_of
     return None
 
@@ -158,8 +162,12 @@ def test_labelled_integer_cuts_are_violated_and_valid(problem, seed, rooted):
         assert inside[i] and (j < 0 or inside[j]) and not inside[list(C)].any()  # violated
         anchor = int(prep.root[t]) if j < 0 else j
         for territory in connected_sets(problem):
-            if (territory[i] and territory[anchor] and prep.allowed[territory, t].all()
-                    and light_enough(problem, territory, prep.upper[t])):
+            if (
+                territory[i]
+                and territory[anchor]
+                and prep.allowed[territory, t].all()
+                and light_enough(problem, territory, prep.upper[t])
+            ):
                 assert territory[list(C)].any(), (cut, np.flatnonzero(territory))
 
 
@@ -183,8 +191,12 @@ def test_vertex_separator_is_a_least_capacity_separator(problem, data):
 
     assert separates(set(sep))
     others = [u for u in range(n) if u not in (i, j)]
-    best = min(cap[list(C)].sum() for r in range(len(others) + 1) for C in itertools.combinations(others, r)
-               if separates(set(C)))
+    best = min(
+        cap[list(C)].sum()
+        for r in range(len(others) + 1)
+        for C in itertools.combinations(others, r)
+        if separates(set(C))
+    )
     assert abs(value - best) < 1e-6 and abs(cap[sep].sum() - best) < 1e-6
 
 

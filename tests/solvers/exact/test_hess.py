@@ -283,10 +283,24 @@ def _moved_cap_realignment():
         i j k l
         m n o p
     """
-    units = [{"id": f"u{r}{c}", "lat": 40 - r * 0.01, "lon": -90 + c * 0.02, "workload": 1.0,
-              "current": "T1" if r < 2 else "T2"} for r in range(4) for c in range(4)]
-    sc = {"name": "capped", "units": units, "territories": 2, "balance": [{"measure": "workload", "tolerance": 0.0}],
-          "disruption": {"max_moved_share": 0.1}}
+    units = [
+        {
+            "id": f"u{r}{c}",
+            "lat": 40 - r * 0.01,
+            "lon": -90 + c * 0.02,
+            "workload": 1.0,
+            "current": "T1" if r < 2 else "T2",
+        }
+        for r in range(4)
+        for c in range(4)
+    ]
+    sc = {
+        "name": "capped",
+        "units": units,
+        "territories": 2,
+        "balance": [{"measure": "workload", "tolerance": 0.0}],
+        "disruption": {"max_moved_share": 0.1},
+    }
     return build_problem(Scenario.model_validate(sc))
 
 
@@ -300,7 +314,11 @@ def test_exact_plan_over_the_moved_cap_is_no_plan_not_an_error():
     assert res.status == "no_solution" and res.stop_reason != "error", (res.status, res.stop_reason, res.message)
     assert "max_moved_share" in res.message and res.bound is not None
     auto = solve(problem, SolveOptions(time_limit_s=10)).result
-    assert auto.status in ("optimal", "feasible") and auto.stop_reason != "error", (auto.status, auto.stop_reason, auto.message)
+    assert auto.status in ("optimal", "feasible") and auto.stop_reason != "error", (
+        auto.status,
+        auto.stop_reason,
+        auto.message,
+    )
 
 
 def test_auto_capped_realignment_gives_the_heuristic_the_time(monkeypatch):
@@ -358,10 +376,17 @@ def test_auto_without_any_plan_returns_the_least_violating_attempt(monkeypatch):
     from solvers import solve
     from solvers.result import SolveResult
 
-    units = [{"id": f"u{i}", "lat": 40.0, "lon": -90 + i * 0.01, "workload": w, "potential": p}
-             for i, (w, p) in enumerate([(1, 5), (1, 1), (1, 5), (1, 1), (1, 5), (1, 1)])]
-    sc = {"name": "path", "units": units, "territories": 2, "adjacency": [[f"u{i}", f"u{i + 1}"] for i in range(5)],
-          "balance": [{"measure": "workload", "tolerance": 0.0}, {"measure": "potential", "tolerance": 0.0}]}
+    units = [
+        {"id": f"u{i}", "lat": 40.0, "lon": -90 + i * 0.01, "workload": w, "potential": p}
+        for i, (w, p) in enumerate([(1, 5), (1, 1), (1, 5), (1, 1), (1, 5), (1, 1)])
+    ]
+    sc = {
+        "name": "path",
+        "units": units,
+        "territories": 2,
+        "adjacency": [[f"u{i}", f"u{i + 1}"] for i in range(5)],
+        "balance": [{"measure": "workload", "tolerance": 0.0}, {"measure": "potential", "tolerance": 0.0}],
+    }
     problem = build_problem(Scenario.model_validate(sc))  # 3 + 3 along a path: potential 11 vs 7
 
     def no_plan(prob, options, clock, warm_start=None, heuristic_params=None):

@@ -51,9 +51,14 @@ def tiny(rows, cols, k, seed, reps=False, minimize="compactness", tol=0.34):
         holder = int(rng.integers(k))
         total = sum(u["workload"] for u in data["units"])
         data["reps"] = [
-            {"id": f"r{t}", "lat": 40 + 0.1 * rng.uniform(0, rows - 1), "lon": -90 + 0.1 * rng.uniform(0, cols - 1),
-             "skills": ["med"] if t == holder else [], "current": f"T{t + 1}",
-             "capacity": {"workload": float(np.ceil(total / k * 1.2))}}
+            {
+                "id": f"r{t}",
+                "lat": 40 + 0.1 * rng.uniform(0, rows - 1),
+                "lon": -90 + 0.1 * rng.uniform(0, cols - 1),
+                "skills": ["med"] if t == holder else [],
+                "current": f"T{t + 1}",
+                "capacity": {"workload": float(np.ceil(total / k * 1.2))},
+            }
             for t in range(k)
         ]
     return build_problem(parse_scenario(data))
@@ -127,13 +132,20 @@ def realignments(draw):
     data["units"][-1]["current"] = f"T{k}"  # every territory id appears
     data["balance"] = [{"measure": "workload", "tolerance": draw(st.sampled_from([0.2, 0.4, 0.8]))}]
     data["reps"] = [
-        {"id": f"r{t}", "lat": 40 + 0.1 * draw(st.integers(0, rows - 1)), "lon": -90 + 0.1 * draw(st.integers(0, cols - 1)),
-         "skills": ["med"] if t == 0 or draw(st.booleans()) else [], "current": f"T{t + 1}"}
+        {
+            "id": f"r{t}",
+            "lat": 40 + 0.1 * draw(st.integers(0, rows - 1)),
+            "lon": -90 + 0.1 * draw(st.integers(0, cols - 1)),
+            "skills": ["med"] if t == 0 or draw(st.booleans()) else [],
+            "current": f"T{t + 1}",
+        }
         for t in range(k)
     ]
     data["objective"] = {"minimize": draw(st.sampled_from(["moved", "compactness"])), "disruption_weight": 5.0}
-    data["disruption"] = {"max_moved_share": draw(st.sampled_from([None, 0.2, 0.5])),
-                          "frozen": [f"T{k}"] if draw(st.integers(0, 4)) == 0 else []}
+    data["disruption"] = {
+        "max_moved_share": draw(st.sampled_from([None, 0.2, 0.5])),
+        "frozen": [f"T{k}"] if draw(st.integers(0, 4)) == 0 else [],
+    }
     return data
 
 
@@ -253,7 +265,9 @@ def test_iowa_counties_realigned_with_the_fewest_moves_and_a_frontier():
     assert out.result.status == "optimal" and out.result.details["moved_proved_minimal"]
     assert out.evaluation.feasible
     assert int(out.evaluation.moved.sum()) == out.result.objective == out.result.bound
-    points = sweep(problem, SolveOptions(method="exact", time_limit_s=7 * 20), tolerances=[0.25, 0.2, 0.15, 0.1, 0.075, 0.05, 0.03])
+    points = sweep(
+        problem, SolveOptions(method="exact", time_limit_s=7 * 20), tolerances=[0.25, 0.2, 0.15, 0.1, 0.075, 0.05, 0.03]
+    )
     front = frontier(problem, points)
     assert len(front) >= 5
     assert all(p.evaluation.feasible for p in front)

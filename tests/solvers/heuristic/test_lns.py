@@ -75,8 +75,14 @@ def test_lns_never_worsens_and_keeps_feasibility():
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(rows=st.integers(3, 6), cols=st.integers(3, 7), k=st.integers(2, 4), seed=st.integers(0, 1000),
-       nlocks=st.integers(0, 3), power=st.sampled_from([1, 2]))
+@given(
+    rows=st.integers(3, 6),
+    cols=st.integers(3, 7),
+    k=st.integers(2, 4),
+    seed=st.integers(0, 1000),
+    nlocks=st.integers(0, 3),
+    power=st.sampled_from([1, 2]),
+)
 def test_property_lns_keeps_plans_valid(rows, cols, k, seed, nlocks, power):
     """From the heuristic's own plan, LNS leaves a plan the evaluator accepts (contiguous,
     within tolerance, locks kept) at no higher cost."""

@@ -33,8 +33,9 @@ def skilled_grid(seed: int, k: int = 4, share: float = 0.05) -> dict:
 
 
 def _totals(inst: Instance, labels: np.ndarray) -> np.ndarray:
-    return np.column_stack([np.bincount(labels, weights=inst.loads[:, b], minlength=inst.k)
-                            for b in range(inst.n_tracked)])
+    return np.column_stack(
+        [np.bincount(labels, weights=inst.loads[:, b], minlength=inst.k) for b in range(inst.n_tracked)]
+    )
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

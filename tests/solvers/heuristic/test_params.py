@@ -34,8 +34,15 @@ def test_a_bad_value_raises_naming_the_field(field):
             HeuristicParams(**{field.name: 2.5})
 
 
-@pytest.mark.parametrize("low,high", [("min_starts", "max_starts"), ("ils_trees_min", "ils_trees_max"),
-                                      ("split_trees", "split_trees_max"), ("lns_all_centers_units", "lns_max_units")])
+@pytest.mark.parametrize(
+    "low,high",
+    [
+        ("min_starts", "max_starts"),
+        ("ils_trees_min", "ils_trees_max"),
+        ("split_trees", "split_trees_max"),
+        ("lns_all_centers_units", "lns_max_units"),
+    ],
+)
 def test_a_lower_limit_above_its_upper_limit_is_refused(low, high):
     with pytest.raises(ValueError, match=rf"HeuristicParams\.{low}"):
         HeuristicParams(**{low: getattr(HeuristicParams(), high) + 1})
@@ -53,6 +60,10 @@ def test_solve_heuristic_takes_params():
     default = solve_heuristic(problem, opts, Clock(30))
     same = solve_heuristic(problem, opts, Clock(30), params=HeuristicParams())
     assert np.array_equal(default.labels, same.labels) and default.objective == same.objective
-    other = solve_heuristic(problem, opts, Clock(30), params=HeuristicParams(min_starts=1, max_starts=1, ils_iter=5,
-                                                                            lns_max_units_per_territory=0))
+    other = solve_heuristic(
+        problem,
+        opts,
+        Clock(30),
+        params=HeuristicParams(min_starts=1, max_starts=1, ils_iter=5, lns_max_units_per_territory=0),
+    )
     assert other.status == "feasible" and evaluate(problem, other.labels).feasible

@@ -43,8 +43,15 @@ def grid_states(draw):
         stripe = min(cell[1] * k // cols, k - 1)
         # in the pair (stripes 0 and 1) a lock to either of them; elsewhere to its own stripe
         locks[cell] = f"T{int(rng.integers(1, 3)) if stripe < 2 else stripe + 1}"
-    data = weighted_grid(rows, cols, k, tol=draw(st.sampled_from([0.05, 0.2])), seed=seed, locks=locks,
-                         power=draw(st.sampled_from([1, 2])))
+    data = weighted_grid(
+        rows,
+        cols,
+        k,
+        tol=draw(st.sampled_from([0.05, 0.2])),
+        seed=seed,
+        locks=locks,
+        power=draw(st.sampled_from([1, 2])),
+    )
     inst = Instance(problem_of(data))
     return State(inst, _stripes(inst)), draw(st.integers(0, 10_000))
 
@@ -101,9 +108,12 @@ def test_recom_rep_centric_split_reports_its_cost(seed):
     assert cost == pytest.approx(float(s.inst.assign_cost(M, new, s.centers).sum()), rel=1e-9)
 
 
-@pytest.mark.xfail(strict=True, reason="known bug, kept for now (a fix changes plans): recom._recom_fixed builds "
-                   "its 'cannot be in b' column from can_join(M, ta) and its 'cannot be in a' column from "
-                   "can_join(M, tb), the wrong way round, so units needing a skill go to the rep without it")
+@pytest.mark.xfail(
+    strict=True,
+    reason="known bug, kept for now (a fix changes plans): recom._recom_fixed builds "
+    "its 'cannot be in b' column from can_join(M, ta) and its 'cannot be in a' column from "
+    "can_join(M, tb), the wrong way round, so units needing a skill go to the rep without it",
+)
 def test_recom_rep_centric_split_keeps_hard_skills():
     s = _rep_halves(0, skills=True)
     res = recom_pair(s, 0, 1, np.random.default_rng(0), n_trees=6, noise=1.0)
@@ -113,8 +123,11 @@ def test_recom_rep_centric_split_keeps_hard_skills():
 
 
 def test_recom_leaves_a_frozen_territory_alone():
-    data = {**perturbed_grid(), "balance": [{"measure": "workload", "tolerance": 0.2}],
-            "disruption": {"frozen": ["T1"]}}
+    data = {
+        **perturbed_grid(),
+        "balance": [{"measure": "workload", "tolerance": 0.2}],
+        "disruption": {"frozen": ["T1"]},
+    }
     inst = Instance(problem_of(data))
     s = State(inst, inst.current)
     assert recom_pair(s, 0, 1, np.random.default_rng(0), n_trees=3) is None

@@ -42,8 +42,10 @@ def test_territories_grow_around_their_reps_homes_with_skills():
     # each rep's home is nearer its own territory's units (on average) than any other rep's home
     for t in range(problem.k):
         members = labels == t
-        dists = [haversine_km(problem.lat[members], problem.lon[members], problem.rep_lat[r], problem.rep_lon[r]).mean()
-                 for r in range(problem.k)]
+        dists = [
+            haversine_km(problem.lat[members], problem.lon[members], problem.rep_lat[r], problem.rep_lon[r]).mean()
+            for r in range(problem.k)
+        ]
         assert int(np.argmin(dists)) == out.rep_of_territory[t]
     # far better than the current stripes measured from the same homes
     assert ev.objective < evaluate(problem, problem.current).objective

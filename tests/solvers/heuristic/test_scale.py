@@ -39,10 +39,23 @@ def test_heuristic_solve_reports_bound_and_gap_and_keeps_duplicates_connected():
     dup[0] = False
     src = np.flatnonzero(dup) - 1
     lat[dup], lon[dup] = lat[src], lon[src]
-    units = [{"id": f"c{i}", "lat": float(lat[i]), "lon": float(lon[i]),
-              "workload": float(rng.choice([1, 2, 4])), "potential": float(rng.lognormal(2, 0.5))} for i in range(n)]
-    sc = {"name": "dups", "units": units, "territories": 10,
-          "balance": [{"measure": "workload", "tolerance": 0.05}], "contiguity": True}
+    units = [
+        {
+            "id": f"c{i}",
+            "lat": float(lat[i]),
+            "lon": float(lon[i]),
+            "workload": float(rng.choice([1, 2, 4])),
+            "potential": float(rng.lognormal(2, 0.5)),
+        }
+        for i in range(n)
+    ]
+    sc = {
+        "name": "dups",
+        "units": units,
+        "territories": 10,
+        "balance": [{"measure": "workload", "tolerance": 0.05}],
+        "contiguity": True,
+    }
     prob = build_problem(Scenario.model_validate(sc))
     events = []
     out = solve(prob, SolveOptions(method="heuristic", time_limit_s=8), on_progress=events.append)
@@ -71,11 +84,21 @@ def test_center_jumps_improve_a_split_plan_and_keep_it_feasible_within_the_clock
     rng = np.random.default_rng(11)
     n = 1200
     lat, lon = 44 + rng.normal(0, 0.6, n), 8 + rng.normal(0, 0.8, n)
-    units = [{"id": f"c{i}", "lat": float(lat[i]), "lon": float(lon[i]), "workload": float(rng.choice([1, 2, 3]))}
-             for i in range(n)]
-    prob = build_problem(Scenario.model_validate({
-        "name": "jumps", "units": units, "territories": 8, "contiguity": True,
-        "balance": [{"measure": "workload", "tolerance": 0.05}]}))
+    units = [
+        {"id": f"c{i}", "lat": float(lat[i]), "lon": float(lon[i]), "workload": float(rng.choice([1, 2, 3]))}
+        for i in range(n)
+    ]
+    prob = build_problem(
+        Scenario.model_validate(
+            {
+                "name": "jumps",
+                "units": units,
+                "territories": 8,
+                "contiguity": True,
+                "balance": [{"measure": "workload", "tolerance": 0.05}],
+            }
+        )
+    )
     limit = 4.0
     search = Search(prob, SolveOptions(method="heuristic", time_limit_s=limit, seed=1), Clock(limit))
     st = State(search.inst, repaired(search.inst, recursive_split(search.inst, search.rng, search.clock)))

@@ -34,8 +34,9 @@ def instances(draw) -> Instance:
     if kind == "grid":
         rows, cols = draw(st.integers(2, 6)), draw(st.integers(2, 6))
         k = draw(st.integers(2, min(4, rows * cols - 1)))
-        data = weighted_grid(rows, cols, k, tol=draw(st.sampled_from([0.02, 0.1, 0.3])), seed=seed,
-                             power=draw(st.sampled_from([1, 2])))
+        data = weighted_grid(
+            rows, cols, k, tol=draw(st.sampled_from([0.02, 0.1, 0.3])), seed=seed, power=draw(st.sampled_from([1, 2]))
+        )
         disruption = draw(st.sampled_from(["none", "weight", "cap"]))
         if disruption != "none":
             rng = np.random.default_rng(seed)
@@ -46,13 +47,21 @@ def instances(draw) -> Instance:
             else:
                 data["disruption"] = {"max_moved_share": 0.3}
     elif kind == "explicit":
-        data = square_points(draw(st.integers(5, 25)), draw(st.integers(2, 4)), seed=seed,
-                             power=draw(st.sampled_from([1, 2])), explicit=True)
+        data = square_points(
+            draw(st.integers(5, 25)),
+            draw(st.integers(2, 4)),
+            seed=seed,
+            power=draw(st.sampled_from([1, 2])),
+            explicit=True,
+        )
     elif kind == "reps":
         data = rep_grid(seed, draw(st.integers(2, 4)), side=draw(st.integers(4, 6)))
     else:
-        data = {**perturbed_grid(), "balance": [{"measure": "workload", "tolerance": 0.2}],
-                "disruption": {"frozen": ["T4"]}}
+        data = {
+            **perturbed_grid(),
+            "balance": [{"measure": "workload", "tolerance": 0.2}],
+            "disruption": {"frozen": ["T4"]},
+        }
     return Instance(problem_of(data))
 
 
@@ -84,8 +93,9 @@ def _check_tallies(s: State) -> None:
     cur = inst.current
     assert s.moved == int(((cur >= 0) & (s.labels != cur)).sum())
     # each unit's cost is from its territory's current center (home when rep-centric)
-    expected = np.array([inst.assign_cost(np.array([u]), np.array([t]), s.centers)[0]
-                         for u, t in enumerate(s.labels.tolist())])
+    expected = np.array(
+        [inst.assign_cost(np.array([u]), np.array([t]), s.centers)[0] for u, t in enumerate(s.labels.tolist())]
+    )
     assert np.allclose(s.ucost, expected, rtol=1e-9, atol=1e-9)
     assert s.cost() == pytest.approx(float(expected.sum()), rel=1e-9, abs=1e-9)
 
