@@ -7,7 +7,7 @@ WEB_STAMP := web/node_modules/.installed
 VENDOR := api/static/vendor
 EXAMPLE := scenarios/examples/iowa_counties.json
 
-.PHONY: run test test-slow bench browser clean
+.PHONY: run test test-slow lint bench browser clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +31,13 @@ browser:
 run: $(STAMP) $(WEB_STAMP)
 	$(VENV)/bin/territoria solve $(EXAMPLE) --out plan.json --time-limit 30
 
-test: $(STAMP) $(WEB_STAMP) browser
+# Style and types first (seconds), then the tests.
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
+
+test: $(STAMP) $(WEB_STAMP) browser lint
 	$(PY) -m pytest -q
 
 test-slow: $(STAMP) $(WEB_STAMP) browser

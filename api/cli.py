@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import threading
 from pathlib import Path
-from typing import Annotated, NoReturn, Optional
+from typing import Annotated, NoReturn
 
 import typer
 from rich import box
@@ -45,7 +45,7 @@ def _load(path: Path, territories: int | None, reps_csv: Path | None, settings: 
 
 
 SettingsOption = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option(
         "--settings",
         help="With a units CSV: a JSON file of the scenario's other fields (territories, balance, tiers, ...).",
@@ -142,7 +142,7 @@ def solve_cmd(
     time_limit: Annotated[float, typer.Option("--time-limit", help="Seconds.", min=0.1)] = 60.0,
     method: Annotated[str, typer.Option(help="auto | exact | heuristic")] = "auto",
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same plan.")] = 0,
-    backend: Annotated[Optional[str], typer.Option(help="Exact backend (scip, highs, ...).")] = None,
+    backend: Annotated[str | None, typer.Option(help="Exact backend (scip, highs, ...).")] = None,
     threads: Annotated[
         int,
         typer.Option(
@@ -152,12 +152,10 @@ def solve_cmd(
             max=256,
         ),
     ] = 2,
-    territories: Annotated[Optional[int], typer.Option(help="Number of territories (overrides the scenario).")] = None,
-    reps_csv: Annotated[
-        Optional[Path], typer.Option("--reps", help="reps.csv when the scenario is a units CSV.")
-    ] = None,
+    territories: Annotated[int | None, typer.Option(help="Number of territories (overrides the scenario).")] = None,
+    reps_csv: Annotated[Path | None, typer.Option("--reps", help="reps.csv when the scenario is a units CSV.")] = None,
     settings: SettingsOption = None,
-    csv_out: Annotated[Optional[Path], typer.Option("--csv", help="Also write the assignment as CSV.")] = None,
+    csv_out: Annotated[Path | None, typer.Option("--csv", help="Also write the assignment as CSV.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Solve a scenario and write the plan."""
@@ -192,7 +190,7 @@ def solve_cmd(
         except KeyboardInterrupt:
             cancel.set()
             err.print("cancelled")
-            raise typer.Exit(EXIT_NO_PLAN)
+            raise typer.Exit(EXIT_NO_PLAN) from None
     r = outcome.result
     plan = to_plan(
         problem,
@@ -219,10 +217,8 @@ def solve_cmd(
 def evaluate_cmd(
     scenario: Annotated[Path, typer.Argument(help="Scenario JSON.")],
     plan_path: Annotated[Path, typer.Argument(help="Plan JSON with an 'assignment'.")],
-    territories: Annotated[Optional[int], typer.Option(help="Number of territories for a units CSV.")] = None,
-    reps_csv: Annotated[
-        Optional[Path], typer.Option("--reps", help="reps.csv when the scenario is a units CSV.")
-    ] = None,
+    territories: Annotated[int | None, typer.Option(help="Number of territories for a units CSV.")] = None,
+    reps_csv: Annotated[Path | None, typer.Option("--reps", help="reps.csv when the scenario is a units CSV.")] = None,
     settings: SettingsOption = None,
 ) -> None:
     """Check a plan against a scenario: KPIs and every violated rule."""
@@ -263,7 +259,7 @@ def _migrated_sessionmaker(database_url: str | None):
 SERVER_OPTIONS: dict = {"loop": "asyncio", "http": "httptools"}
 
 DatabaseOption = Annotated[
-    Optional[str],
+    str | None,
     typer.Option("--database-url", help="SQLAlchemy URL (default: TERRITORIA_DATABASE_URL or ./territoria.db)."),
 ]
 
@@ -307,7 +303,7 @@ def apikey_create_cmd(
 
 @apikey_app.command("list")
 def apikey_list_cmd(
-    tenant: Annotated[Optional[str], typer.Option("--tenant", help="Only this tenant's keys.")] = None,
+    tenant: Annotated[str | None, typer.Option("--tenant", help="Only this tenant's keys.")] = None,
     database_url: DatabaseOption = None,
 ) -> None:
     """List API keys by prefix (the keys themselves are not stored)."""
@@ -348,10 +344,10 @@ def sweep_cmd(
         "sweep"
     ),
     tolerances: Annotated[
-        Optional[str], typer.Option(help="Comma-separated tolerances for --measure, e.g. 0.02,0.05,0.1")
+        str | None, typer.Option(help="Comma-separated tolerances for --measure, e.g. 0.02,0.05,0.1")
     ] = None,
     disruption_weights: Annotated[
-        Optional[str], typer.Option(help="Comma-separated disruption weights, e.g. 0,10,100")
+        str | None, typer.Option(help="Comma-separated disruption weights, e.g. 0,10,100")
     ] = None,
     measure: Annotated[str, typer.Option(help="Measure whose tolerance is swept.")] = "workload",
     time_limit: Annotated[float, typer.Option("--time-limit", help="Seconds for the whole sweep.", min=0.1)] = 120.0,

@@ -17,7 +17,7 @@ import json
 import platform
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -91,7 +91,7 @@ def main() -> None:
     text = [
         "# Exact method on the county districting instances",
         "",
-        f"Generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC by `benchmarks/districting_table.py`, "
+        f"Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by `benchmarks/districting_table.py`, "
         f"backend `{args.backend}`, time limit {args.time_limit:g} s per instance, {platform.machine()} "
         "(2 cores shared with other work; times are wall clock and include preprocessing and the incumbent phase).",
         "Published: Validi, Buchanan & Lykhovyd (2022), LCUT, Gurobi 8.1 on 8 threads. Objective = sum p_i d_ij^2 * 1e-6, "

@@ -5,7 +5,8 @@ convergence, exact solves proved within their limit, the bound alone run to conv
 recursive split) and records status, stop reason, objective, bound and a hash of the plan.
 
     .venv/bin/python benchmarks/equivalence.py record OUT.json [--only SUBSTRING]
-    .venv/bin/python benchmarks/equivalence.py compare BEFORE.json [--only SUBSTRING] [--out benchmarks/results/equivalence.md]
+    .venv/bin/python benchmarks/equivalence.py compare BEFORE.json [--only SUBSTRING]
+        [--out benchmarks/results/equivalence.md]
 
 `compare` runs the cases again and writes a table of what differs. Cases that stop on the
 clock (marked "timed") may differ in the bound's last digits; they are listed, not judged.

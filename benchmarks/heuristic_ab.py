@@ -21,13 +21,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.instances import DISTRICTING  # noqa: E402
-from tests.instances.customers import us_places  # noqa: E402
 from engine.evaluate import evaluate  # noqa: E402
 from engine.problem import build_problem  # noqa: E402
 from models import Scenario, SolveOptions  # noqa: E402
 from solvers.clock import Clock  # noqa: E402
 from solvers.heuristic import HeuristicParams, solve_heuristic  # noqa: E402
+from tests.instances import DISTRICTING  # noqa: E402
+from tests.instances.customers import us_places  # noqa: E402
 
 DATA = DISTRICTING / "scenarios"
 

@@ -27,11 +27,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.instances.customers import us_places  # noqa: E402
 from engine.evaluate import evaluate  # noqa: E402
 from engine.geo import project_km  # noqa: E402
 from engine.problem import build_problem  # noqa: E402
 from models import Scenario, SolveOptions  # noqa: E402
+from tests.instances.customers import us_places  # noqa: E402
 
 PEERS = ["territoria", "kmeans", "gerrychain", "skater", "azp", "regionkmeans"]
 # spopt's regionalizers scale poorly: run them up to this many units
@@ -80,6 +80,7 @@ def _graph(prob):
 
 def _gerrychain(prob, xy, k, time_limit_s, seed):
     import random
+    from functools import partial
 
     from gerrychain import Graph, MarkovChain, Partition
     from gerrychain.accept import always_accept
@@ -87,7 +88,6 @@ def _gerrychain(prob, xy, k, time_limit_s, seed):
     from gerrychain.proposals import recom
     from gerrychain.tree import recursive_tree_part
     from gerrychain.updaters import Tally
-    from functools import partial
 
     random.seed(seed)
     g = Graph.from_networkx(_graph(prob))
@@ -107,7 +107,7 @@ def _gerrychain(prob, xy, k, time_limit_s, seed):
     order = np.arange(prob.n)
     best, best_cost = None, np.inf
     t0 = time.monotonic()
-    for step, state in enumerate(chain):
+    for state in chain:
         lab = np.fromiter((state.assignment[i] for i in order), dtype=np.int64, count=prob.n)
         c = evaluate(prob, lab).compactness
         if c < best_cost:

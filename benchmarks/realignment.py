@@ -18,11 +18,10 @@ balance-vs-disruption frontier.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -71,7 +70,7 @@ def main() -> None:
     say(f"## county{args.state}: n = {problem.n} counties, k = {args.k}, workload = TOTPOP")
     say()
     say(
-        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.node()}, 2 cores shared, SCIP via pyscipopt "
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, 2 cores shared, SCIP via pyscipopt "
         f"(single thread). Current alignment: the heuristic's +-5 % plan (seed {args.seed}, "
         f"{time.monotonic() - t0:.0f} s), perturbed by moving {int((perturbed != balanced.result.labels).sum())} "
         f"boundary counties: deviations {', '.join(f'{d:+.1%}' for d in devs)}, contiguous: "

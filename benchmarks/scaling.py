@@ -29,10 +29,10 @@ PLAN = {1000: (20, 60), 5000: (20, 60), 20000: (100, 60), 100000: (500, 600)}
 def one(n: int, k: int, tl: float) -> dict:
     import numpy as np
 
-    from tests.instances.customers import customers_around_places, us_places
     from engine.problem import build_problem
     from models import Scenario, SolveOptions
     from solvers.solve import solve
+    from tests.instances.customers import customers_around_places, us_places
 
     sc = us_places(n, k) if n <= 20000 else customers_around_places(n, k)
     t0 = time.monotonic()

@@ -19,7 +19,7 @@ import json
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -132,7 +132,7 @@ def main() -> None:
     lines = [
         "# Two measures at once against proved optima",
         "",
-        f"Generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC by `benchmarks/two_measure_exact.py`. County graphs "
+        f"Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by `benchmarks/two_measure_exact.py`. County graphs "
         "(MGGG), workload = population within +-5 %, potential = urban population (UPOP, or URBPOP where the "
         "file has no UPOP) within the tolerance shown, distance power 1 (population x km). Exact: `--method exact`, "
         f"{args.exact_limit:g} s; heuristic and auto: {args.time_limit:g} s, seed 0. Ratio = objective / proved "
@@ -141,7 +141,7 @@ def main() -> None:
         "| instance | n | k | potential tol | exact status | exact s | optimum (or best) | bound | heuristic s | heuristic ratio | auto s | auto ratio |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for label, fips, k, tol, ex, res in rows:
+    for label, _fips, k, tol, ex, res in rows:
         opt = ex.get("objective") if ex.get("status") == "optimal" else None
         cells = []
         for m in ("heuristic", "auto"):

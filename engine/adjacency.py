@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -233,7 +232,8 @@ def derive_from_units(
         eb.append(pb[by_location])
         missing = np.flatnonzero(~has)
         notes.append(
-            f"{_count(len(missing), 'unit has', 'units have')} no boundary ({_names(ids, missing)}): their neighbours come "
+            f"{_count(len(missing), 'unit has', 'units have')} no boundary ({_names(ids, missing)}): "
+            "their neighbours come "
             f"from the triangulation of locations ({int(by_location.sum())} edges)"
         )
     adj = from_edges(n, np.concatenate(ea), np.concatenate(eb))
@@ -243,7 +243,8 @@ def derive_from_units(
         shown = [f"'{ids[i]}'-'{ids[j]}' ({np.hypot(*(xy[i] - xy[j])):.1f} km)" for i, j in links[:_SHOWN]]
         more = f" and {len(links) - _SHOWN} more" if len(links) > _SHOWN else ""
         notes.append(
-            f"{_count(len(links), 'neighbour link', 'neighbour links')} added between units that do not touch, joining groups "
+            f"{_count(len(links), 'neighbour link', 'neighbour links')} added between units that do not touch, "
+            "joining groups "
             f"whose boundaries touch no other group (islands, gaps wider than the tolerance) to the "
             f"nearest unit by location: {', '.join(shown)}{more}"
         )

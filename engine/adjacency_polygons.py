@@ -14,7 +14,8 @@ km with the same local equirectangular projection as the unit locations (engine.
 
 from __future__ import annotations
 
-from typing import Literal, Sequence
+from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 import shapely

@@ -280,7 +280,8 @@ def load_assignment(problem: Problem, path: str | Path) -> np.ndarray:
             raise ScenarioError(f"{path}: assignment['{uid}']: unknown unit id")
         if tid not in tindex:
             raise ScenarioError(
-                f"{path}: assignment['{uid}']: unknown territory '{tid}' (territories: {', '.join(problem.territory_ids)})"
+                f"{path}: assignment['{uid}']: unknown territory '{tid}' "
+                f"(territories: {', '.join(problem.territory_ids)})"
             )
         labels[index[uid]] = tindex[tid]
     missing = np.flatnonzero(labels < 0)

@@ -177,7 +177,7 @@ class Problem:
         """c[i, j] = w_i * d(i, j)^p: the cost of serving unit i from center j (dense)."""
         return self.weights[:, None] * self.dist_matrix() ** self.distance_power
 
-    def subproblem(self, idx: np.ndarray, k: int, lower=None, upper=None, name: str | None = None) -> "Problem":
+    def subproblem(self, idx: np.ndarray, k: int, lower=None, upper=None, name: str | None = None) -> Problem:
         """The problem restricted to units `idx` with k territories (ids T1..Tk).
 
         Per-territory bounds stay those of the parent unless given; locks and the current
@@ -212,7 +212,7 @@ class Problem:
             frozen=np.zeros(k, dtype=bool),
         )
 
-    def without_reps(self) -> "Problem":
+    def without_reps(self) -> Problem:
         """The same problem with no reps: territories designed around unit centers (locks to a
         rep's territory stay as territory locks)."""
         return self.with_(
@@ -225,7 +225,7 @@ class Problem:
             skill_penalty=None,
         )
 
-    def with_(self, **changes) -> "Problem":
+    def with_(self, **changes) -> Problem:
         from dataclasses import replace
 
         return replace(self, **changes)

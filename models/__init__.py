@@ -1,5 +1,17 @@
 """Pydantic schemas of Territoria's data contract (docs/scenario.md). Data only."""
 
+from models.errors import ScenarioError, format_validation_error
+from models.options import SolveOptions
+from models.plan import (
+    Plan,
+    PlanAdjacency,
+    PlanKPIs,
+    PlanSkills,
+    TerritoryKPIs,
+    TerritoryPlan,
+    Transfer,
+    UnservedSkill,
+)
 from models.scenario import (
     AdjacencyRule,
     BalanceRule,
@@ -12,18 +24,6 @@ from models.scenario import (
     Tier,
     Unit,
 )
-from models.plan import (
-    Plan,
-    PlanAdjacency,
-    PlanKPIs,
-    PlanSkills,
-    TerritoryKPIs,
-    TerritoryPlan,
-    Transfer,
-    UnservedSkill,
-)
-from models.options import SolveOptions
-from models.errors import ScenarioError, format_validation_error
 
 __all__ = [
     "AdjacencyRule",

@@ -140,7 +140,7 @@ class BalanceRule(_Strict):
     max: float | None = Field(default=None, ge=0, allow_inf_nan=False)
 
     @model_validator(mode="after")
-    def _one_kind(self) -> "BalanceRule":
+    def _one_kind(self) -> BalanceRule:
         if self.tolerance is None and self.min is None and self.max is None:
             raise ValueError("give either 'tolerance' or 'min'/'max'")
         if self.tolerance is not None and (self.min is not None or self.max is not None):
@@ -157,7 +157,7 @@ class Distances(_Strict):
     values: list[list[Annotated[float, Field(ge=0, allow_inf_nan=False)]]]
 
     @model_validator(mode="after")
-    def _square(self) -> "Distances":
+    def _square(self) -> Distances:
         n = len(self.ids)
         if len(self.values) != n:
             raise ValueError(f"'values' has {len(self.values)} rows but 'ids' has {n} entries")
@@ -196,7 +196,7 @@ class SkillRule(_Strict):
     penalty: float | None = Field(default=None, gt=0, allow_inf_nan=False)
 
     @model_validator(mode="after")
-    def _penalty_with_soft(self) -> "SkillRule":
+    def _penalty_with_soft(self) -> SkillRule:
         if self.mode == "soft" and self.penalty is None:
             raise ValueError("mode 'soft' needs 'penalty' (the cost of each skill a unit needs that its rep lacks)")
         if self.mode == "hard" and self.penalty is not None:
@@ -257,7 +257,7 @@ class Scenario(_Strict):
         return rules
 
     @model_validator(mode="after")
-    def _check_references(self) -> "Scenario":
+    def _check_references(self) -> Scenario:
         ids: dict[str, int] = {}
         for i, unit in enumerate(self.units):
             if unit.id in ids:

@@ -13,7 +13,7 @@ asked for.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -43,7 +43,7 @@ NAMING = {
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class UTCDateTime(TypeDecorator):
@@ -54,16 +54,16 @@ class UTCDateTime(TypeDecorator):
 
     def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
         if value is not None and value.tzinfo is not None:
-            value = value.astimezone(timezone.utc)
+            value = value.astimezone(UTC)
         return value
 
     def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:  # SQLite
-            return value.replace(tzinfo=timezone.utc)
+            return value.replace(tzinfo=UTC)
         # PostgreSQL answers in the session's time zone, which may be any: always hand out UTC.
-        return value if value.tzinfo is timezone.utc else value.astimezone(timezone.utc)
+        return value if value.tzinfo is UTC else value.astimezone(UTC)
 
 
 class Base(DeclarativeBase):

@@ -144,6 +144,7 @@ def _why_no_assignment(problem: Problem, ev: Evaluation, ok: np.ndarray) -> str:
         if len(needing) > len(holders):
             return (
                 f"skills: {len(needing)} territories ({', '.join(tids[t] for t in needing[:6])}) need skill "
-                f"'{skill}' but only {len(holders)} rep(s) have it ({', '.join(problem.rep_ids[r] for r in holders[:6])})"
+                f"'{skill}' but only {len(holders)} rep(s) have it "
+                f"({', '.join(problem.rep_ids[r] for r in holders[:6])})"
             )
     return "reps: no assignment gives every territory an eligible rep (skills, capacity and locks) at once"

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-
 from engine.problem import Problem
 from models import SolveOptions
 from solvers.bounded import solve_heuristic_with_bound

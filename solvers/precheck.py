@@ -82,7 +82,8 @@ def _skills_and_capacity(problem: Problem) -> list[str]:
         total = problem.measures[r].sum()
         if total > (problem.rep_capacity[:, r] + slack(problem.rep_capacity[:, r])).sum():
             out.append(
-                f"capacity: the reps' {name} capacities add up to {_fmt(total_cap)}, below the total {name} {_fmt(total)}"
+                f"capacity: the reps' {name} capacities add up to {_fmt(total_cap)}, "
+                f"below the total {name} {_fmt(total)}"
             )
     return out
 

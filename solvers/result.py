@@ -3,8 +3,9 @@ the progress events a progress bar or the API shows while a solve runs."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Literal
+from typing import Literal
 
 import numpy as np
 

@@ -11,8 +11,7 @@ import numpy as np
 from engine.evaluate import Evaluation
 from engine.problem import Problem
 from models import SolveOptions
-from solvers.result import ProgressCallback
-from solvers.result import Outcome
+from solvers.result import Outcome, ProgressCallback
 from solvers.solve import solve
 
 

@@ -59,7 +59,7 @@ class AnalyzeRequest(BaseModel):
     plan: PlanInput
 
     @model_validator(mode="after")
-    def _one_scenario(self) -> "AnalyzeRequest":
+    def _one_scenario(self) -> AnalyzeRequest:
         if (self.scenario is None) == (self.scenario_id is None):
             raise ValueError("scenario: give either 'scenario' (the JSON) or 'scenario_id', not both or neither")
         if self.version is not None and self.scenario_id is None:

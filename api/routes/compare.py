@@ -10,8 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from api.deps import SessionDep, TenantDep
 from api.errors import ERROR_RESPONSES, ErrorPublic
 from api.routes.runs import RunPublic, run_scenario_data
-from engine.compare import compare_plans
 from api.runs_export import problem_of
+from engine.compare import compare_plans
 from scenarios import repository
 
 router = APIRouter(

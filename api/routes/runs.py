@@ -8,7 +8,8 @@ import time
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Path as PathParam, Query, Request, Response, status
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
@@ -76,7 +77,7 @@ class RunPublic(BaseModel):
     finished_at: datetime | None
 
     @classmethod
-    def of(cls, run: Run) -> "RunPublic":
+    def of(cls, run: Run) -> RunPublic:
         elapsed = run.elapsed_s
         if run.state == "running" and run.started_at is not None:
             elapsed = max(elapsed, (utcnow() - run.started_at).total_seconds())  # live while it runs
@@ -233,7 +234,8 @@ def get_plan_csv(run_id: RunId, session: SessionDep, tenant: TenantDep) -> Respo
     },
 )
 def get_plan_geojson(run_id: RunId, session: SessionDep, tenant: TenantDep) -> Response:
-    """Units as GeoJSON (polygons when the scenario gives unit geometry, else points) with territory, rep and measures."""
+    """Units as GeoJSON (polygons when the scenario gives unit geometry, else points), with
+    territory, rep and measures."""
     run = _get_run(session, tenant.id, run_id)
     plan = _plan_or_404(session, tenant.id, run, need_assignment=True)
     scenario = run_scenario_data(session, tenant.id, run.id)

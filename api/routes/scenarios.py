@@ -10,7 +10,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path as PathParam, Query, Request, Response, status
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+from fastapi import Path as PathParam
 from pydantic import BaseModel
 
 from api.deps import ApiKeyDep, FormPart, MultipartDep, SessionDep, TenantDep, invalid_key, read_db, require_key
@@ -41,7 +42,7 @@ class ScenarioPublic(BaseModel):
     updated_at: datetime
 
     @classmethod
-    def of(cls, record: ScenarioRecord) -> "ScenarioPublic":
+    def of(cls, record: ScenarioRecord) -> ScenarioPublic:
         return cls(
             id=record.id,
             version=record.latest_version,
@@ -67,7 +68,7 @@ class VersionPublic(BaseModel):
     created_at: datetime
 
     @classmethod
-    def of(cls, row: "ScenarioVersion | repository.VersionText") -> "VersionPublic":
+    def of(cls, row: ScenarioVersion | repository.VersionText) -> VersionPublic:
         return cls(
             id=row.scenario_id,
             version=row.version,

@@ -26,9 +26,9 @@ from engine.problem import Problem
 from engine.tolerance import IMPROVEMENT_REL
 from models.options import SolveOptions
 from solvers.clock import Clock, warm_budget
+from solvers.exact.hess_data import BackendResult, model_objective, plan_from_centers, prepare_hess, warm_start_centers
 from solvers.heuristic.params import HeuristicParams
 from solvers.result import SolveResult
-from solvers.exact.hess_data import BackendResult, model_objective, plan_from_centers, prepare_hess, warm_start_centers
 
 BACKENDS = ("scip", "highs")
 # The proof keeps this many seconds (or 85 % of a shorter limit); the incumbent phase may take

@@ -27,8 +27,8 @@ def neighbor_cuts(prep: HessData) -> list[Cut]:
     while changed:
         changed = False
         cuts = []
-        I, J = np.nonzero(allowed)
-        for i, j in zip(I.tolist(), J.tolist()):
+        unit, center = np.nonzero(allowed)
+        for i, j in zip(unit.tolist(), center.tolist()):
             if i == j:
                 continue
             nb = prep.neighbours[i]

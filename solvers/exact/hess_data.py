@@ -86,7 +86,10 @@ def prepare_hess(problem: Problem) -> HessData:
             heavy = np.flatnonzero(a > hi_s)
             if len(heavy):
                 i = int(heavy[0])
-                prep.infeasible = f"balance: unit {problem.ids[i]} alone has {name} {a[i]:,.6g}, above the territory maximum {hi:,.6g}"
+                prep.infeasible = (
+                    f"balance: unit {problem.ids[i]} alone has {name} {a[i]:,.6g}, "
+                    f"above the territory maximum {hi:,.6g}"
+                )
                 return prep
             if k * hi_s < total:
                 prep.infeasible = f"balance: total {name} {total:,.6g} exceeds {k} territories x maximum {hi:,.6g}"

@@ -31,8 +31,8 @@ def solve_highs(
         )
     m = mb.Model()
     x = {}
-    I, J = np.nonzero(prep.allowed)
-    for i, j in zip(I.tolist(), J.tolist()):
+    unit, center = np.nonzero(prep.allowed)
+    for i, j in zip(unit.tolist(), center.tolist()):
         x[i, j] = m.new_bool_var(f"x_{i}_{j}")
     cols: list[list[tuple[int, mb.Variable]]] = [[] for _ in range(n)]
     rows: list[list[mb.Variable]] = [[] for _ in range(n)]
@@ -104,7 +104,11 @@ def solve_highs(
     tl = max(0.01, min(options.time_limit_s, clock.remaining()))
     solver.set_time_limit_in_seconds(tl)
     solver.set_solver_specific_parameters(
-        f"output_flag = {'true' if verbose else 'false'}\nmip_rel_gap = {float(options.gap)}\nmip_abs_gap = 0\nrandom_seed = {int(options.seed) % 2147483647}\nthreads = {int(options.threads)}"
+        f"output_flag = {'true' if verbose else 'false'}\n"
+        f"mip_rel_gap = {float(options.gap)}\n"
+        "mip_abs_gap = 0\n"
+        f"random_seed = {int(options.seed) % 2147483647}\n"
+        f"threads = {int(options.threads)}"
     )
     with stop_on_cancel(clock, solver.stop_search):
         status = solver.solve(m)

@@ -4,7 +4,6 @@ fractional LP points (cheap support test, then min vertex cuts)."""
 
 from __future__ import annotations
 
-
 import numpy as np
 from pyscipopt import SCIP_PARAMSETTING, Model, Variable, quicksum
 
@@ -13,7 +12,6 @@ from models.options import SolveOptions
 from solvers.clock import Clock
 from solvers.exact.hess_cuts import Cut, fractional_cuts, integer_cuts, neighbor_cuts
 from solvers.exact.hess_data import BackendResult, HessData, model_objective
-from solvers.result import StopReason
 from solvers.exact.scip_tools import (
     ProgressHandler,
     SeparatorHandler,
@@ -21,6 +19,7 @@ from solvers.exact.scip_tools import (
     include_connectivity,
     optimize_interruptible,
 )
+from solvers.result import StopReason
 
 
 class HessConnectivity(SeparatorHandler):
@@ -174,8 +173,8 @@ def hess_model(problem: Problem, prep: HessData, name: str, cuts=()) -> tuple[Mo
     n, k = prep.n, prep.k
     m = Model(name)
     x = {}
-    I, J = np.nonzero(prep.allowed)
-    for i, j in zip(I.tolist(), J.tolist()):
+    unit, center = np.nonzero(prep.allowed)
+    for i, j in zip(unit.tolist(), center.tolist()):
         x[i, j] = m.addVar(name=f"x_{i}_{j}", vtype="B", obj=float(prep.cost[i, j]))
     cols: list[list[tuple[int, Variable]]] = [[] for _ in range(n)]
     for (i, j), v in x.items():

@@ -22,7 +22,8 @@ territory t (t = 0..k-1):
 with moved_i = 1 - x[i, current_i] and c[i,t] = w_i d(i, home of t's rep)^p (without reps:
 d to the best center of t's current units); with soft skills, x[i,t] is allowed when t's rep
 lacks a skill of i and c[i,t] adds the scenario's penalty per lacking skill. With reps the
-model's objective is the evaluator's, so its bound is a bound on the evaluated plan. Mode "moved" is lexicographic in two solves:
+model's objective is the evaluator's, so its bound is a bound on the evaluated plan. Mode "moved"
+is lexicographic in two solves:
 the fewest moved units first (an integral objective, proved with zero gap), then the most
 compact plan among those. The returned objective is the model's (moved units in mode
 "moved"); the labels are territory indices, so no renumbering is needed.
@@ -31,14 +32,14 @@ compact plan among those. The returned objective is the model's (moved units in 
 from __future__ import annotations
 
 import time
+
 import numpy as np
 from pyscipopt import Model, quicksum
 
 from engine.problem import Problem
+from engine.tolerance import falls_short
 from models.options import SolveOptions
 from solvers.clock import Clock
-from solvers.result import SolveResult, StopReason
-from engine.tolerance import falls_short
 from solvers.exact.labelled_cuts import Cut, fractional_cuts, integer_cuts
 from solvers.exact.labelled_data import (
     RULES,
@@ -57,6 +58,7 @@ from solvers.exact.scip_tools import (
     include_connectivity,
     optimize_interruptible,
 )
+from solvers.result import SolveResult, StopReason
 
 METHOD = "exact/labelled"
 _ROOT_ROUNDS = 50  # fractional separation rounds at the root

@@ -176,7 +176,8 @@ def prepare_labelled(problem: Problem, rules: tuple[str, ...] = RULES) -> Labell
                 kind = "capacity" if rep_of is not None and upper[t, r] < problem.upper[r] else "balance"
                 who = f" (rep {problem.rep_ids[rep_of[t]]})" if rep_of is not None else ""
                 prep.infeasible = (
-                    f"{kind}/locks: the units fixed to territory {tids[t]}{who} (e.g. {', '.join(unit(i) for i in g[:5])}) "
+                    f"{kind}/locks: the units fixed to territory {tids[t]}{who} "
+                    f"(e.g. {', '.join(unit(i) for i in g[:5])}) "
                     f"already have {problem.measure_names[r]} {load:,.6g}, above its maximum {upper[t, r]:,.6g}"
                 )
                 return prep

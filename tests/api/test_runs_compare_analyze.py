@@ -56,7 +56,7 @@ def test_compare_two_runs_side_by_side_with_deltas_and_unit_moves(service):
 
 
 def test_compare_rejects_bad_sets_of_runs(service):
-    client, (a, b) = service["client"], service["runs"]
+    client, (a, _) = service["client"], service["runs"]
     r = client.post(f"{API}/compare", json={"run_ids": [a]})
     assert r.status_code == 422 and r.json()["detail"].startswith("run_ids: ")
     r = client.post(f"{API}/compare", json={"run_ids": [a, a]})

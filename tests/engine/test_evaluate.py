@@ -1,7 +1,8 @@
 """The evaluator against a naive recount written here, independent of any solver."""
 
 import numpy as np
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine.contiguity import territory_components
 from engine.evaluate import evaluate

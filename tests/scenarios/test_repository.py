@@ -6,7 +6,7 @@ Every test runs on SQLite and on PostgreSQL (`database_url`, tests/scenarios/pos
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -112,7 +112,7 @@ def test_version_text_for_key_authenticates_and_reads_in_one_query(session, engi
         assert (
             tenant_id == tenant_a.id and latest.version == 2 and json.loads(latest.data_json) == grid_scenario(2, 2, 2)
         )
-        assert latest.created_at.tzinfo is timezone.utc and (latest.name, latest.units, latest.territories) == (
+        assert latest.created_at.tzinfo is UTC and (latest.name, latest.units, latest.territories) == (
             "grid 2x2",
             4,
             2,
@@ -136,11 +136,11 @@ def test_version_text_for_key_authenticates_and_reads_in_one_query(session, engi
 
 def test_times_come_back_in_utc(session, engine):
     tenant = repo.get_or_create_tenant(session, name="a")
-    before = datetime.now(timezone.utc)
+    before = datetime.now(UTC)
     record = repo.create_scenario(session, tenant_id=tenant.id, scenario=parse_scenario(grid_scenario(1, 2, 1)))
     session.expire_all()
     read = repo.get_scenario(session, tenant_id=tenant.id, scenario_id=record.id)
-    assert read.created_at.tzinfo is timezone.utc and abs(read.created_at - before) < timedelta(minutes=1)
+    assert read.created_at.tzinfo is UTC and abs(read.created_at - before) < timedelta(minutes=1)
 
 
 def test_names_that_no_database_stores_are_refused(session):
@@ -215,7 +215,7 @@ def test_run_lifecycle_claims_progress_plans_and_interrupted_runs(session):
     session.expire_all()
     done = repo.get_run(session, tenant_id=tenant.id, run_id=runs[0])
     assert (done.state, done.status, done.worker_pid, done.cancel_requested) == ("finished", "optimal", None, False)
-    assert done.finished_at.tzinfo is timezone.utc and done.finished_at >= done.started_at >= done.created_at
+    assert done.finished_at.tzinfo is UTC and done.finished_at >= done.started_at >= done.created_at
     assert repo.get_plan(session, tenant_id=tenant.id, run_id=runs[0]).final is True
 
     cancelled = repo.request_cancel(session, tenant_id=tenant.id, run_id=runs[2])  # queued: ends at once
@@ -255,7 +255,8 @@ def test_plain_postgresql_urls_get_the_installed_driver():
 
 
 def test_concurrent_new_versions_get_distinct_numbers(engine):
-    """PUTs of one scenario at once: each gets its own version number (row lock on PostgreSQL, the write lock on SQLite)."""
+    """PUTs of one scenario at once: each gets its own version number (row lock on PostgreSQL,
+    the write lock on SQLite)."""
     from concurrent.futures import ThreadPoolExecutor
 
     sessions = make_sessionmaker(engine)

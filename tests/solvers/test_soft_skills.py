@@ -12,7 +12,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.contiguity import territory_components
 from engine.evaluate import evaluate
 from engine.io import parse_scenario
 from engine.problem import build_problem

@@ -4,14 +4,11 @@ combinations named in the message."""
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.contiguity import territory_components
 from engine.evaluate import evaluate
 from engine.geo import haversine_km
 from engine.io import parse_scenario
