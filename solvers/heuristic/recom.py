@@ -141,8 +141,8 @@ def _recom_fixed(st: State, a: int, b: int, rng, n_trees: int, noise: float, M, 
             inst.loads[M],
             np.column_stack(
                 [
-                    (lk == a) | ~inst.can_join(M, ta),  # units that cannot be in b
-                    (lk == b) | ~inst.can_join(M, tb),  # units that cannot be in a
+                    (lk == a) | ~inst.can_join(M, tb),  # units that cannot be in b
+                    (lk == b) | ~inst.can_join(M, ta),  # units that cannot be in a
                     st.labels[M] == a,
                     inst.assign_cost(M, ta, st.centers),
                     inst.assign_cost(M, tb, st.centers),

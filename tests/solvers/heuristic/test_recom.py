@@ -108,13 +108,8 @@ def test_recom_rep_centric_split_reports_its_cost(seed):
     assert cost == pytest.approx(float(s.inst.assign_cost(M, new, s.centers).sum()), rel=1e-9)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug, kept for now (a fix changes plans): recom._recom_fixed builds "
-    "its 'cannot be in b' column from can_join(M, ta) and its 'cannot be in a' column from "
-    "can_join(M, tb), the wrong way round, so units needing a skill go to the rep without it",
-)
 def test_recom_rep_centric_split_keeps_hard_skills():
+    """A unit needing a skill only one of the two reps holds stays on that rep's side of the cut."""
     s = _rep_halves(0, skills=True)
     res = recom_pair(s, 0, 1, np.random.default_rng(0), n_trees=6, noise=1.0)
     assert res is not None
