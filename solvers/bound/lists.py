@@ -11,17 +11,29 @@ other unit is at least R away."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
 from engine.geo import EARTH_RADIUS_KM, unit_vectors
-from engine.problem import Problem
 from solvers.bound.params import BoundParams
 from solvers.clock import Clock
 
-if TYPE_CHECKING:
-    from solvers.bound.aggregate import Aggregated
+
+class Demand(Protocol):
+    """What the lists read from a problem: a Problem, or aggregate.Aggregated's clusters."""
+
+    @property
+    def n(self) -> int: ...
+    @property
+    def lat(self) -> np.ndarray: ...
+    @property
+    def lon(self) -> np.ndarray: ...
+    @property
+    def distance_power(self) -> int: ...
+    @property
+    def explicit_distances(self) -> np.ndarray | None: ...
+
 
 # Rounding allowance (relative) of measured distances: a distance the bound relies on being no
 # longer than the true one is multiplied by 1 - SHAVE, a radius that must not fall short of the
@@ -97,7 +109,7 @@ def _to_km(chord: np.ndarray) -> np.ndarray:
 
 
 def neighbour_lists(
-    problem: Problem | Aggregated,
+    problem: Demand,
     k: int,
     clock: Clock,
     max_list: int | None = None,
