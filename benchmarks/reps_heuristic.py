@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 from engine.evaluate import evaluate  # noqa: E402
 from engine.io import parse_scenario  # noqa: E402
 from engine.problem import build_problem  # noqa: E402
+from engine.tolerance import relative_gap  # noqa: E402
 from models import SolveOptions  # noqa: E402
 from solvers.assign_reps import assign_reps, labels_for_reps  # noqa: E402
 from solvers.clock import Clock  # noqa: E402
@@ -115,7 +116,8 @@ def _row(name, n, k, method, dt, ev, status, bound, problem) -> str:
     if ev is None:
         return f"| {name} | {n} | {k} | {method} | {dt:.1f} | {status} | - | - | - | - | - | |"
     wdev = float(np.abs(ev.deviation[:, 0]).max())
-    gap = f"{(ev.objective - bound) / ev.objective:.1%}" if bound is not None and ev.objective > 0 else "-"
+    gap_value = relative_gap(ev.objective, bound)
+    gap = "-" if gap_value is None or ev.objective <= 0 else f"{gap_value:.1%}"
     unserved = len(ev.unserved_skills(problem))
     caps = np.isfinite(problem.rep_capacity[:, 0])
     rep_of = ev.rep_of_territory

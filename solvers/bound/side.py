@@ -58,6 +58,16 @@ class SideBound:
         self._reader = threading.Thread(target=self._read, name="side-bound", daemon=True)
         self._reader.start()
 
+    @property
+    def alive(self) -> bool:
+        """The child process is still running."""
+        return self._proc.poll() is None
+
+    @property
+    def upper(self) -> float | None:
+        """The best plan objective offered to the child so far (it steers the child's steps)."""
+        return self._upper
+
     @classmethod
     def start(cls, problem: Problem, deadline: float, params: BoundParams | None = None) -> SideBound | None:
         """A child computing the bound with `params` (the defaults when None) until `deadline`
