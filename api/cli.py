@@ -192,19 +192,7 @@ def solve_cmd(
             err.print("cancelled")
             raise typer.Exit(EXIT_NO_PLAN) from None
     r = outcome.result
-    plan = to_plan(
-        problem,
-        outcome.evaluation,
-        status=r.status,
-        stop_reason=r.stop_reason,
-        method=r.method,
-        bound=r.bound,
-        bound_source=r.bound_source,
-        runtime_s=r.runtime_s,
-        message=r.message,
-        reps=outcome.rep_ids(problem),
-        regions=outcome.region_ids(problem),
-    )
+    plan = outcome.plan(problem)
     out_path.write_text(plan_json(plan))
     if csv_out is not None and outcome.evaluation is not None:
         csv_out.write_text(plan_csv(problem, outcome.evaluation))
@@ -377,18 +365,7 @@ def sweep_cmd(
         name = "-"
         if on_front and p.evaluation is not None:
             name = f"plan_{front.index(p) + 1}"
-            r = p.outcome.result
-            plan = to_plan(
-                problem,
-                p.evaluation,
-                status=r.status,
-                stop_reason=r.stop_reason,
-                method=r.method,
-                bound=r.bound,
-                runtime_s=r.runtime_s,
-                message=r.message,
-            )
-            (out_dir / f"{name}.json").write_text(plan_json(plan))
+            (out_dir / f"{name}.json").write_text(plan_json(p.outcome.plan(problem)))
         ev = p.evaluation
         table.add_row(
             name,

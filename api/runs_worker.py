@@ -175,18 +175,7 @@ def _solve(job: repository.RunJob, sessions, control: _Control, threads: int) ->
     finally:
         progress.close()
     r = outcome.result
-    plan = to_plan(
-        problem,
-        outcome.evaluation,
-        status=r.status,
-        stop_reason=r.stop_reason,
-        method=r.method,
-        bound=r.bound,
-        bound_source=r.bound_source,
-        runtime_s=r.runtime_s,
-        message=r.message,
-        reps=outcome.rep_ids(problem),
-    )
+    plan = outcome.plan(problem)
     message: str | None
     if control.server_stopping:
         state, message = (

@@ -11,7 +11,9 @@ import numpy as np
 
 from engine.evaluate import Evaluation
 from engine.problem import Problem
+from engine.report import to_plan
 from engine.tolerance import relative_gap
+from models.plan import Plan
 
 Status = Literal["optimal", "feasible", "infeasible", "no_solution", "cancelled", "error"]
 StopReason = Literal["converged", "time_limit", "gap_limit", "cancelled", "proved_infeasible", "error"]
@@ -72,3 +74,20 @@ class Outcome:
         if self.rep_of_territory is None:
             return None
         return [problem.rep_ids[r] for r in self.rep_of_territory]
+
+    def plan(self, problem: Problem) -> Plan:
+        """The plan of the data contract (docs/scenario.md): what the CLI writes and the API stores."""
+        r = self.result
+        return to_plan(
+            problem,
+            self.evaluation,
+            status=r.status,
+            stop_reason=r.stop_reason,
+            method=r.method,
+            bound=r.bound,
+            bound_source=r.bound_source,
+            runtime_s=r.runtime_s,
+            message=r.message,
+            reps=self.rep_ids(problem),
+            regions=self.region_ids(problem),
+        )
