@@ -245,13 +245,11 @@ def test_heuristic_path_with_reps_designs_then_assigns():
 
 
 @pytest.mark.slow
-def test_iowa_counties_realigned_with_the_fewest_moves_and_a_frontier():
+def test_iowa_counties_realigned_with_the_fewest_moves_and_a_frontier(shared_data):
     from models import Scenario
     from solvers.sweep import frontier, sweep
-    from tests.instances.paths import shared_or_skip
     from tests.instances.realignment import county_realignment, perturb
 
-    shared_or_skip("districting", "county", "county19.json")
     base = build_problem(Scenario.model_validate(county_realignment("19", 4, 0.05)))
     balanced = solve(base, SolveOptions(method="heuristic", time_limit_s=20, seed=0))
     current = perturb(base, balanced.result.labels, 0.25, 0)

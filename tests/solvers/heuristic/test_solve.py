@@ -61,7 +61,7 @@ def test_points_delaunay_feasible():
     _check_feasible(problem, res)
 
 
-def test_county_georgia_two_measures():
+def test_county_georgia_two_measures(shared_data):
     problem = _problem(county_scenario("13", 4))
     res = solve_heuristic(problem, _opts(), Clock(30))
     _check_feasible(problem, res)
@@ -84,7 +84,7 @@ def test_locks_far_apart_joined_by_a_path():
     _check_feasible(problem, res)
 
 
-def test_districting_scenario_near_optimum():
+def test_districting_scenario_near_optimum(shared_data):
     d = districting_scenario("ID")
     exp = json.loads((DISTRICTING / "scenarios/expected.json").read_text())["ID"]
     problem = _problem(d)
@@ -202,7 +202,7 @@ def test_location_allocation_start_is_balanced_and_repeatable(measures):
 
 
 @pytest.mark.slow
-def test_anneals_when_no_start_is_feasible():
+def test_anneals_when_no_start_is_feasible(shared_data):
     """Kentucky counties, k = 3, workload +-5 %, rural potential +-10 %: every start's descent
     repair stalls (Louisville's territory must be ~70 % rural outside Jefferson) and the
     search used to give up after ~7 s of 60; the violation annealing finds a plan."""
