@@ -36,6 +36,7 @@ sys.path.insert(0, str(REPO))
 from api.cli import SERVER_OPTIONS  # noqa: E402
 from scenarios import repository  # noqa: E402
 from scenarios.db import database_url, make_engine, make_sessionmaker, upgrade  # noqa: E402
+from tests.instances import long_points  # noqa: E402
 
 API = "/api/v1"
 
@@ -44,26 +45,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def _points(n: int, k: int, seed: int = 0) -> dict:
-    rng = np.random.default_rng(seed)
-    units = [
-        {
-            "id": f"p{i}",
-            "lat": float(35 + 2 * rng.random()),
-            "lon": float(-90 + 2 * rng.random()),
-            "workload": float(rng.integers(1, 20)),
-            "potential": float(rng.integers(1, 100)),
-        }
-        for i in range(n)
-    ]
-    return {
-        "name": f"points {n}",
-        "units": units,
-        "territories": k,
-        "balance": [{"measure": "workload", "tolerance": 0.02}, {"measure": "potential", "tolerance": 0.05}],
-    }
 
 
 async def _client(base: str, key: str, path: str, stop_at: float, latencies: list[float], errors: list[str]) -> None:
@@ -235,7 +216,7 @@ def main() -> None:
 
                 idle = load()
 
-                long_sid = client.post(f"{API}/scenarios", json=_points(1000, 16)).json()["id"]
+                long_sid = client.post(f"{API}/scenarios", json=long_points(1000, 16)).json()["id"]
                 rid = client.post(
                     f"{API}/scenarios/{long_sid}/runs", json={"method": "heuristic", "time_limit_s": args.seconds + 60}
                 ).json()["id"]

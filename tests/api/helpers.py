@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -19,27 +18,6 @@ ACTIVE = ("queued", "running")
 def small_grid() -> dict:
     """4x4 grid, 4 territories of exactly 4 units: solved in well under a second."""
     return grid_scenario(4, 4, 4, balance=[{"measure": "workload", "tolerance": 0.0}])
-
-
-def long_points(n: int = 1000, k: int = 16, seed: int = 0) -> dict:
-    """Random points (Delaunay adjacency), tight balance: the heuristic keeps improving for ~10 s (1 core)."""
-    rng = np.random.default_rng(seed)
-    units = [
-        {
-            "id": f"p{i}",
-            "lat": float(35 + 2 * rng.random()),
-            "lon": float(-90 + 2 * rng.random()),
-            "workload": float(rng.integers(1, 20)),
-            "potential": float(rng.integers(1, 100)),
-        }
-        for i in range(n)
-    ]
-    return {
-        "name": f"points {n}",
-        "units": units,
-        "territories": k,
-        "balance": [{"measure": "workload", "tolerance": 0.02}, {"measure": "potential", "tolerance": 0.05}],
-    }
 
 
 def new_key(app: FastAPI, tenant: str = "acme") -> str:

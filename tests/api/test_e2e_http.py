@@ -18,8 +18,9 @@ from sqlalchemy import select
 
 from scenarios.db import make_engine, make_sessionmaker
 from scenarios.tables import Run
-from tests.api.helpers import API, ended, long_points, small_grid, wait_for
+from tests.api.helpers import API, ended, small_grid, wait_for
 from tests.api.server import Server, api_key_for
+from tests.instances import long_points
 
 
 def _worker_pid(database_url: str, run_id: str, timeout_s: float = 20.0) -> int:

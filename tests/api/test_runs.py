@@ -25,13 +25,12 @@ from tests.api.helpers import (
     API,
     create_scenario,
     ended,
-    long_points,
     signed_in_client,
     small_grid,
     submit_run,
     wait_for,
 )
-from tests.instances import grid_scenario
+from tests.instances import grid_scenario, long_points
 
 
 def test_submit_poll_finish_with_a_feasible_plan_and_exports(client):

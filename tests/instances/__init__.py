@@ -6,7 +6,7 @@ from engine.problem import Problem, build_problem
 from tests.instances.counties import county_scenario, districting_scenario, graph_scenario
 from tests.instances.grids import grid_scenario, perturbed_grid, rep_grid, skill_grid, weighted_grid
 from tests.instances.paths import DISTRICTING, EXAMPLE, REPO, SHARED_DATA
-from tests.instances.points import points_scenario, square_points, synthetic_scenario
+from tests.instances.points import long_points, points_scenario, square_points, synthetic_scenario
 from tests.instances.polygons import polygon_grid
 from tests.instances.reps import rep_customers
 
@@ -25,6 +25,7 @@ __all__ = [
     "districting_scenario",
     "graph_scenario",
     "grid_scenario",
+    "long_points",
     "perturbed_grid",
     "points_scenario",
     "polygon_grid",

@@ -97,3 +97,24 @@ def synthetic_scenario(n: int, k: int, seed: int = 0, tol: float = 0.05, cluster
         "contiguity": True,
         "objective": {"distance_power": 1},
     }
+
+
+def long_points(n: int = 1000, k: int = 16, seed: int = 0) -> dict:
+    """Random points (Delaunay adjacency), tight balance: the heuristic keeps improving for ~10 s (1 core)."""
+    rng = np.random.default_rng(seed)
+    units = [
+        {
+            "id": f"p{i}",
+            "lat": float(35 + 2 * rng.random()),
+            "lon": float(-90 + 2 * rng.random()),
+            "workload": float(rng.integers(1, 20)),
+            "potential": float(rng.integers(1, 100)),
+        }
+        for i in range(n)
+    ]
+    return {
+        "name": f"points {n}",
+        "units": units,
+        "territories": k,
+        "balance": [{"measure": "workload", "tolerance": 0.02}, {"measure": "potential", "tolerance": 0.05}],
+    }
