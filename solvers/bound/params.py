@@ -11,8 +11,9 @@ behind it: benchmarks/results/tuning.md, "Bound".
 
 from __future__ import annotations
 
-import numbers
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
+
+from solvers.param_checks import Range, check_fields, number, whole
 
 
 @dataclass(frozen=True)
@@ -102,77 +103,55 @@ class BoundParams:
     after_max_s: float = 120.0
 
     def __post_init__(self) -> None:
-        for f in fields(self):
-            value = getattr(self, f.name)
-            rule = _RULE[f.name]
-            if f.name in _TUPLE_SIZE:
-                size = _TUPLE_SIZE[f.name]
-                want = f"a tuple of {'' if size is None else f'{size} '}values, each {rule[0]}"
-                if not isinstance(value, tuple) or (size is not None and len(value) != size):
-                    raise ValueError(f"BoundParams.{f.name} must be {want}, got {value!r}")
-                values = value
-            else:
-                want, values = rule[0], (value,)
-            if not all(_fits(x, rule) for x in values):
-                raise ValueError(f"BoundParams.{f.name} must be {want}, got {value!r}")
-        if self.blocks_min > self.blocks_max:
-            raise ValueError(
-                f"BoundParams.blocks_min ({self.blocks_min}) must not exceed blocks_max ({self.blocks_max})"
-            )
-        if self.min_pairs_agg > self.max_pairs_agg:
-            raise ValueError(
-                f"BoundParams.min_pairs_agg ({self.min_pairs_agg}) must not exceed max_pairs_agg ({self.max_pairs_agg})"
-            )
+        check_fields(
+            self,
+            _RULES,
+            tuple_sizes={"refine_at": None, "refine_cover": 2},
+            ordered=(("blocks_min", "blocks_max"), ("min_pairs_agg", "max_pairs_agg")),
+        )
         if list(self.refine_at) != sorted(self.refine_at):
             raise ValueError(f"BoundParams.refine_at must be in increasing order, got {self.refine_at!r}")
 
 
-_INF = float("inf")
-# What each field may be: (description, whole number, lowest, lowest excluded, highest) and the fields.
-_KINDS: tuple[tuple[tuple[str, bool, float, bool, float], tuple[str, ...]], ...] = (
-    (("a whole number >= 0", True, 0, False, _INF), ("top", "max_explicit", "wide_max")),
-    (
-        ("a whole number >= 1", True, 1, False, _INF),
-        (
-            "max_iter",
-            "side_max_iter",
-            "full_every",
-            "stale_steps",
-            "start_part",
-            "blocks_per_k",
-            "blocks_min",
-            "blocks_max",
-            "max_pairs_agg",
-            "min_pairs_agg",
-            "max_pairs",
-            "max_pairs_long",
-            "min_list",
-        ),
-    ),
-    (
-        ("a number > 0 and <= 1", False, 0.0, True, 1.0),
-        ("active_share", "lam_shrink", "lam_floor", "theta_shrink", "agg_share"),
-    ),
-    (("a number from 0 to 1", False, 0.0, False, 1.0), ("lam_after_refine", "wide_share", "after_share", "refine_at")),
-    (
-        ("a number > 0", False, 0.0, True, _INF),
-        ("theta_step_share", "agg_territories", "pairs_per_second", "long_list", "short_list", "refine_cover"),
-    ),
-    (
-        ("a number >= 0", False, 0.0, False, _INF),
-        ("reserve_evals", "refine_long_s", "refine_spare", "side_min_seconds", "side_margin_s", "after_max_s"),
-    ),
-    (("a number > 1", False, 1.0, True, _INF), ("aim_above",)),
-    (("a number >= 1", False, 1.0, False, _INF), ("theta_grow",)),
-)
-_RULE = {name: rule for rule, names in _KINDS for name in names}
-# tuple fields: how many values (None: any number); each value follows the field's rule
-_TUPLE_SIZE: dict[str, int | None] = {"refine_at": None, "refine_cover": 2}
-
-
-def _fits(value, rule: tuple[str, bool, float, bool, float]) -> bool:
-    _, whole, low, low_open, high = rule
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral if whole else numbers.Real):
-        return False
-    number = float(value)
-    return (number > low if low_open else number >= low) and number <= high
+# what each field may be (each value of a tuple field)
+_RULES: dict[str, Range] = {
+    "top": whole(0),
+    "max_explicit": whole(0),
+    "wide_max": whole(0),
+    "max_iter": whole(1),
+    "side_max_iter": whole(1),
+    "full_every": whole(1),
+    "stale_steps": whole(1),
+    "start_part": whole(1),
+    "blocks_per_k": whole(1),
+    "blocks_min": whole(1),
+    "blocks_max": whole(1),
+    "max_pairs_agg": whole(1),
+    "min_pairs_agg": whole(1),
+    "max_pairs": whole(1),
+    "max_pairs_long": whole(1),
+    "min_list": whole(1),
+    "active_share": number(0.0, high=1.0, above=True),
+    "lam_shrink": number(0.0, high=1.0, above=True),
+    "lam_floor": number(0.0, high=1.0, above=True),
+    "theta_shrink": number(0.0, high=1.0, above=True),
+    "agg_share": number(0.0, high=1.0, above=True),
+    "lam_after_refine": number(0.0, high=1.0),
+    "wide_share": number(0.0, high=1.0),
+    "after_share": number(0.0, high=1.0),
+    "refine_at": number(0.0, high=1.0),
+    "theta_step_share": number(0.0, above=True),
+    "agg_territories": number(0.0, above=True),
+    "pairs_per_second": number(0.0, above=True),
+    "long_list": number(0.0, above=True),
+    "short_list": number(0.0, above=True),
+    "refine_cover": number(0.0, above=True),
+    "reserve_evals": number(0.0),
+    "refine_long_s": number(0.0),
+    "refine_spare": number(0.0),
+    "side_min_seconds": number(0.0),
+    "side_margin_s": number(0.0),
+    "after_max_s": number(0.0),
+    "aim_above": number(1.0, above=True),
+    "theta_grow": number(1.0),
+}

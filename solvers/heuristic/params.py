@@ -11,8 +11,9 @@ it: benchmarks/results/tuning.md, "Heuristic".
 
 from __future__ import annotations
 
-import numbers
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
+
+from solvers.param_checks import Range, check_fields, number, whole
 
 
 @dataclass(frozen=True)
@@ -133,93 +134,77 @@ class HeuristicParams:
     lns_sub_time_s: float = 10.0
 
     def __post_init__(self) -> None:
-        for f in fields(self):
-            _check(f.name, getattr(self, f.name), *_RULES[f.name])
-        for low, high in (
-            ("min_starts", "max_starts"),
-            ("ils_trees_min", "ils_trees_max"),
-            ("split_trees", "split_trees_max"),
-            ("lns_all_centers_units", "lns_max_units"),
-        ):
-            if getattr(self, low) > getattr(self, high):
-                raise ValueError(
-                    f"HeuristicParams.{low} ({getattr(self, low)}) must not exceed {high} ({getattr(self, high)})"
-                )
+        check_fields(
+            self,
+            _RULES,
+            ordered=(
+                ("min_starts", "max_starts"),
+                ("ils_trees_min", "ils_trees_max"),
+                ("split_trees", "split_trees_max"),
+                ("lns_all_centers_units", "lns_max_units"),
+            ),
+        )
 
 
-_INF = float("inf")
-# field: (type, lowest, highest, lowest excluded)
-_RULES: dict[str, tuple[type, float, float, bool]] = {
-    "split_min_units": (int, 1, _INF, False),
-    "start_units": (int, 0, _INF, False),
-    "min_starts": (int, 0, _INF, False),
-    "max_starts": (int, 0, _INF, False),
-    "many_units": (int, 1, _INF, False),
-    "scale_starts": (int, 0, _INF, False),
-    "lns_max_units_per_territory": (int, 0, _INF, False),
-    "lns_solves_per_k": (int, 0, _INF, False),
-    "anneal_temp": (float, 0.0, _INF, False),
-    "anneal_moves_per_unit": (int, 0, _INF, False),
-    "anneal_cooling": (float, 1.0, _INF, False),
-    "report_every_s": (float, 0.0, _INF, False),
-    "violation_weight": (float, 0.0, _INF, True),
-    "repair_cost_per_k": (float, 0.0, _INF, False),
-    "repair_recom_trees": (int, 1, _INF, False),
-    "repair_recom_noise": (float, 0.0, _INF, False),
-    "chain_recom_trees": (int, 1, _INF, False),
-    "chain_recom_noise": (float, 0.0, _INF, False),
-    "chain_violating_share": (float, 0.0, 1.0, False),
-    "chain_steps": (int, 0, _INF, False),
-    "chain_steps_per_k": (int, 0, _INF, False),
-    "chain_patience": (int, 1, _INF, False),
-    "chain_patience_per_k": (int, 0, _INF, False),
-    "ils_iter": (int, 0, _INF, False),
-    "ils_iter_per_k": (int, 0, _INF, False),
-    "ils_patience": (int, 1, _INF, False),
-    "ils_patience_per_k": (int, 0, _INF, False),
-    "ils_slack": (float, 0.0, _INF, False),
-    "ils_recom_noise": (float, 0.0, _INF, False),
-    "ils_tree_units": (int, 0, _INF, False),
-    "ils_trees_min": (int, 1, _INF, False),
-    "ils_trees_max": (int, 1, _INF, False),
-    "jump_rounds": (int, 1, _INF, False),
-    "bfs_cap": (int, 1, _INF, False),
-    "swap_top": (int, 1, _INF, False),
-    "swap_top_repair": (int, 1, _INF, False),
-    "swap_tries": (int, 1, _INF, False),
-    "recom_candidates": (int, 1, _INF, False),
-    "seed_lloyd_steps": (int, 0, _INF, False),
-    "lloyd_rounds": (int, 1, _INF, False),
-    "lloyd_rounds_at_scale": (int, 1, _INF, False),
-    "lloyd_wide_rounds": (int, 0, _INF, False),
-    "lloyd_cand_wide": (int, 1, _INF, False),
-    "lloyd_cand": (int, 1, _INF, False),
-    "lp_max_units": (int, 0, _INF, False),
-    "lp_cand": (int, 1, _INF, False),
-    "lp_band": (float, 0.0, 1.0, False),
-    "home_candidates": (int, 1, _INF, False),
-    "split_trees": (int, 1, _INF, False),
-    "split_tree_units": (int, 0, _INF, False),
-    "split_trees_max": (int, 1, _INF, False),
-    "lns_max_units": (int, 1, _INF, False),
-    "lns_all_centers_units": (int, 0, _INF, False),
-    "lns_candidates_per_territory": (int, 1, _INF, False),
-    "lns_node_limit": (int, 1, _INF, False),
-    "lns_sub_time_s": (float, 0.0, _INF, True),
+# what each field may be
+_RULES: dict[str, Range] = {
+    "split_min_units": whole(1),
+    "start_units": whole(0),
+    "min_starts": whole(0),
+    "max_starts": whole(0),
+    "many_units": whole(1),
+    "scale_starts": whole(0),
+    "lns_max_units_per_territory": whole(0),
+    "lns_solves_per_k": whole(0),
+    "anneal_temp": number(0.0),
+    "anneal_moves_per_unit": whole(0),
+    "anneal_cooling": number(1.0),
+    "report_every_s": number(0.0),
+    "violation_weight": number(0.0, above=True),
+    "repair_cost_per_k": number(0.0),
+    "repair_recom_trees": whole(1),
+    "repair_recom_noise": number(0.0),
+    "chain_recom_trees": whole(1),
+    "chain_recom_noise": number(0.0),
+    "chain_violating_share": number(0.0, high=1.0),
+    "chain_steps": whole(0),
+    "chain_steps_per_k": whole(0),
+    "chain_patience": whole(1),
+    "chain_patience_per_k": whole(0),
+    "ils_iter": whole(0),
+    "ils_iter_per_k": whole(0),
+    "ils_patience": whole(1),
+    "ils_patience_per_k": whole(0),
+    "ils_slack": number(0.0),
+    "ils_recom_noise": number(0.0),
+    "ils_tree_units": whole(0),
+    "ils_trees_min": whole(1),
+    "ils_trees_max": whole(1),
+    "jump_rounds": whole(1),
+    "bfs_cap": whole(1),
+    "swap_top": whole(1),
+    "swap_top_repair": whole(1),
+    "swap_tries": whole(1),
+    "recom_candidates": whole(1),
+    "seed_lloyd_steps": whole(0),
+    "lloyd_rounds": whole(1),
+    "lloyd_rounds_at_scale": whole(1),
+    "lloyd_wide_rounds": whole(0),
+    "lloyd_cand_wide": whole(1),
+    "lloyd_cand": whole(1),
+    "lp_max_units": whole(0),
+    "lp_cand": whole(1),
+    "lp_band": number(0.0, high=1.0),
+    "home_candidates": whole(1),
+    "split_trees": whole(1),
+    "split_tree_units": whole(0),
+    "split_trees_max": whole(1),
+    "lns_max_units": whole(1),
+    "lns_all_centers_units": whole(0),
+    "lns_candidates_per_territory": whole(1),
+    "lns_node_limit": whole(1),
+    "lns_sub_time_s": number(0.0, above=True),
 }
-
-
-def _check(name: str, value, kind: type, low: float, high: float, low_open: bool) -> None:
-    """ValueError naming the field unless value is a number of the kind within [low, high]
-    (low excluded when low_open)."""
-    whole = kind is int
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral if whole else numbers.Real):
-        raise ValueError(f"HeuristicParams.{name} must be {'a whole number' if whole else 'a number'}, got {value!r}")
-    number = float(value)
-    if number != number or not (number > low if low_open else number >= low) or number > high:
-        above = f"> {low}" if low_open else f">= {low}"
-        below = "" if high == _INF else f" and <= {high}"
-        raise ValueError(f"HeuristicParams.{name} must be {above}{below}, got {value!r}")
 
 
 # the defaults, for functions called without a search's own parameters
