@@ -1,9 +1,8 @@
 """The heuristic method as `solve()` runs it: the search, then its plan's lower bound.
 
 The bound runs beside the search in a child process at scale, or after it in the time it
-leaves (solvers.bound.schedule). A "fewest moved units" realignment is searched as a
-compactness problem whose moves cost more than any compactness difference (the heuristic
-knows no lexicographic objective), then evaluated as the problem it is.
+leaves (solvers.bound.schedule). Realignments (fewest moved units, or a cap on moved units)
+are searched as solvers.realign says, and every plan is judged on the problem as stated.
 """
 
 from __future__ import annotations
@@ -12,17 +11,13 @@ from dataclasses import replace
 
 import numpy as np
 
-from engine.align import align_to_current
-from engine.evaluate import evaluate
 from engine.problem import Problem
 from models import SolveOptions
+from solvers import realign
 from solvers.bound import schedule
 from solvers.clock import Clock
 from solvers.params import DEFAULT_PARAMS, SolverParams
 from solvers.result import SolveResult
-
-# "Fewest moved units first" as a disruption weight that outweighs any compactness difference.
-MOVED_WEIGHT = 1e12
 
 
 def solve_heuristic_with_bound(
@@ -37,11 +32,6 @@ def solve_heuristic_with_bound(
     so the bound may run beside the search, or use all the time the search left: the search
     often converges well before the limit, and the bound stops by itself when its steps
     converge."""
-    from solvers.heuristic import solve_heuristic
-
-    searched = problem
-    if problem.minimize == "moved" and (problem.current >= 0).any():
-        searched = problem.with_(minimize="compactness", disruption_weight=max(problem.disruption_weight, MOVED_WEIGHT))
     side = schedule.start_beside(problem, options, clock, params.bound) if final else None
     if side is None and not problem.rep_centric:  # the bound runs here, after the search
         schedule.warm_kernels_in_background()
@@ -56,15 +46,11 @@ def solve_heuristic_with_bound(
 
     search_clock = Clock(max(clock.remaining() - budget, 0.5 * clock.remaining()), on_progress, clock.cancel)
     try:
-        result = solve_heuristic(searched, options, search_clock, warm_start, params.heuristic)
+        result = _search(problem, options, search_clock, warm_start, params)
     except BaseException:
         if side is not None:
             side.cancel()
         raise
-    if searched is not problem and result.labels is not None:
-        labels = result.labels if problem.rep_centric else align_to_current(problem, result.labels)
-        ev = evaluate(problem, labels)
-        result = replace(result, objective=ev.objective if ev.feasible else result.objective, bound=None)
     if side is not None:
         if clock.cancelled() or result.status not in ("feasible", "no_solution"):
             side.cancel()
@@ -78,3 +64,16 @@ def solve_heuristic_with_bound(
     return schedule.bound_after(
         problem, result, clock, max(budget, clock.remaining()) if final else budget, params.bound
     )
+
+
+def _search(
+    problem: Problem, options: SolveOptions, clock: Clock, warm_start: np.ndarray | None, params: SolverParams
+) -> SolveResult:
+    """The heuristic's plan, a realignment searched as solvers.realign says."""
+    realigning = bool((problem.current >= 0).any())
+    if problem.minimize == "moved" and realigning:
+        searched = realign.fewest_moves_problem(problem)
+        return realign.search_as(problem, searched, options, clock, warm_start, params.heuristic)
+    if problem.moved_cap is not None and realigning and not problem.rep_centric:
+        return realign.solve_capped(problem, options, clock, warm_start, params.heuristic)
+    return realign.search_as(problem, problem, options, clock, warm_start, params.heuristic)

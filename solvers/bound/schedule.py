@@ -59,6 +59,7 @@ def start_beside(problem: Problem, options: SolveOptions, clock: Clock, params: 
     params = BoundParams() if params is None else params
     if (
         problem.rep_centric
+        or problem.minimize == "moved"  # the Lagrangian bound bounds travel, not moved units
         or problem.explicit_distances is not None
         or long_lists_fit(problem.n, problem.k, params)
         or options.threads < 2
@@ -84,8 +85,8 @@ def bound_after(
         if home_bound is None or (result.bound is not None and result.bound >= home_bound):
             return result
         return replace(result, bound=home_bound, bound_source=SOURCE)
-    if clock.should_stop() or result.status not in ("feasible", "no_solution"):
-        return result
+    if clock.should_stop() or result.status not in ("feasible", "no_solution") or problem.minimize == "moved":
+        return result  # (the Lagrangian bound bounds travel, not moved units)
     bound_clock = Clock(min(budget_s, clock.remaining()), None, clock.cancel)
     feasible = result.status == "feasible"
     b = lagrangian_bound(

@@ -166,8 +166,7 @@ class Search:
                 for u in self.neighbours(st, t):
                     pair_v = float(inst.violation(st.tot[[t, u]], np.array([t, u])).sum())
                     res = self._recom(st, t, u, p.repair_recom_trees, p.repair_recom_noise)
-                    if res is not None and res[2] < pair_v - NOISE:
-                        st.set_labels(res[0], res[1])
+                    if res is not None and res[2] < pair_v - NOISE and self._resplit(st, res[0], res[1]):
                         improved = True
                         break
                 viol_t = inst.violation(st.tot, np.arange(inst.k))
@@ -198,10 +197,9 @@ class Search:
                 t, u = pr[0]
             pair_v = float(viol_t[[t, u]].sum())
             res = self._recom(st, t, u, p.chain_recom_trees, p.chain_recom_noise)
-            if res is None or res[2] > pair_v + NOISE:
+            if res is None or res[2] > pair_v + NOISE or not self._resplit(st, res[0], res[1], recenter=False):
                 stale += 1
                 continue
-            st.set_labels(res[0], res[1], recenter=False)
             if it % 10 == 0:
                 self.repair_sweeps(st, max_sweeps=5)
             v = st.total_violation()
@@ -212,6 +210,17 @@ class Search:
                 stale += 1
         st.recenter(range(inst.k))
         self.repair_sweeps(st)
+
+    def _resplit(self, st: State, members: np.ndarray, labels: np.ndarray, recenter: bool = True) -> bool:
+        """Relabel `members` as a merge-and-split proposes, unless that moves more units past the
+        cap on moved units than before (a re-split may move many): then leave the state as it was."""
+        excess = st.moved_excess()
+        old = st.labels[members].copy()
+        st.set_labels(members, labels, recenter=recenter)
+        if st.moved_excess() > excess:
+            st.set_labels(members, old, recenter=recenter)
+            return False
+        return True
 
     def repair_sweeps(self, st: State, max_sweeps: int = 200) -> None:
         """Repair moves, then repair swaps when no move helps, until neither does."""

@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from engine.align import align_to_current
 from engine.evaluate import evaluate
 from engine.problem import Problem
 from engine.tolerance import NOISE
@@ -87,8 +88,8 @@ def solve_heuristic(
         if ws.shape == (n,) and ws.min(initial=0) >= 0 and ws.max(initial=0) < k and len(np.unique(ws)) == k:
             ws = np.where(inst.locked, inst.locks, ws)
             starts.append(ws)
-    if inst.move_cap is not None:
-        # realignment under a cap on moved units: start from the current alignment
+    if inst.move_cap is not None or (inst.disruption_weight > 0 and not inst.rep_centric):
+        # a realignment (moves capped or priced) starts from the current alignment
         cur = inst.current
         if (cur >= 0).all() and len(np.unique(cur)) == k:
             starts.insert(0, np.where(inst.locked, inst.locks, cur))
@@ -121,6 +122,9 @@ def solve_heuristic(
     lns_ok = applicable(inst) and n <= params.lns_max_units_per_territory * k
     seen: set[int] = set()  # location-allocation results so far (a repeat grows regions instead)
 
+    # moves are counted against the current alignment: territories of a start numbered anyhow
+    # would count as moved what only changed its number (rep-centric numbers are the reps')
+    renumber = not inst.rep_centric and bool((inst.current >= 0).any())
     searched = 0.0  # the longest a start's repair and local search took
     for s0 in starts:
         if search.stop():
@@ -140,6 +144,8 @@ def solve_heuristic(
         plan = repaired(inst, s0)
         if plan is None:
             continue
+        if renumber:  # a start's territories keep the ids of the current ones they overlap most
+            plan = align_to_current(problem, plan)
         st = State(inst, plan)
         t0 = clock.elapsed()
         search.improve(st)
@@ -213,7 +219,7 @@ def _construct(
     return grow(inst, s, rng)
 
 
-def _least_violating_message(problem: Problem, ev) -> str:
+def least_violating_message(problem: Problem, ev) -> str:
     head = "; ".join(ev.violations[:5])
     more = f" (+{len(ev.violations) - 5} more)" if len(ev.violations) > 5 else ""
     parts = []
@@ -242,6 +248,6 @@ def _finish(problem: Problem, clock: Clock, labels: np.ndarray, search: Search, 
         centers=ev.centers,
         objective=ev.objective,
         runtime_s=clock.elapsed(),
-        message=None if ev.feasible else _least_violating_message(problem, ev),
+        message=None if ev.feasible else least_violating_message(problem, ev),
         details={} if ev.feasible else {"violations": ev.violations},
     )

@@ -87,3 +87,97 @@ def perturb(problem, labels: np.ndarray, target: float, seed: int) -> np.ndarray
         u, b = cand[int(rng.integers(len(cand)))]
         labels[u] = b
     return labels
+
+
+# Four Midwest metros (lat, lon): where a new user's 1,300 customers were (issue 18).
+MIDWEST = {
+    "Chicago": (41.88, -87.63),
+    "Milwaukee": (43.04, -87.91),
+    "Indianapolis": (39.77, -86.16),
+    "Detroit": (42.33, -83.05),
+}
+
+
+def metro_customers(
+    n: int,
+    k: int,
+    seed: int = 0,
+    metros: dict[str, tuple[float, float]] | None = None,
+    workload_tol: float = 0.05,
+    potential_tol: float = 0.10,
+) -> dict:
+    """n customers scattered around metros (more around the first ones, 10-60 km from the
+    center), workload from visit tiers (1-8), lognormal potential; k territories, workload and
+    potential balanced within their tolerances; adjacency derived from the locations."""
+    rng = np.random.default_rng(seed)
+    metros = metros or MIDWEST
+    centers = np.array(list(metros.values()))
+    share = np.linspace(2.0, 1.0, len(centers))
+    which = rng.choice(len(centers), size=n, p=share / share.sum())
+    r_km = rng.gamma(2.0, 12.0, n)
+    angle = rng.uniform(0, 2 * np.pi, n)
+    lat = centers[which, 0] + r_km * np.sin(angle) / 111.0
+    lon = centers[which, 1] + r_km * np.cos(angle) / (111.0 * np.cos(np.radians(centers[which, 0])))
+    workload = rng.choice([1.0, 2.0, 4.0, 8.0], size=n, p=[0.45, 0.3, 0.18, 0.07])
+    potential = np.round(rng.lognormal(10.0, 0.8, n), -2)
+    units = [
+        {
+            "id": f"c{i}",
+            "lat": round(float(lat[i]), 5),
+            "lon": round(float(lon[i]), 5),
+            "workload": float(workload[i]),
+            "potential": float(potential[i]),
+        }
+        for i in range(n)
+    ]
+    return {
+        "name": f"{n} customers around {', '.join(metros)}",
+        "units": units,
+        "territories": k,
+        "balance": [
+            {"measure": "workload", "tolerance": workload_tol},
+            {"measure": "potential", "tolerance": potential_tol},
+        ],
+    }
+
+
+def drift(problem, labels: np.ndarray, share: float, seed: int = 0) -> np.ndarray:
+    """A year of hand edits: `share` of the units moved one at a time to a neighbouring
+    territory, each move keeping both territories connected and non-empty."""
+    rng = np.random.default_rng(seed)
+    labels = np.asarray(labels).copy()
+    neighbours = problem.neighbour_lists
+    target = int(round(share * problem.n))
+    moved: set[int] = set()
+    for u in rng.permutation(problem.n).tolist():
+        if len(moved) >= target:
+            break
+        a = int(labels[u])
+        others = sorted({int(labels[v]) for v in neighbours[u]} - {a})
+        if not others or (labels == a).sum() <= 1:
+            continue
+        b = others[int(rng.integers(len(others)))]
+        trial = labels.copy()
+        trial[u] = b
+        if territory_components(problem.adj, trial, problem.k)[a] == 1:
+            labels = trial
+            moved.add(u)
+    return labels
+
+
+def grow_metro(data: dict, lat: float, lon: float, radius_km: float, factor: float) -> dict:
+    """The scenario with the workload of every unit within radius_km of (lat, lon) times factor
+    (a metro whose accounts grew)."""
+    from engine.geo import haversine_km
+
+    units = []
+    for u in data["units"]:
+        near = haversine_km(lat, lon, u["lat"], u["lon"]) <= radius_km
+        units.append({**u, "workload": u.get("workload", 1.0) * factor} if near else u)
+    return {**data, "units": units}
+
+
+def with_current(data: dict, territory_ids: list[str], labels: np.ndarray) -> dict:
+    """The scenario with each unit's `current` territory from labels (indices into territory_ids)."""
+    units = [{**u, "current": territory_ids[int(t)]} for u, t in zip(data["units"], labels)]
+    return {**data, "units": units}

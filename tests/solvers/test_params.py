@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 import solvers.bound.lagrangian as lagrangian
-import solvers.heuristic as heuristic
+import solvers.realign as realign
 from solvers import BoundParams, HeuristicParams, SolveOptions, SolverParams, solve
 from tests.instances import grid_scenario, problem_of, weighted_grid
 
@@ -26,7 +26,7 @@ def test_heuristic_params_reach_the_search(monkeypatch, method):
     """The heuristic runs as the method, as auto's warm start, and as the exact method's first
     incumbent (a scenario above 12 units without a warm start): each gets the caller's params."""
     seen: list = []
-    _spy(monkeypatch, heuristic, "solve_heuristic", seen)
+    _spy(monkeypatch, realign, "solve_heuristic", seen)
     import solvers.heuristic.solve as heuristic_solve
 
     _spy(monkeypatch, heuristic_solve, "solve_heuristic", seen)
