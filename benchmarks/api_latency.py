@@ -20,7 +20,6 @@ import os
 import platform
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,17 +33,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from api.cli import SERVER_OPTIONS  # noqa: E402
-from scenarios import repository  # noqa: E402
-from scenarios.db import database_url, make_engine, make_sessionmaker, upgrade  # noqa: E402
+from scenarios.db import database_url  # noqa: E402
+from tests.api.server import Server, api_key_for  # noqa: E402
 from tests.instances import long_points  # noqa: E402
 
 API = "/api/v1"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def _client(base: str, key: str, path: str, stop_at: float, latencies: list[float], errors: list[str]) -> None:
@@ -155,46 +148,15 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="territoria-bench-") as tmp:
         url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
-        engine = make_engine(url)
-        upgrade(engine)
-        with make_sessionmaker(engine)() as session:
-            key = repository.create_api_key(session, tenant_name="bench").key
-        engine.dispose()
-        port = _free_port()
-        base = f"http://127.0.0.1:{port}"
-        log = open(Path(tmp) / "server.log", "wb")
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "api.app:create_app",
-                "--factory",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--log-level",
-                "warning",
-                "--no-access-log",
-                "--loop",
-                args.loop,
-                "--http",
-                args.http,
-            ],
-            cwd=REPO,
-            env={**os.environ, "TERRITORIA_DATABASE_URL": url},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        key = api_key_for(url, "bench")
+        server = Server(
+            url,
+            Path(tmp) / "server.log",
+            uvicorn_args=("--no-access-log", "--loop", args.loop, "--http", args.http),
+        ).start()
+        base = server.url
         try:
             with httpx.Client(base_url=base, headers={"X-API-Key": key}, timeout=30) as client:
-                for _ in range(300):
-                    try:
-                        if client.get(f"{API}/health").status_code == 200:
-                            break
-                    except httpx.TransportError:
-                        time.sleep(0.1)
                 example = (REPO / "scenarios" / "examples" / "iowa_counties.json").read_text()
                 sid = client.post(
                     f"{API}/scenarios", content=example, headers={"Content-Type": "application/json"}
@@ -203,12 +165,12 @@ def main() -> None:
                 size = len(client.get(path).content)
 
                 def load() -> dict:
-                    cpu0 = _cpu_seconds(server.pid)
+                    cpu0 = _cpu_seconds(server.process.pid)
                     if tool == "wrk":
                         result = _wrk(base, key, path, args.clients, args.seconds, tmp)
                     else:
                         result = asyncio.run(_load(base, key, path, args.clients, args.seconds))
-                    cpu1 = _cpu_seconds(server.pid)
+                    cpu1 = _cpu_seconds(server.process.pid)
                     result["cpu_us"] = None if cpu0 is None else (cpu1 - cpu0) / max(1, result["requests"]) * 1e6
                     result["cpu_share"] = None if cpu0 is None else (cpu1 - cpu0) / args.seconds
                     result["load"] = os.getloadavg()[0]
@@ -227,9 +189,7 @@ def main() -> None:
                 solving_throughout = run["state"] == "running"
                 client.post(f"{API}/runs/{rid}/cancel")
         finally:
-            server.terminate()
-            server.wait(15)
-            log.close()
+            server.stop()
 
     rows = [("idle", idle), ("while a solve runs", busy)]
     table = [

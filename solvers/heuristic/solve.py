@@ -61,8 +61,6 @@ from solvers.heuristic.search import Search
 from solvers.heuristic.state import State
 from solvers.result import SolveResult
 
-__all__ = ["repaired", "solve_heuristic"]
-
 
 def solve_heuristic(
     problem: Problem,

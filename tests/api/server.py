@@ -38,13 +38,19 @@ def api_key_for(database_url: str, tenant: str = "acme") -> str:
 
 class Server:
     """`uvicorn api.app:create_app --factory` on 127.0.0.1 with TERRITORIA_* settings from the environment
-    (and `env`), run in `cwd`."""
+    (and `env`), run in `cwd`, with `uvicorn_args` added to uvicorn's command line."""
 
     def __init__(
-        self, database_url: str, log: Path, max_workers: int = 2, cwd: Path = REPO, env: dict[str, str] | None = None
+        self,
+        database_url: str,
+        log: Path,
+        max_workers: int = 2,
+        cwd: Path = REPO,
+        env: dict[str, str] | None = None,
+        uvicorn_args: tuple[str, ...] = (),
     ) -> None:
         self.database_url, self.log_path, self.max_workers = database_url, log, max_workers
-        self.cwd, self.env = cwd, env or {}
+        self.cwd, self.env, self.uvicorn_args = cwd, env or {}, uvicorn_args
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen | None = None
@@ -70,6 +76,7 @@ class Server:
                 str(self.port),
                 "--log-level",
                 "warning",
+                *self.uvicorn_args,
             ],
             cwd=self.cwd,
             env=env,
