@@ -60,8 +60,16 @@ class Evaluation:
         return not self.violations
 
     @property
+    def breaks_only_the_cap(self) -> bool:
+        """Every rule holds but the cap on moved units (max_moved_share)."""
+        return bool(self.violations) and all(v.startswith(_CAP_RULE) for v in self.violations)
+
+    @property
     def contiguous(self) -> np.ndarray:
         return self.pieces == 1
+
+
+_CAP_RULE = "disruption:"  # how a broken cap on moved units is named
 
 
 def best_center(problem: Problem, members: np.ndarray, compiled: bool | None = None) -> int:
@@ -186,7 +194,7 @@ def evaluate(problem: Problem, labels, centers=None, rep_of_territory=None) -> E
     if cap is not None and moved.sum() > cap:
         share = moved.sum() / has_current.sum()
         violations.append(
-            f"disruption: {share:.1%} of units move, more than max_moved_share {problem.max_moved_share:.1%}"
+            f"{_CAP_RULE} {share:.1%} of units move, more than max_moved_share {problem.max_moved_share:.1%}"
         )
 
     if rep_of_territory is not None and problem.rep_centric:

@@ -91,7 +91,7 @@ def solve_capped(
     details = {"fewest_moves_found": moved, "moved_cap": cap}
     if fewest.labels is None or clock.should_stop():
         return replace(fewest, details={**fewest.details, **details})
-    if moved is not None and moved > cap and _breaks_only_the_cap(problem, fewest.labels):
+    if moved is not None and moved > cap and evaluate(problem, fewest.labels).breaks_only_the_cap:
         share = problem.max_moved_share
         message = (
             f"max_moved_share {share:g} allows {cap} moved units, but the fewest moves found that keep every "
@@ -128,11 +128,6 @@ def _moved(problem: Problem, labels: np.ndarray | None) -> int | None:
         return None
     has = problem.current >= 0
     return int((has & (np.asarray(labels) != problem.current)).sum())
-
-
-def _breaks_only_the_cap(problem: Problem, labels: np.ndarray) -> bool:
-    """The plan keeps every rule but the cap on moved units."""
-    return evaluate(problem.with_(max_moved_share=None), labels).feasible
 
 
 def _renumbered_progress(clock: Clock, problem: Problem):

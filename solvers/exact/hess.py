@@ -131,7 +131,7 @@ def _finish(problem, prep, options, raw: BackendResult, method: str, details: di
         )
     labels, centers = plan_from_centers(problem, prep, raw.center_of)
     ev = evaluate(problem, labels, centers)
-    if ev.violations and all(v.startswith("disruption:") for v in ev.violations):
+    if ev.breaks_only_the_cap:
         # the model has no moved-units cap: its best plan moving too many units is no plan,
         # and its bound (of a relaxation) still holds
         return SolveResult(
